@@ -1,0 +1,61 @@
+"""Wiring: the broker, the subscribers and the service runtime for arrangements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaMessage
+from recovery_shared import topics
+from recovery_shared.contracts.inbound import BillingEvent
+from recovery_shared.contracts.internal import ArrangementEvent
+from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
+
+from recovery_arrangements import handlers
+from recovery_arrangements.models import kernel, metadata
+from recovery_arrangements.settings import ArrangementsSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_runtime(settings: ArrangementsSettings) -> ServiceRuntime:
+    runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
+    runtime.consumer(topics.BILLING_CHARGES, handlers.record_charge)
+    return runtime
+
+
+def create_app(settings: ArrangementsSettings | None = None, *, for_specification: bool = False) -> AsgiFastStream:
+    settings = settings or ArrangementsSettings()
+    runtime = build_runtime(settings)
+    broker = make_broker(settings, for_specification=for_specification)
+    options = runtime.subscriber_options()
+
+    @broker.subscriber(topics.BILLING_CHARGES, **options)
+    async def on_billing_charges(batch: list[BillingEvent], message: KafkaMessage) -> None:
+        """Each bill is the basis of a statutory instalment schedule."""
+        await runtime.handle(topics.BILLING_CHARGES, message.raw_message)
+
+    document_publications(
+        broker,
+        runtime,
+        [
+            (
+                topics.ARRANGEMENT_EVENTS,
+                ArrangementEvent,
+                "Arrangements made, instalments paid and missed, defaults and completions.",
+            ),
+        ],
+    )
+    app = make_app(
+        runtime,
+        broker,
+        title="Recovery: arrangements",
+        description="Instalment plans: statutory schedules from bills and negotiated arrangements across debts.",
+    )
+    app.context.set_global("runtime", runtime)
+    return app
+
+
+def asyncapi_app() -> AsgiFastStream:
+    """The same app for ``faststream docs gen --factory recovery_arrangements.app:asyncapi_app``."""
+    return create_app(for_specification=True)

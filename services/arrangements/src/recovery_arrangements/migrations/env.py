@@ -1,0 +1,4 @@
+from recovery_arrangements.models import metadata
+from recovery_shared.messaging.migrations import run_env
+
+run_env(metadata)

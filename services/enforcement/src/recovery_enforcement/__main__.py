@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from recovery_shared.messaging.runtime import serve
+
+from recovery_enforcement.settings import EnforcementSettings
+
+
+def main() -> None:
+    serve("recovery_enforcement.app:create_app", EnforcementSettings())
+
+
+if __name__ == "__main__":
+    main()

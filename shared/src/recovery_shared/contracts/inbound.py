@@ -1,0 +1,316 @@
+"""Topics that outside systems publish to us (design §3, "Inbound").
+
+Billing, payment channels, Bacs, the magistrates' court, enforcement agent firms
+and the debtor-circumstances feed build against these; we validate them like any
+other input and dead-letter what does not fit.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from recovery_shared.contracts.common import (
+    AccountRef,
+    DebtType,
+    FinancialYear,
+    HbopClassification,
+    Instalment,
+    LiableParty,
+    NonNegativePence,
+    PositivePence,
+)
+from recovery_shared.contracts.envelope import Contract, Envelope
+
+# --- billing.charges.v1 -------------------------------------------------------
+
+
+class ChargeRaisedData(Contract):
+    debt_id: str = Field(min_length=1, description="Unique id of the debt (one per account, type and year)")
+    account_ref: AccountRef
+    debt_type: DebtType
+    financial_year: FinancialYear | None = Field(default=None, description="CT/NNDR year the charge is for")
+    period_start: date | None = None
+    period_end: date | None = None
+    amount_pence: PositivePence
+    bill_issued_on: date = Field(description="The date the demand notice was issued (served)")
+    instalments: list[Instalment] | None = Field(
+        default=None, description="Statutory instalment schedule printed on the bill, where it has one"
+    )
+    twelve_instalments_requested: bool = Field(
+        default=False,
+        description="Taxpayer asked in writing for 12 instalments (CT reg 21(1A); NNDR 2014/15 on)",
+    )
+    liable_party: LiableParty
+    hbop_classification: HbopClassification | None = None
+
+    @model_validator(mode="after")
+    def _schedule_adds_up(self) -> ChargeRaisedData:
+        if self.instalments is not None:
+            if not self.instalments:
+                raise ValueError("instalments, when given, must not be empty")
+            if sum(i.amount_pence for i in self.instalments) != self.amount_pence:
+                raise ValueError("instalments must add up to amount_pence")
+        if self.debt_type == DebtType.HB_OVERPAYMENT and self.hbop_classification is None:
+            raise ValueError("an HB overpayment must carry its classification")
+        return self
+
+
+class ChargeRaised(Envelope):
+    type: Literal["charge.raised"] = "charge.raised"
+    data: ChargeRaisedData
+
+
+class ChargeAdjustedData(Contract):
+    debt_id: str = Field(min_length=1)
+    account_ref: AccountRef
+    new_amount_pence: NonNegativePence
+    adjusted_on: date
+    reason: str = ""
+    instalments: list[Instalment] | None = Field(default=None, description="The revised schedule, if reissued")
+
+
+class ChargeAdjusted(Envelope):
+    type: Literal["charge.adjusted"] = "charge.adjusted"
+    data: ChargeAdjustedData
+
+
+BillingEvent = Annotated[ChargeRaised | ChargeAdjusted, Field(discriminator="type")]
+
+# --- payments.receipts.v1 -----------------------------------------------------
+
+
+class PaymentChannel(StrEnum):
+    CASH_OFFICE = "cash_office"
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+    PAYPOINT = "paypoint"
+    ALLPAY = "allpay"
+    DIRECT_DEBIT = "direct_debit"
+    DWP_DEDUCTION = "dwp_deduction"
+    ATTACHMENT_OF_EARNINGS = "attachment_of_earnings"
+    ENFORCEMENT_AGENT = "enforcement_agent"
+    OTHER_COUNCIL = "other_council"
+
+
+class PaymentReceivedData(Contract):
+    receipt_ref: str = Field(min_length=1, description="The channel's unique receipt reference")
+    channel: PaymentChannel
+    amount_pence: PositivePence
+    received_on: date
+    payer_reference: str = Field(default="", description="The reference the payer quoted")
+    directed_debt_id: str | None = Field(default=None, description="A debt the payer told us to pay")
+
+
+class PaymentReceived(Envelope):
+    type: Literal["payment.received"] = "payment.received"
+    data: PaymentReceivedData
+
+
+ReceiptEvent = Annotated[PaymentReceived, Field(discriminator="type")]
+
+# --- banking.dd-reports.v1 ----------------------------------------------------
+
+AruddCode = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B"]
+AddacsCode = Literal["0", "1", "2", "3", "B", "C", "D", "E", "R"]
+
+
+class DirectDebitUnpaidData(Contract):
+    mandate_ref: str = Field(min_length=1, description="Personal data adjacent: the DDI reference only")
+    account_ref: AccountRef
+    receipt_ref: str = Field(min_length=1, description="The collection's receipt reference")
+    amount_pence: PositivePence
+    collection_date: date
+    reason_code: AruddCode
+
+
+class DirectDebitUnpaid(Envelope):
+    type: Literal["dd.unpaid"] = "dd.unpaid"
+    data: DirectDebitUnpaidData
+
+
+class MandateChangedData(Contract):
+    mandate_ref: str = Field(min_length=1)
+    account_ref: AccountRef
+    reason_code: AddacsCode
+    effective_on: date
+
+
+class MandateChanged(Envelope):
+    type: Literal["dd.mandate-changed"] = "dd.mandate-changed"
+    data: MandateChangedData
+
+
+DirectDebitReportEvent = Annotated[DirectDebitUnpaid | MandateChanged, Field(discriminator="type")]
+
+# --- courts.outcomes.v1 -------------------------------------------------------
+
+
+class CourtOutcomeData(Contract):
+    summons_id: str = Field(min_length=1)
+    account_ref: AccountRef
+    hearing_date: date
+    costs_pence: NonNegativePence = Field(default=0, description="Costs the court allowed")
+    note: str = ""
+
+
+class LiabilityOrderGranted(Envelope):
+    type: Literal["liability-order.granted"] = "liability-order.granted"
+    data: CourtOutcomeData
+
+
+class LiabilityOrderWithdrawn(Envelope):
+    type: Literal["liability-order.withdrawn"] = "liability-order.withdrawn"
+    data: CourtOutcomeData
+
+
+class HearingAdjournedData(CourtOutcomeData):
+    adjourned_to: date
+
+
+class HearingAdjourned(Envelope):
+    type: Literal["hearing.adjourned"] = "hearing.adjourned"
+    data: HearingAdjournedData
+
+
+CourtOutcomeEvent = Annotated[
+    LiabilityOrderGranted | LiabilityOrderWithdrawn | HearingAdjourned, Field(discriminator="type")
+]
+
+# --- agents.returns.v1 --------------------------------------------------------
+
+
+class AgentOutcome(StrEnum):
+    """Typical return codes; there are no statutory ones (domain §3, S33)."""
+
+    PAID_IN_FULL = "paid_in_full"
+    PART_PAID = "part_paid"
+    NULLA_BONA = "nulla_bona"
+    GONE_AWAY = "gone_away"
+    VULNERABLE = "vulnerable"
+    DECEASED = "deceased"
+    INSOLVENT = "insolvent"
+    BREATHING_SPACE = "breathing_space"
+    RECALLED = "recalled"
+    EXPIRED = "expired"
+
+
+class CaseReturnedData(Contract):
+    referral_id: str = Field(min_length=1)
+    account_ref: AccountRef
+    agent: str = ""
+    outcome: AgentOutcome
+    amount_collected_pence: NonNegativePence = 0
+    fees_pence: NonNegativePence = 0
+    returned_on: date
+
+
+class CaseReturned(Envelope):
+    type: Literal["case.returned"] = "case.returned"
+    data: CaseReturnedData
+
+
+AgentReturnEvent = Annotated[CaseReturned, Field(discriminator="type")]
+
+# --- debtors.circumstances.v1 -------------------------------------------------
+
+
+class BreathingSpaceKind(StrEnum):
+    STANDARD = "standard"
+    MENTAL_HEALTH_CRISIS = "mental_health_crisis"
+
+
+class CircumstanceData(Contract):
+    party_id: str = Field(min_length=1, description="The person; holds reach every debt they owe us")
+    account_ref: AccountRef
+    effective_on: date
+    reference: str = Field(default="", description="e.g. the Insolvency Service's breathing space reference")
+    note: str = ""
+
+
+class BreathingSpaceStartedData(CircumstanceData):
+    kind: BreathingSpaceKind = BreathingSpaceKind.STANDARD
+    expected_end: date | None = None
+
+
+class BreathingSpaceStarted(Envelope):
+    type: Literal["breathing-space.started"] = "breathing-space.started"
+    data: BreathingSpaceStartedData
+
+
+class BreathingSpaceEnded(Envelope):
+    type: Literal["breathing-space.ended"] = "breathing-space.ended"
+    data: CircumstanceData
+
+
+class DisputeRaised(Envelope):
+    type: Literal["dispute.raised"] = "dispute.raised"
+    data: CircumstanceData
+
+
+class DisputeResolved(Envelope):
+    type: Literal["dispute.resolved"] = "dispute.resolved"
+    data: CircumstanceData
+
+
+class VulnerabilityFlagged(Envelope):
+    type: Literal["vulnerability.flagged"] = "vulnerability.flagged"
+    data: CircumstanceData
+
+
+class VulnerabilityCleared(Envelope):
+    type: Literal["vulnerability.cleared"] = "vulnerability.cleared"
+    data: CircumstanceData
+
+
+class DebtorDeceased(Envelope):
+    type: Literal["debtor.deceased"] = "debtor.deceased"
+    data: CircumstanceData
+
+
+class InsolvencyNotified(Envelope):
+    type: Literal["insolvency.notified"] = "insolvency.notified"
+    data: CircumstanceData
+
+
+class TraceResultData(CircumstanceData):
+    found: bool
+
+
+class TraceResult(Envelope):
+    type: Literal["trace.result"] = "trace.result"
+    data: TraceResultData
+
+
+CircumstanceEvent = Annotated[
+    BreathingSpaceStarted
+    | BreathingSpaceEnded
+    | DisputeRaised
+    | DisputeResolved
+    | VulnerabilityFlagged
+    | VulnerabilityCleared
+    | DebtorDeceased
+    | InsolvencyNotified
+    | TraceResult,
+    Field(discriminator="type"),
+]
+
+# --- clock.days.v1 ------------------------------------------------------------
+
+CLOCK_KEY = "business-clock"
+
+
+class DayStartedData(Contract):
+    business_date: date
+
+
+class DayStarted(Envelope):
+    type: Literal["day.started"] = "day.started"
+    key: str = CLOCK_KEY
+    data: DayStartedData
+
+
+ClockEvent = Annotated[DayStarted, Field(discriminator="type")]

@@ -1,0 +1,1 @@
+"""The messaging kernel: inbox, outbox, dead letters and retries (design §5)."""

@@ -1,0 +1,205 @@
+"""What every service process has: its database, its outbox relay, its consumers,
+a FastStream app with a health endpoint, and its settings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
+from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
+from faststream.specification import AsyncAPI
+from sqlalchemy import MetaData, text
+
+from recovery_shared.logging import configure_logging
+from recovery_shared.messaging.consumer import Handler, InboxConsumer, RecordLike
+from recovery_shared.messaging.db import Database
+from recovery_shared.messaging.migrations import upgrade_to_head
+from recovery_shared.messaging.outbox import OutboxRelay
+from recovery_shared.messaging.tables import KernelTables
+from recovery_shared.messaging.unit_of_work import outbox_depth
+from recovery_shared.settings import ServiceSettings
+from recovery_shared.topics import dead_letter_topic
+
+log = structlog.get_logger("recovery.runtime")
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        metadata: MetaData,
+        kernel: KernelTables,
+        migrations_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.kernel = kernel
+        self.migrations_dir = migrations_dir
+        self.db = Database(settings.resolved_database_url())
+        self.relay = OutboxRelay(
+            db=self.db,
+            kernel=kernel,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"{settings.consumer_group}-relay",
+            batch_size=settings.relay_batch_size,
+        )
+        self.consumers: dict[str, InboxConsumer] = {}
+
+    def consumer(self, topic: str, handler: Handler) -> InboxConsumer:
+        consumer = InboxConsumer(
+            db=self.db,
+            kernel=self.kernel,
+            consumer=self.settings.consumer_group,
+            topic=topic,
+            handler=handler,
+            on_committed=self.relay.wake,
+        )
+        self.consumers[topic] = consumer
+        return consumer
+
+    async def handle(self, topic: str, records: Sequence[RecordLike]) -> None:
+        await self.consumers[topic].handle(records)
+
+    def subscriber_options(self) -> dict[str, Any]:
+        """Batches for throughput; offsets committed only after our commit (ACK
+        policy with a group id); a failure rewinds to the batch's first record."""
+        return {
+            "group_id": self.settings.consumer_group,
+            "batch": True,
+            "max_records": self.settings.consumer_batch_size,
+            "batch_timeout_ms": self.settings.consumer_batch_timeout_ms,
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "auto_offset_reset": "earliest",
+            "max_poll_interval_ms": 10 * 60 * 1000,
+        }
+
+    def migrate(self) -> None:
+        upgrade_to_head(self.migrations_dir, self.db.url)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.migrate)
+        await self.relay.start()
+        log.info("service started", database="sqlite" if self.db.is_sqlite else "postgresql")
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await self.db.dispose()
+
+    async def health(self, broker: KafkaBroker) -> tuple[bool, dict[str, Any]]:
+        report: dict[str, Any] = {"service": self.settings.service_name}
+        try:
+            async with self.db.session() as session:
+                await session.execute(text("SELECT 1"))
+                report["outbox_depth"] = await outbox_depth(session, self.kernel)
+            report["database"] = "ok"
+        except Exception as exc:
+            report["database"] = f"unavailable: {type(exc).__name__}"
+        report["broker"] = "ok" if await broker.ping(timeout=3.0) else "unavailable"
+        report["relay"] = "running" if self.relay.running else "stopped"
+        report["relay_last_error"] = self.relay.last_error
+        report["consumed"] = {
+            t: {"handled": c.handled, "dead_lettered": c.dead_lettered, "duplicates": c.duplicates}
+            for t, c in self.consumers.items()
+        }
+        healthy = report["database"] == "ok" and report["broker"] == "ok" and self.relay.running
+        report["status"] = "ok" if healthy else "degraded"
+        return healthy, report
+
+
+def make_broker(settings: ServiceSettings, *, for_specification: bool = False) -> KafkaBroker:
+    """The service's broker.
+
+    At run time ``serializer=None``: the kernel parses and validates envelopes
+    itself, so a malformed message reaches our dead-letter path instead of
+    failing inside the framework. For ``faststream docs gen`` the serializer is
+    left on, so the subscribers' annotations become the AsyncAPI payload schemas.
+    """
+    options: dict[str, Any] = {} if for_specification else {"serializer": None}
+    # The document names the compose file's broker, not whichever one is local.
+    bootstrap = DOCUMENTED_BOOTSTRAP if for_specification else settings.kafka_bootstrap_servers
+    return KafkaBroker(
+        bootstrap,
+        client_id=settings.consumer_group,
+        enable_idempotence=True,
+        acks="all",
+        **options,
+    )
+
+
+def document_publications(
+    broker: KafkaBroker, runtime: ServiceRuntime, publications: Sequence[tuple[str, Any, str]]
+) -> None:
+    """Declare what the service publishes, for the AsyncAPI document only: the
+    outbox relay does the sending, so the schema would otherwise miss it."""
+    for topic, schema, description in publications:
+        broker.publisher(topic, schema=schema, description=description)
+    # Every subscriber's dead letters go to <topic>.dlq with the original bytes.
+    for topic in runtime.consumers:
+        broker.publisher(
+            dead_letter_topic(topic),
+            schema=bytes,
+            description="Messages this service could not accept: the original bytes, with headers "
+            "dlq.reason, dlq.consumer, dlq.failed_at, dlq.source_topic/partition/offset.",
+        )
+
+
+DOCUMENTED_BOOTSTRAP = "kafka:9092"
+
+
+def make_app(
+    runtime: ServiceRuntime,
+    broker: KafkaBroker,
+    *,
+    title: str,
+    description: str,
+) -> AsgiFastStream:
+    @get(description="Database, broker and outbox relay status; 200 when all are up, 503 otherwise")
+    async def health(scope: Scope) -> AsgiResponse:
+        healthy, report = await runtime.health(broker)
+        return AsgiResponse(
+            json.dumps(report).encode(),
+            status_code=200 if healthy else 503,
+            headers={"content-type": "application/json"},
+        )
+
+    async def on_startup() -> None:
+        configure_logging(runtime.settings.service_name, runtime.settings.log_level)
+        await runtime.start()
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[("/health", health)],
+        on_startup=[on_startup],
+        after_shutdown=[runtime.stop],
+        specification=AsyncAPI(title=title, description=description, version="1.0.0"),
+    )
+
+
+def serve(app_factory: str, settings: ServiceSettings) -> None:
+    """Run one service process: ``recovery-<service>`` (or ``... migrate``)."""
+    import sys
+
+    import uvicorn
+
+    if len(sys.argv) > 1 and sys.argv[1] == "migrate":
+        module, _, attr = app_factory.partition(":")
+        mod = __import__(module, fromlist=[attr])
+        runtime: ServiceRuntime = mod.build_runtime(settings)
+        runtime.migrate()
+        return
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        lifespan="on",
+    )

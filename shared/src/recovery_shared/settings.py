@@ -1,0 +1,45 @@
+"""Settings every service shares; each service subclasses with its own env prefix.
+
+``KAFKA_BOOTSTRAP_SERVERS`` is read without a prefix because every service on a
+host talks to the same cluster; the database URL is per service
+(``PAYMENTS_DATABASE_URL`` ...), since no service reads another's tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+    service_name: str = "service"
+    kafka_bootstrap_servers: str = Field(
+        default=DEFAULT_BOOTSTRAP,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+    )
+    data_dir: Path = Field(default=Path("var/data"), description="Embedded SQLite files and rendered documents")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset means a SQLite file")
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    consumer_batch_size: int = 500
+    consumer_batch_timeout_ms: int = 50
+    relay_batch_size: int = 1000
+    council_config: Path | None = Field(default=None, description="Per-council policy file (TOML)")
+    log_level: str = "INFO"
+    group_id: str | None = Field(default=None, description="Kafka consumer group; defaults to recovery-<service>")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / f'{self.service_name}.sqlite').resolve()}"
+
+    @property
+    def consumer_group(self) -> str:
+        return self.group_id or f"recovery-{self.service_name}"

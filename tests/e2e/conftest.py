@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from recovery_shared import topics
+
+from tests.harness import ServiceProcess, start_group_at_end
+
+SUBSCRIPTIONS = {
+    "payments": [topics.BILLING_CHARGES],
+    "arrangements": [topics.BILLING_CHARGES],
+    "enforcement": [topics.BILLING_CHARGES],
+    "notices": [topics.NOTICE_REQUESTS],
+}
+
+
+@pytest.fixture(scope="module")
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+async def services(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, run_id: str
+) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """The four services as separate processes, each with its own SQLite database."""
+    workdir: Path = tmp_path_factory.mktemp("services")
+    for name, subscribed in SUBSCRIPTIONS.items():
+        await start_group_at_end(kafka_bootstrap, f"recovery-{name}-{run_id}", *subscribed)
+    procs = {
+        name: ServiceProcess(name, workdir, kafka_bootstrap, group_id=f"recovery-{name}-{run_id}").start()
+        for name in ("payments", "arrangements", "enforcement", "notices")
+    }
+    try:
+        for proc in procs.values():
+            await proc.wait_healthy()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()

@@ -1,0 +1,55 @@
+"""Builders for test events and records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from recovery_shared.contracts.common import DebtType, LiableParty
+from recovery_shared.contracts.envelope import Envelope
+from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData
+
+
+def charge_raised(
+    account_ref: str = "1001",
+    *,
+    debt_id: str | None = None,
+    amount_pence: int = 150000,
+    debt_type: DebtType = DebtType.COUNCIL_TAX,
+    financial_year: str = "2026/27",
+    bill_issued_on: date = date(2026, 3, 10),
+    party_id: str | None = None,
+) -> ChargeRaised:
+    return ChargeRaised(
+        key=account_ref,
+        data=ChargeRaisedData(
+            debt_id=debt_id or f"{debt_type.value}-{account_ref}-{financial_year[:4]}",
+            account_ref=account_ref,
+            debt_type=debt_type,
+            financial_year=financial_year,
+            amount_pence=amount_pence,
+            bill_issued_on=bill_issued_on,
+            liable_party=LiableParty(party_id=party_id or f"P-{account_ref}", name="Test Person"),
+        ),
+    )
+
+
+@dataclass
+class Record:
+    """Stands in for aiokafka's ConsumerRecord in tests that do not need a broker."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    partition: int = 0
+    offset: int = 0
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+_offsets: dict[str, int] = {}
+
+
+def record(topic: str, event: Envelope | bytes, key: str = "1001") -> Record:
+    offset = _offsets[topic] = _offsets.get(topic, -1) + 1
+    value = event if isinstance(event, bytes) else event.to_bytes()
+    return Record(topic=topic, value=value, key=key.encode(), offset=offset)
