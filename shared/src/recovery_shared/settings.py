@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recovery_shared.council import CouncilConfig, load_council_config
+
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
 
 
@@ -39,6 +41,9 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.data_dir / f'{self.service_name}.sqlite').resolve()}"
+
+    def council(self) -> CouncilConfig:
+        return load_council_config(self.council_config)
 
     @property
     def consumer_group(self) -> str:

@@ -1,0 +1,153 @@
+"""Per-council configuration: what the law leaves to each council, and the figures
+the law sets but which change (fees, thresholds), kept out of code.
+
+The defaults ship as ``council_default.toml`` beside this module, each figure with
+its source (../shared/domain.md numbering). A council points ``<SERVICE>_COUNCIL_CONFIG``
+at its own file; any key it leaves out keeps the default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.internal import NoticeType
+
+DEFAULT_PATH = Path(__file__).with_name("council_default.toml")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstalmentRules(Strict):
+    standard_count: int = Field(ge=1, le=12)
+    requested_count: int = Field(ge=1, le=12, description="When the payer asks in writing (CT reg 21(1A))")
+    minimum_instalment_pence: int = Field(ge=1)
+    minimum_days_after_issue: int = Field(ge=0, description="First instalment at least this long after the bill")
+
+
+class AllocationOrder(StrEnum):
+    OLDEST_FIRST = "oldest_first"
+    PRIORITY = "priority"
+
+
+class AllocationPolicy(Strict):
+    order: AllocationOrder
+    priority: list[DebtType] = Field(description="Debt types in priority order, used when order = priority")
+    exact_instalment_match: bool = True
+
+
+class FinalNoticePolicy(StrEnum):
+    WHEN_REQUIRED = "when_required"  # reg 33: amount changed since the last reminder, or no reminder right
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class Remedy(StrEnum):
+    ENFORCEMENT_AGENT = "enforcement_agent"
+    ATTACHMENT_OF_EARNINGS = "attachment_of_earnings"
+    DEDUCTION_FROM_BENEFITS = "deduction_from_benefits"
+    ATTACHMENT_OF_ALLOWANCES = "attachment_of_allowances"
+    CHARGING_ORDER = "charging_order"
+    BANKRUPTCY = "bankruptcy"
+    COMMITTAL = "committal"
+
+
+class Ladder(Strict):
+    """One debt type's recovery ladder (domain §1–3)."""
+
+    reminder_notices: list[NoticeType] = Field(
+        description="Notices for the 1st, 2nd ... missed instalment of a year; a later miss gets none"
+    )
+    reminder_compliance_days: int = Field(ge=1, description="Days, beginning with the day of issue, to pay")
+    balance_due_days_after_failure: int = Field(ge=0, description="Balance due this long after a reminder is failed")
+    balance_due_days_after_later_miss: int = Field(
+        ge=0, description="Balance due this long after a miss once the reminders are used up"
+    )
+    final_notice: FinalNoticePolicy
+    final_notice_wait_days: int = Field(ge=0, description="Days from the final notice's issue before a summons")
+    summons_wait_days: int = Field(ge=0, description="Local practice: days after the balance falls due before a summons")
+    summons_costs_pence: int = Field(ge=0)
+    liability_order_costs_pence: int = Field(ge=0)
+    minimum_hearing_notice_days: int = Field(ge=14, description="Summons served at least this long before the hearing")
+    hearing_after_days: int = Field(ge=14, description="Days after the summons is served the hearing is listed")
+    remedies: list[Remedy]
+    agent_referral_after_days: int = Field(ge=0, description="Days after the liability order before agent referral")
+
+    @model_validator(mode="after")
+    def _hearing_gives_notice(self) -> Ladder:
+        if self.hearing_after_days < self.minimum_hearing_notice_days:
+            raise ValueError("hearing_after_days must be at least minimum_hearing_notice_days")
+        return self
+
+
+class EnforcementAgentFees(Strict):
+    """Taking Control of Goods (Fees) Regulations 2014 Sch 1 (domain §3, S29).
+    Versioned by date because a rise was announced in 2025 without an SI (S32)."""
+
+    effective_from: date
+    compliance_fee_pence: int
+    enforcement_fee_pence: int
+    sale_fee_pence: int
+    percentage_threshold_pence: int
+    percentage_basis_points: int
+
+
+class Court(Strict):
+    name: str
+    sitting_weekdays: list[int] = Field(description="0 = Monday; hearings are listed on these days")
+
+
+class CouncilConfig(Strict):
+    council_name: str
+    instalment_day_of_month: int = Field(ge=1, le=28)
+    instalments: dict[DebtType, InstalmentRules]
+    allocation: AllocationPolicy
+    ladders: dict[DebtType, Ladder]
+    court: Court
+    enforcement_agents: list[str]
+    agent_fees: list[EnforcementAgentFees]
+
+    def ladder(self, debt_type: DebtType | str) -> Ladder:
+        try:
+            return self.ladders[DebtType(debt_type)]
+        except (KeyError, ValueError) as exc:
+            raise KeyError(f"no recovery ladder is configured for debt type {debt_type}") from exc
+
+    def instalment_rules(self, debt_type: DebtType | str) -> InstalmentRules | None:
+        return self.instalments.get(DebtType(debt_type))
+
+    def agent_fees_on(self, day: date) -> EnforcementAgentFees:
+        in_force = [f for f in self.agent_fees if f.effective_from <= day]
+        if not in_force:
+            raise KeyError(f"no enforcement agent fee scale is in force on {day}")
+        return max(in_force, key=lambda f: f.effective_from)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@lru_cache(maxsize=8)
+def load_council_config(path: Path | None = None) -> CouncilConfig:
+    data = tomllib.loads(DEFAULT_PATH.read_text())
+    if path is not None:
+        try:
+            data = _merge(data, tomllib.loads(Path(path).read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"council configuration {path} is not valid TOML: {exc}") from exc
+    return CouncilConfig.model_validate(data)
