@@ -7,7 +7,13 @@ from datetime import date
 
 from recovery_shared.contracts.common import DebtType, LiableParty
 from recovery_shared.contracts.envelope import Envelope
-from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData
+from recovery_shared.contracts.inbound import (
+    ChargeRaised,
+    ChargeRaisedData,
+    PaymentChannel,
+    PaymentReceived,
+    PaymentReceivedData,
+)
 
 
 def charge_raised(
@@ -53,3 +59,25 @@ def record(topic: str, event: Envelope | bytes, key: str = "1001") -> Record:
     offset = _offsets[topic] = _offsets.get(topic, -1) + 1
     value = event if isinstance(event, bytes) else event.to_bytes()
     return Record(topic=topic, value=value, key=key.encode(), offset=offset)
+
+
+def payment_received(
+    receipt_ref: str,
+    amount_pence: int,
+    *,
+    reference: str,
+    received_on: date = date(2026, 5, 3),
+    channel: str = "card",
+    directed_debt_id: str | None = None,
+) -> PaymentReceived:
+    return PaymentReceived(
+        key=reference or receipt_ref,
+        data=PaymentReceivedData(
+            receipt_ref=receipt_ref,
+            channel=PaymentChannel(channel),
+            amount_pence=amount_pence,
+            received_on=received_on,
+            payer_reference=reference,
+            directed_debt_id=directed_debt_id,
+        ),
+    )

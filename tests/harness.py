@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from recovery_shared.contracts.envelope import Envelope
 
 

@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from recovery_shared import topics
 
+from recovery_shared import topics
 from tests.harness import ServiceProcess, start_group_at_end
 
 SUBSCRIPTIONS = {

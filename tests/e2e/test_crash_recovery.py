@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from recovery_shared import topics
 
+from recovery_shared import topics
 from tests.factories import charge_raised
 from tests.harness import (
     ServiceProcess,

@@ -7,8 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from recovery_shared import topics
 
+from recovery_shared import topics
 from tests.factories import charge_raised
 from tests.harness import ServiceProcess, collect, envelope_of, publish, wait_for
 

@@ -30,7 +30,11 @@ pytestmark = pytest.mark.integration
 def own_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A throwaway broker of our own, so the test can stop and restart it."""
     port = free_port()
-    env = {"KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(free_port()), "KAFKA_DATA_DIR": str(tmp_path / "kafka")}
+    env = {
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_DATA_DIR": str(tmp_path / "kafka"),
+    }
     env_without_override = {**env, "KAFKA_BOOTSTRAP_SERVERS": ""}
     run_script("kafka.sh", "start", env=env_without_override)
     try:
@@ -40,7 +44,9 @@ def own_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
         shutil.rmtree(tmp_path / "kafka", ignore_errors=True)
 
 
-async def test_outbox_waits_for_commit_and_survives_a_broker_outage(own_broker: dict[str, str], database_url: str) -> None:
+async def test_outbox_waits_for_commit_and_survives_a_broker_outage(
+    own_broker: dict[str, str], database_url: str
+) -> None:
     bootstrap = own_broker["bootstrap"]
     await ensure_topics(bootstrap, [TopicSpec(topics.PAYMENT_EVENTS, 3)])
     runtime = build_runtime(PaymentsSettings(database_url=database_url))

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import func, inspect, select
+
 from recovery_arrangements.app import build_runtime as arrangements_runtime
 from recovery_arrangements.settings import ArrangementsSettings
 from recovery_enforcement.app import build_runtime as enforcement_runtime
@@ -17,8 +19,6 @@ from recovery_payments.models import Debt
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
 from recovery_shared.messaging.runtime import ServiceRuntime
-from sqlalchemy import func, inspect, select
-
 from tests.factories import charge_raised, record
 
 

@@ -4,6 +4,7 @@ import json
 from datetime import date
 
 import pytest
+
 from recovery_shared import topics
 from recovery_shared.contracts import TOPIC_CONTRACTS, ContractError, parse
 from recovery_shared.contracts.common import DebtType, Instalment, LiableParty

@@ -5,6 +5,7 @@ import json
 from contextlib import redirect_stderr
 
 import structlog
+
 from recovery_shared.logging import configure_logging, drop_personal_data
 
 

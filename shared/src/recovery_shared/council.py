@@ -62,7 +62,7 @@ class Remedy(StrEnum):
 
 
 class Ladder(Strict):
-    """One debt type's recovery ladder (domain §1–3)."""
+    """One debt type's recovery ladder (domain §1-3)."""
 
     reminder_notices: list[NoticeType] = Field(
         description="Notices for the 1st, 2nd ... missed instalment of a year; a later miss gets none"
@@ -74,7 +74,9 @@ class Ladder(Strict):
     )
     final_notice: FinalNoticePolicy
     final_notice_wait_days: int = Field(ge=0, description="Days from the final notice's issue before a summons")
-    summons_wait_days: int = Field(ge=0, description="Local practice: days after the balance falls due before a summons")
+    summons_wait_days: int = Field(
+        ge=0, description="Local practice: days after the balance falls due before a summons"
+    )
     summons_costs_pence: int = Field(ge=0)
     liability_order_costs_pence: int = Field(ge=0)
     minimum_hearing_notice_days: int = Field(ge=14, description="Summons served at least this long before the hearing")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised
-from recovery_shared.messaging.errors import Refused
-from recovery_shared.messaging.unit_of_work import UnitOfWork
-
 from recovery_arrangements import domain
 from recovery_arrangements.models import Debt
 from recovery_arrangements.store import Plans
+from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised
+from recovery_shared.messaging.errors import Refused
+from recovery_shared.messaging.unit_of_work import UnitOfWork
 
 
 async def record_charge(uow: UnitOfWork, event: ChargeRaised | ChargeAdjusted) -> None:

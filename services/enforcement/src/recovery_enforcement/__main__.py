@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from recovery_shared.messaging.runtime import serve
-
 from recovery_enforcement.settings import EnforcementSettings
+from recovery_shared.messaging.runtime import serve
 
 
 def main() -> None:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaMessage
-from recovery_shared import topics
-from recovery_shared.contracts.inbound import BillingEvent
-from recovery_shared.contracts.internal import AgentReferralEvent, EnforcementEvent, NoticeRequestEvent
-from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
 
 from recovery_enforcement import handlers
 from recovery_enforcement.models import kernel, metadata
 from recovery_enforcement.settings import EnforcementSettings
+from recovery_shared import topics
+from recovery_shared.contracts.inbound import BillingEvent
+from recovery_shared.contracts.internal import AgentReferralEvent, EnforcementEvent, NoticeRequestEvent
+from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised
-from recovery_shared.messaging.errors import Refused
-from recovery_shared.messaging.unit_of_work import UnitOfWork
-
 from recovery_enforcement import domain
 from recovery_enforcement.models import RecoveryCase
 from recovery_enforcement.store import Cases
+from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised
+from recovery_shared.messaging.errors import Refused
+from recovery_shared.messaging.unit_of_work import UnitOfWork
 
 
 async def open_case(uow: UnitOfWork, event: ChargeRaised | ChargeAdjusted) -> None:

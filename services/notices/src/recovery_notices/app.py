@@ -6,13 +6,13 @@ from pathlib import Path
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaMessage
-from recovery_shared import topics
-from recovery_shared.contracts.internal import NoticeEvent, NoticeRequestEvent
-from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
 
 from recovery_notices import handlers
 from recovery_notices.models import kernel, metadata
 from recovery_notices.settings import NoticesSettings
+from recovery_shared import topics
+from recovery_shared.contracts.internal import NoticeEvent, NoticeRequestEvent
+from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from recovery_shared.contracts.internal import NoticeRequested
-from recovery_shared.messaging.unit_of_work import UnitOfWork
-
 from recovery_notices.models import NoticeDocument
 from recovery_notices.store import Documents
+from recovery_shared.contracts.internal import NoticeRequested
+from recovery_shared.messaging.unit_of_work import UnitOfWork
 
 
 async def accept_request(uow: UnitOfWork, event: NoticeRequested) -> None:

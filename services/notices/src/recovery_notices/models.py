@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from recovery_shared.clock import utc_now
-from recovery_shared.messaging.tables import add_kernel_tables
 from sqlalchemy import DateTime
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from recovery_shared.clock import utc_now
+from recovery_shared.messaging.tables import add_kernel_tables
 
 
 class NoticesTable(SQLModel, registry=registry()):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from recovery_shared.messaging.unit_of_work import UnitOfWork
-
 from recovery_notices.models import NoticeDocument
+from recovery_shared.messaging.unit_of_work import UnitOfWork
 
 
 class Documents:

@@ -42,7 +42,7 @@ class PaymentAllocatedData(Contract):
     amount_pence: PositivePence
     received_on: date
     rule: AllocationRule
-    parts: list[AllocationPart] = Field(min_length=1)
+    parts: list[AllocationPart] = Field(default_factory=list, description="Empty when it all went to credit")
     credit_pence: NonNegativePence = Field(default=0, description="Left over after every debt is cleared")
 
 

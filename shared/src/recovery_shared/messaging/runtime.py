@@ -52,6 +52,7 @@ class ServiceRuntime:
             batch_size=settings.relay_batch_size,
         )
         self.consumers: dict[str, InboxConsumer] = {}
+        self.extras: dict[str, Any] = {}
 
     def consumer(self, topic: str, handler: Handler) -> InboxConsumer:
         consumer = InboxConsumer(
@@ -160,6 +161,7 @@ def make_app(
     *,
     title: str,
     description: str,
+    routes: Sequence[tuple[str, Any]] = (),
 ) -> AsgiFastStream:
     @get(description="Database, broker and outbox relay status; 200 when all are up, 503 otherwise")
     async def health(scope: Scope) -> AsgiResponse:
@@ -176,7 +178,7 @@ def make_app(
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health", health)],
+        asgi_routes=[("/health", health), *routes],
         on_startup=[on_startup],
         after_shutdown=[runtime.stop],
         specification=AsyncAPI(title=title, description=description, version="1.0.0"),
