@@ -32,7 +32,7 @@ fi
 
 find_bindir() {
     local d
-    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+    d="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
     [[ -n "$d" && -x "$d/initdb" ]] && echo "$d"
 }
 
