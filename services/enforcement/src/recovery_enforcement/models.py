@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import JSON, BigInteger, DateTime
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -21,7 +21,7 @@ kernel = add_kernel_tables(metadata)
 
 
 class RecoveryCase(EnforcementTable, table=True):
-    """One debt's position on its recovery ladder."""
+    """One debt's position on its recovery ladder, and the dates its next steps hang on."""
 
     __tablename__ = "recovery_case"
 
@@ -31,7 +31,82 @@ class RecoveryCase(EnforcementTable, table=True):
     party_id: str = Field(index=True, max_length=100)
     debt_type: str = Field(max_length=10)
     financial_year: str | None = Field(default=None, max_length=7)
-    amount_pence: int = Field(sa_type=BigInteger)
     bill_issued_on: date
-    stage: str = Field(default="billed", max_length=40)
+    # Personal data for the notices' address block; never logged.
+    recipient_name: str = ""
+    recipient_address: list[str] = Field(default_factory=list, sa_type=JSON)
+    stage: str = Field(default="billed", max_length=40, index=True)
+    is_open: bool = Field(default=True, index=True)
+    # What payments says about the debt (balance.changed).
+    charged_pence: int = Field(default=0, sa_type=BigInteger)
+    paid_pence: int = Field(default=0, sa_type=BigInteger)
+    balance_pence: int = Field(default=0, sa_type=BigInteger)
+    # The statutory schedule (arrangement.made): [[iso date, pence], ...].
+    schedule: list[list[object]] = Field(default_factory=list, sa_type=JSON)
+    # Reminders (reg 23 / NNDR reg 8).
+    reminders_sent: int = 0
+    reminder_issued_on: date | None = None
+    reminder_pay_by: date | None = None
+    reminder_required_pence: int = Field(default=0, sa_type=BigInteger)
+    charge_at_last_notice_pence: int = Field(default=0, sa_type=BigInteger)
+    unanswered_miss_on: date | None = None
+    # The right to instalments lost: the whole balance falls due.
+    failure_on: date | None = None
+    balance_due_on: date | None = None
+    balance_fell_due: bool = False
+    final_notice_issued_on: date | None = None
+    summons_id: str | None = Field(default=None, max_length=100)
+    summons_issued_on: date | None = None
+    hearing_date: date | None = None
+    liability_order_on: date | None = None
+    referral_id: str | None = Field(default=None, max_length=100)
+    referral_due_on: date | None = None
+    referred_on: date | None = None
+    agent: str | None = Field(default=None, max_length=100)
+    # Holds freeze the case; the clock stops while they last.
+    held: bool = Field(default=False, index=True)
+    held_since: date | None = None
+    vulnerable: bool = False
+    next_action_on: date | None = Field(default=None, index=True)
     opened_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class Hold(EnforcementTable, table=True):
+    """A breathing space, dispute, death or insolvency notified for a person."""
+
+    __tablename__ = "hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    party_id: str = Field(index=True, max_length=100)
+    account_ref: str = Field(max_length=64)
+    kind: str = Field(max_length=30)
+    reference: str = Field(default="", max_length=100)
+    started_on: date
+    ended_on: date | None = None
+    case_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class LadderStep(EnforcementTable, table=True):
+    """The case history an officer reads: every stage change, notice, court step and referral."""
+
+    __tablename__ = "ladder_step"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=100)
+    on: date
+    step: str = Field(max_length=40)
+    detail: str = ""
+    recorded_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class AgentReturn(EnforcementTable, table=True):
+    __tablename__ = "agent_return"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: str = Field(index=True, max_length=100)
+    case_id: str = Field(index=True, max_length=100)
+    outcome: str = Field(max_length=30)
+    amount_collected_pence: int = Field(default=0, sa_type=BigInteger)
+    fees_pence: int = Field(default=0, sa_type=BigInteger)
+    returned_on: date

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from recovery_enforcement.models import RecoveryCase
+from datetime import date
+
+from sqlmodel import col, select
+
+from recovery_enforcement.models import AgentReturn, Hold, LadderStep, RecoveryCase
 from recovery_shared.messaging.unit_of_work import UnitOfWork
 
 
@@ -14,5 +18,47 @@ class Cases:
     async def case(self, case_id: str) -> RecoveryCase | None:
         return await self.session.get(RecoveryCase, case_id)
 
-    def add(self, case: RecoveryCase) -> None:
-        self.session.add(case)
+    async def case_for_debt(self, debt_id: str) -> RecoveryCase | None:
+        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.debt_id == debt_id))
+        return result.first()
+
+    async def case_for_summons(self, summons_id: str) -> RecoveryCase | None:
+        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.summons_id == summons_id))
+        return result.first()
+
+    async def case_for_referral(self, referral_id: str) -> RecoveryCase | None:
+        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.referral_id == referral_id))
+        return result.first()
+
+    async def cases_for_party(self, party_id: str) -> list[RecoveryCase]:
+        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.party_id == party_id))
+        return list(result.all())
+
+    async def cases_for_account(self, account_ref: str) -> list[RecoveryCase]:
+        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.account_ref == account_ref))
+        return list(result.all())
+
+    async def due_for_action(self, today: date) -> list[RecoveryCase]:
+        result = await self.session.exec(
+            select(RecoveryCase)
+            .where(
+                col(RecoveryCase.is_open).is_(True),
+                col(RecoveryCase.held).is_(False),
+                col(RecoveryCase.next_action_on) <= today,
+            )
+            .order_by(col(RecoveryCase.case_id))
+        )
+        return list(result.all())
+
+    async def open_holds(self, party_id: str, kind: str) -> list[Hold]:
+        result = await self.session.exec(
+            select(Hold).where(Hold.party_id == party_id, Hold.kind == kind, col(Hold.ended_on).is_(None))
+        )
+        return list(result.all())
+
+    async def any_open_hold_on(self, case_id: str, party_id: str) -> bool:
+        result = await self.session.exec(select(Hold).where(Hold.party_id == party_id, col(Hold.ended_on).is_(None)))
+        return any(case_id in hold.case_ids for hold in result.all())
+
+    def add(self, row: RecoveryCase | Hold | LadderStep | AgentReturn) -> None:
+        self.session.add(row)
