@@ -110,8 +110,8 @@ case "$command" in
     services) setup; start_services ;;
     run)
         setup
-        say "running the demo council (python -m recovery_demo)"
-        uv_cmd run --frozen python -m tests.demo "$@"
+        say "running the demo council (python -m demo)"
+        uv_cmd run --frozen python -m demo "$@"
         ;;
     bench)
         setup
