@@ -7,12 +7,12 @@ from pathlib import Path
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaMessage
 
-from recovery_arrangements import handlers
+from recovery_arrangements.handlers import Arrangements
 from recovery_arrangements.models import kernel, metadata
 from recovery_arrangements.settings import ArrangementsSettings
 from recovery_shared import topics
-from recovery_shared.contracts.inbound import BillingEvent
-from recovery_shared.contracts.internal import ArrangementEvent
+from recovery_shared.contracts.inbound import BillingEvent, ClockEvent
+from recovery_shared.contracts.internal import ArrangementEvent, EnforcementEvent, PaymentEvent
 from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,7 +20,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build_runtime(settings: ArrangementsSettings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
-    runtime.consumer(topics.BILLING_CHARGES, handlers.record_charge)
+    arrangements = Arrangements(settings.council())
+    runtime.consumer(topics.BILLING_CHARGES, arrangements.on_charge)
+    runtime.consumer(topics.PAYMENT_EVENTS, arrangements.on_payment_event)
+    runtime.consumer(topics.CLOCK_DAYS, arrangements.on_day)
+    runtime.consumer(topics.ENFORCEMENT_EVENTS, arrangements.on_enforcement_event)
+    runtime.extras["arrangements"] = arrangements
     return runtime
 
 
@@ -32,8 +37,23 @@ def create_app(settings: ArrangementsSettings | None = None, *, for_specificatio
 
     @broker.subscriber(topics.BILLING_CHARGES, **options)
     async def on_billing_charges(batch: list[BillingEvent], message: KafkaMessage) -> None:
-        """Each bill is the basis of a statutory instalment schedule."""
+        """Each bill is the basis of a statutory instalment schedule; an adjustment re-spreads it."""
         await runtime.handle(topics.BILLING_CHARGES, message.raw_message)
+
+    @broker.subscriber(topics.PAYMENT_EVENTS, **options)
+    async def on_payment_events(batch: list[PaymentEvent], message: KafkaMessage) -> None:
+        """Allocations mark instalments paid, oldest first; reversals undo them."""
+        await runtime.handle(topics.PAYMENT_EVENTS, message.raw_message)
+
+    @broker.subscriber(topics.CLOCK_DAYS, **options)
+    async def on_clock_days(batch: list[ClockEvent], message: KafkaMessage) -> None:
+        """Each business day: instalments unpaid at the end of their due day are reported missed."""
+        await runtime.handle(topics.CLOCK_DAYS, message.raw_message)
+
+    @broker.subscriber(topics.ENFORCEMENT_EVENTS, **options)
+    async def on_enforcement_events(batch: list[EnforcementEvent], message: KafkaMessage) -> None:
+        """A balance fallen due collapses the remaining instalments into one."""
+        await runtime.handle(topics.ENFORCEMENT_EVENTS, message.raw_message)
 
     document_publications(
         broker,

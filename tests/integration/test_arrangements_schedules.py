@@ -1,0 +1,306 @@
+"""Arrangements on SQLite and PostgreSQL: schedules from bills, payments against them, the
+daily sweep for missed instalments, and a balance falling due.
+
+Dates follow SI 1992/613 Sch 1 para 2 [S2] (10 monthly instalments from 1 April for a bill
+issued before the year) and the council's instalment day (1st, council_default.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from recovery_arrangements.app import build_runtime
+from recovery_arrangements.models import Arrangement, Instalment
+from recovery_arrangements.settings import ArrangementsSettings
+from recovery_shared import topics
+from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeAdjustedData, DayStarted, DayStartedData
+from recovery_shared.contracts.internal import (
+    AllocationPart,
+    AllocationRule,
+    BalanceChanged,
+    BalanceChangedData,
+    BalanceFellDue,
+    BalanceFellDueData,
+    PaymentAllocated,
+    PaymentAllocatedData,
+    PaymentReversed,
+    PaymentReversedData,
+)
+from recovery_shared.messaging.runtime import ServiceRuntime
+from tests.factories import charge_raised, record
+
+ACCOUNT = "7001"
+DEBT = f"CT-{ACCOUNT}-2026"
+
+
+async def _runtime(database_url: str) -> ServiceRuntime:
+    runtime = build_runtime(ArrangementsSettings(database_url=database_url))
+    runtime.migrate()
+    return runtime
+
+
+async def _published(runtime: ServiceRuntime, event_type: str) -> list[dict[str, Any]]:
+    async with runtime.db.session() as session:
+        rows = (await session.execute(select(runtime.kernel.outbox).order_by(runtime.kernel.outbox.c.id))).all()
+    return [json.loads(r.payload) for r in rows if r.headers.get("type") == event_type]
+
+
+async def _instalments(runtime: ServiceRuntime, arrangement_id: str) -> list[Instalment]:
+    async with runtime.db.session() as session:
+        result = await session.exec(
+            select(Instalment).where(Instalment.arrangement_id == arrangement_id).order_by(Instalment.seq)  # type: ignore[arg-type]
+        )
+        return list(result.scalars().all())
+
+
+async def _arrangement(runtime: ServiceRuntime, arrangement_id: str) -> Arrangement:
+    async with runtime.db.session() as session:
+        arrangement = await session.get(Arrangement, arrangement_id)
+    assert arrangement is not None
+    return arrangement
+
+
+def _day(business_date: date) -> DayStarted:
+    return DayStarted(data=DayStartedData(business_date=business_date))
+
+
+def _allocated(receipt: str, amount: int, on: date, debt_id: str = DEBT) -> PaymentAllocated:
+    return PaymentAllocated(
+        key=ACCOUNT,
+        data=PaymentAllocatedData(
+            receipt_ref=receipt,
+            account_ref=ACCOUNT,
+            amount_pence=amount,
+            received_on=on,
+            rule=AllocationRule.POLICY_ORDER,
+            parts=[AllocationPart(debt_id=debt_id, amount_pence=amount)],
+        ),
+    )
+
+
+async def test_a_bill_gets_its_schedule_misses_are_reported_once_and_payments_mark_instalments_paid(
+    database_url: str,
+) -> None:
+    runtime = await _runtime(database_url)
+    charges = runtime.consumers[topics.BILLING_CHARGES]
+    clock = runtime.consumers[topics.CLOCK_DAYS]
+    payments = runtime.consumers[topics.PAYMENT_EVENTS]
+
+    bill = charge_raised(ACCOUNT, amount_pence=150000, bill_issued_on=date(2026, 3, 10))
+    await charges.handle([record(topics.BILLING_CHARGES, bill, key=ACCOUNT)])
+    await charges.handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT, amount_pence=150000))])  # a copy
+
+    made = await _published(runtime, "arrangement.made")
+    assert len(made) == 1
+    schedule = made[0]["data"]["instalments"]
+    assert [i["due_date"] for i in schedule][:2] == ["2026-04-01", "2026-05-01"]
+    assert schedule[-1]["due_date"] == "2027-01-01" and len(schedule) == 10
+    assert sum(i["amount_pence"] for i in schedule) == 150000
+    assert made[0]["key"] == ACCOUNT and made[0]["data"]["debt_ids"] == [DEBT]
+    arrangement_id = made[0]["data"]["arrangement_id"]
+    assert len(await _instalments(runtime, arrangement_id)) == 10
+
+    # 1 April is the due day; unpaid at its end, it is missed when 2 April starts.
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 1)))])
+    assert await _published(runtime, "instalment.missed") == []
+    day_two = _day(date(2026, 4, 2))
+    await clock.handle([record(topics.CLOCK_DAYS, day_two)])
+    missed = await _published(runtime, "instalment.missed")
+    assert len(missed) == 1
+    assert missed[0]["data"] == {
+        "arrangement_id": arrangement_id,
+        "account_ref": ACCOUNT,
+        "debt_ids": [DEBT],
+        "financial_year": "2026/27",
+        "due_date": "2026-04-01",
+        "amount_pence": 15000,
+        "overdue_pence": 15000,
+        "misses_this_year": 1,
+        "detected_on": "2026-04-02",
+    }
+    assert missed[0]["key"] == ACCOUNT
+
+    # The same day again (a new copy, so the inbox does not catch it) changes nothing.
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 2)))])
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 3)))])
+    assert len(await _published(runtime, "instalment.missed")) == 1
+
+    # Paying clears April (oldest first) and part of May.
+    await payments.handle(
+        [
+            record(topics.PAYMENT_EVENTS, _allocated("CARD-1", 20000, date(2026, 4, 5)), key=ACCOUNT),
+            record(
+                topics.PAYMENT_EVENTS,
+                BalanceChanged(
+                    key=ACCOUNT,
+                    data=BalanceChangedData(
+                        debt_id=DEBT,
+                        account_ref=ACCOUNT,
+                        debt_type="CT",
+                        charged_pence=150000,
+                        paid_pence=20000,
+                        balance_pence=130000,
+                        as_of=date(2026, 4, 5),
+                    ),
+                ),
+                key=ACCOUNT,
+            ),
+        ]
+    )
+    paid = await _published(runtime, "instalment.paid")
+    assert [(p["data"]["due_date"], p["data"]["amount_pence"], p["data"]["paid_on"]) for p in paid] == [
+        ("2026-04-01", 15000, "2026-04-05")
+    ]
+    rows = await _instalments(runtime, arrangement_id)
+    assert [r.paid_pence for r in rows[:3]] == [15000, 5000, 0]
+
+    # May is short by £100 when 2 May starts: the second miss of the year.
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 5, 2)))])
+    missed = await _published(runtime, "instalment.missed")
+    assert len(missed) == 2
+    assert missed[1]["data"]["amount_pence"] == 10000
+    assert missed[1]["data"]["overdue_pence"] == 10000
+    assert missed[1]["data"]["misses_this_year"] == 2
+    assert (await _arrangement(runtime, arrangement_id)).misses_this_year == 2
+
+    # Skipping ahead two months finds June and July at once: 3rd and 4th, overdue carried.
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 7, 2)))])
+    missed = await _published(runtime, "instalment.missed")
+    assert [(m["data"]["due_date"], m["data"]["misses_this_year"]) for m in missed[2:]] == [
+        ("2026-06-01", 3),
+        ("2026-07-01", 4),
+    ]
+    assert {m["data"]["overdue_pence"] for m in missed[2:]} == {10000 + 15000 + 15000}
+    await runtime.db.dispose()
+
+
+async def test_a_reversal_reopens_an_instalment_and_the_sweep_reports_it(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
+    payments = runtime.consumers[topics.PAYMENT_EVENTS]
+    await payments.handle([record(topics.PAYMENT_EVENTS, _allocated("DD-1", 15000, date(2026, 4, 1)))])
+    await runtime.consumers[topics.CLOCK_DAYS].handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 2)))])
+    assert await _published(runtime, "instalment.missed") == []
+
+    reversed_ = PaymentReversed(
+        key=ACCOUNT,
+        data=PaymentReversedData(
+            receipt_ref="DD-1",
+            account_ref=ACCOUNT,
+            amount_pence=15000,
+            reversed_on=date(2026, 4, 4),
+            reason="Direct Debit unpaid, ARUDD reason 0",
+            parts=[AllocationPart(debt_id=DEBT, amount_pence=15000)],
+        ),
+    )
+    await payments.handle([record(topics.PAYMENT_EVENTS, reversed_)])
+    await runtime.consumers[topics.CLOCK_DAYS].handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 5)))])
+    missed = await _published(runtime, "instalment.missed")
+    assert [(m["data"]["due_date"], m["data"]["detected_on"]) for m in missed] == [("2026-04-01", "2026-04-05")]
+    await runtime.db.dispose()
+
+
+async def test_paying_everything_completes_the_arrangement(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.consumers[topics.BILLING_CHARGES].handle(
+        [record(topics.BILLING_CHARGES, charge_raised(ACCOUNT, amount_pence=50000))]
+    )
+    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
+        [record(topics.PAYMENT_EVENTS, _allocated("CARD-9", 50000, date(2026, 3, 20)))]
+    )
+    assert len(await _published(runtime, "instalment.paid")) == 10
+    completed = await _published(runtime, "arrangement.completed")
+    assert [c["data"]["on"] for c in completed] == ["2026-03-20"]
+    await runtime.consumers[topics.CLOCK_DAYS].handle([record(topics.CLOCK_DAYS, _day(date(2027, 3, 1)))])
+    assert await _published(runtime, "instalment.missed") == []
+    await runtime.db.dispose()
+
+
+async def test_money_allocated_before_the_bill_reaches_us_waits_for_the_schedule(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
+        [record(topics.PAYMENT_EVENTS, _allocated("CARD-0", 15000, date(2026, 3, 12)))]
+    )
+    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
+    paid = await _published(runtime, "instalment.paid")
+    assert [(p["data"]["due_date"], p["data"]["paid_on"]) for p in paid] == [("2026-04-01", "2026-03-12")]
+    await runtime.db.dispose()
+
+
+async def test_a_balance_falling_due_collapses_the_schedule_and_stops_missed_reports(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
+    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
+        [record(topics.PAYMENT_EVENTS, _allocated("CARD-1", 20000, date(2026, 4, 1)))]
+    )
+    clock = runtime.consumers[topics.CLOCK_DAYS]
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 5, 2)))])
+    assert len(await _published(runtime, "instalment.missed")) == 1
+
+    fell_due = BalanceFellDue(
+        key=ACCOUNT,
+        data=BalanceFellDueData(
+            debt_id=DEBT, account_ref=ACCOUNT, due_on=date(2026, 5, 16), reason="reminder not complied with"
+        ),
+    )
+    enforcement = runtime.consumers[topics.ENFORCEMENT_EVENTS]
+    await enforcement.handle([record(topics.ENFORCEMENT_EVENTS, fell_due)])
+    await enforcement.handle(
+        [record(topics.ENFORCEMENT_EVENTS, fell_due.model_copy(update={"event_id": uuid.uuid4()}))]
+    )
+
+    defaulted = await _published(runtime, "arrangement.defaulted")
+    assert len(defaulted) == 1 and defaulted[0]["data"]["on"] == "2026-05-16"
+    arrangement_id = defaulted[0]["data"]["arrangement_id"]
+    assert (await _arrangement(runtime, arrangement_id)).status == "balance_due"
+    rows = await _instalments(runtime, arrangement_id)
+    assert [(r.due_date, r.amount_pence, r.paid_pence) for r in rows] == [
+        (date(2026, 4, 1), 15000, 15000),
+        (date(2026, 5, 1), 5000, 5000),
+        (date(2026, 5, 16), 130000, 0),
+    ]
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 9, 2)))])
+    assert len(await _published(runtime, "instalment.missed")) == 1
+
+    # Paying the balance completes it.
+    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
+        [record(topics.PAYMENT_EVENTS, _allocated("CARD-2", 130000, date(2026, 9, 3)))]
+    )
+    assert [c["data"]["arrangement_id"] for c in await _published(runtime, "arrangement.completed")] == [arrangement_id]
+    await runtime.db.dispose()
+
+
+async def test_an_adjusted_charge_is_spread_over_the_instalments_still_to_come(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    charges = runtime.consumers[topics.BILLING_CHARGES]
+    await charges.handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT, amount_pence=150000))])
+    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
+        [record(topics.PAYMENT_EVENTS, _allocated("CARD-1", 30000, date(2026, 5, 1)))]
+    )
+    adjusted = ChargeAdjusted(
+        key=ACCOUNT,
+        data=ChargeAdjustedData(
+            debt_id=DEBT,
+            account_ref=ACCOUNT,
+            new_amount_pence=110000,
+            adjusted_on=date(2026, 5, 20),
+            reason="single person discount",
+        ),
+    )
+    await charges.handle([record(topics.BILLING_CHARGES, adjusted)])
+    made = await _published(runtime, "arrangement.made")
+    assert len(made) == 2
+    schedule = [(i["due_date"], i["amount_pence"]) for i in made[1]["data"]["instalments"]]
+    # April and May fell due before the adjustment and keep £150; £800 is left for June-January.
+    assert schedule[:2] == [("2026-04-01", 15000), ("2026-05-01", 15000)]
+    assert [d for d, _ in schedule[2:]] == [f"2026-{m:02d}-01" for m in range(6, 13)] + ["2027-01-01"]
+    assert sum(a for _, a in schedule) == 110000
+    assert {a for _, a in schedule[2:]} == {10000}
+    rows = await _instalments(runtime, made[1]["data"]["arrangement_id"])
+    assert sum(r.paid_pence for r in rows) == 30000
+    await runtime.db.dispose()
