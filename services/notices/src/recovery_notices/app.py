@@ -2,25 +2,77 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-from faststream.asgi import AsgiFastStream
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
 from faststream.kafka import KafkaMessage
+from sqlalchemy import create_engine, pool, text
 
-from recovery_notices import handlers
+from recovery_notices.handlers import Notices
 from recovery_notices.models import kernel, metadata
+from recovery_notices.render import STANDARD, load_typeface
 from recovery_notices.settings import NoticesSettings
+from recovery_notices.storage import DocumentFiling
 from recovery_shared import topics
 from recovery_shared.contracts.internal import NoticeEvent, NoticeRequestEvent
+from recovery_shared.messaging.db import is_sqlite, sync_url
+from recovery_shared.messaging.migrations import upgrade_to_head
 from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Any fixed 64-bit number: the key of the PostgreSQL advisory lock instances take
+# to migrate one at a time.
+MIGRATION_LOCK_KEY = 0x6E6F74696365_01
+
+
+class NoticesRuntime(ServiceRuntime):
+    """Notices scales out: several instances start together against one PostgreSQL
+    database, and concurrent ``alembic upgrade`` runs collide (duplicate
+    ``CREATE TABLE``), failing every start-up but one. They take turns instead."""
+
+    def migrate(self) -> None:
+        migrate_one_at_a_time(self.migrations_dir, self.db.url)
+
+
+def migrate_one_at_a_time(migrations_dir: Path, url: str) -> None:
+    if is_sqlite(url):
+        upgrade_to_head(migrations_dir, url)  # SQLite is the single-instance default
+        return
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                upgrade_to_head(migrations_dir, url)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
+
 
 def build_runtime(settings: NoticesSettings) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
-    runtime.consumer(topics.NOTICE_REQUESTS, handlers.accept_request)
+    runtime = NoticesRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
+    face = (
+        load_typeface(settings.font_regular, settings.font_bold, settings.font_italic)
+        if settings.font_regular is not None
+        else STANDARD
+    )
+    notices = Notices(DocumentFiling(settings.resolved_documents_dir()), settings.council(), face)
+    runtime.consumer(topics.NOTICE_REQUESTS, notices.accept_request)
+    runtime.extras["notices"] = notices
     return runtime
+
+
+def rendering_route(notices: Notices) -> Any:
+    @get(description="This instance's rendering work: notices rendered and failed, mean and slowest render time")
+    async def rendering(scope: Scope) -> AsgiResponse:
+        return AsgiResponse(json.dumps(notices.stats.report()).encode(), headers={"content-type": "application/json"})
+
+    return rendering
 
 
 def create_app(settings: NoticesSettings | None = None, *, for_specification: bool = False) -> AsgiFastStream:
@@ -51,6 +103,7 @@ def create_app(settings: NoticesSettings | None = None, *, for_specification: bo
         broker,
         title="Recovery: notices",
         description="Renders reminders, final notices, summonses and letters; hands them to the document system.",
+        routes=[("/rendering", rendering_route(runtime.extras["notices"]))],
     )
     app.context.set_global("runtime", runtime)
     return app

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from recovery_shared.settings import ServiceSettings
@@ -10,3 +13,16 @@ class NoticesSettings(ServiceSettings):
 
     service_name: str = "notices"
     http_port: int = 8083
+    documents_dir: Path | None = Field(
+        default=None,
+        description="Where rendered PDFs are filed (<yyyy>/<mm>/<document id>.pdf); unset means <data_dir>/documents."
+        " Every instance of the service must see the same folder.",
+    )
+    font_regular: Path | None = Field(
+        default=None, description="A TrueType font for notices (e.g. DejaVuSans.ttf); unset means Helvetica"
+    )
+    font_bold: Path | None = Field(default=None, description="Its bold face; unset means the regular one")
+    font_italic: Path | None = Field(default=None, description="Its italic face; unset means the regular one")
+
+    def resolved_documents_dir(self) -> Path:
+        return (self.documents_dir or self.data_dir / "documents").resolve()
