@@ -20,7 +20,31 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from recovery_shared import topics
 from recovery_shared.contracts.envelope import Envelope
+
+# What each service consumes (its consumer group starts at the end of these in a fresh run).
+SERVICES = {
+    "payments": [
+        topics.BILLING_CHARGES,
+        topics.PAYMENT_RECEIPTS,
+        topics.BANKING_DD_REPORTS,
+        topics.ARRANGEMENT_EVENTS,
+        topics.ENFORCEMENT_EVENTS,
+    ],
+    "arrangements": [topics.BILLING_CHARGES, topics.PAYMENT_EVENTS, topics.ENFORCEMENT_EVENTS, topics.CLOCK_DAYS],
+    "enforcement": [
+        topics.BILLING_CHARGES,
+        topics.PAYMENT_EVENTS,
+        topics.ARRANGEMENT_EVENTS,
+        topics.NOTICE_EVENTS,
+        topics.COURT_OUTCOMES,
+        topics.AGENT_RETURNS,
+        topics.DEBTOR_CIRCUMSTANCES,
+        topics.CLOCK_DAYS,
+    ],
+    "notices": [topics.NOTICE_REQUESTS],
+}
 
 
 def free_port() -> int:
@@ -250,3 +274,27 @@ class LagProbe:
             ends = await self._probe.end_offsets(list(offsets))
             total += sum(max(ends[tp] - meta.offset, 0) for tp, meta in offsets.items() if meta.offset >= 0)
         return total
+
+
+async def wait_quiet(probe: LagProbe, procs: dict[str, ServiceProcess], timeout_s: float = 300) -> None:
+    """Until every service has read everything it consumes and sent everything it wrote."""
+    deadline = time.monotonic() + timeout_s
+    quiet_rounds = 0
+    while time.monotonic() < deadline:
+        for proc in procs.values():
+            if proc.proc is not None and proc.proc.poll() is not None:
+                raise RuntimeError(f"{proc.name} stopped:\n{proc.log_tail()}")
+        reports = {name: await p.health() for name, p in procs.items()}
+        depth = sum(r.get("outbox_depth", 0) for r in reports.values())
+        consumed = {procs[name].env[f"{name.upper()}_GROUP_ID"]: list(r["consumed"]) for name, r in reports.items()}
+        lag = await probe.lag(consumed) if depth == 0 else 1
+        quiet_rounds = quiet_rounds + 1 if depth == 0 and lag == 0 else 0
+        if quiet_rounds >= 2:
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the services did not settle in time")
+
+
+async def send(producer: AIOKafkaProducer, topic: str, events: list[Envelope]) -> None:
+    futures = [await producer.send(topic, e.to_bytes(), key=e.key.encode()) for e in events]
+    await asyncio.gather(*futures)

@@ -6,15 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from recovery_shared import topics
+from demo.cluster import SERVICES
 from tests.harness import ServiceProcess, start_group_at_end
 
-SUBSCRIPTIONS = {
-    "payments": [topics.BILLING_CHARGES],
-    "arrangements": [topics.BILLING_CHARGES],
-    "enforcement": [topics.BILLING_CHARGES],
-    "notices": [topics.NOTICE_REQUESTS],
-}
+SUBSCRIPTIONS = SERVICES
 
 
 @pytest.fixture(scope="module")
