@@ -51,6 +51,7 @@ from recovery_shared.contracts.internal import (
     NoticeIssued,
     NoticeRequested,
     NoticeRequestedData,
+    NoticeType,
     StageChanged,
     StageChangedData,
     SummonsListed,
@@ -88,6 +89,14 @@ class Enforcement:
                 return
             raise Refused(f"debt {data.debt_id} already has a recovery case on another account")
         self.council.ladder(data.debt_type)  # refuse debt types with no ladder configured
+        # The instalments printed on the demand notice are the statutory schedule;
+        # a bill without them gets its schedule from arrangements (arrangement.made),
+        # which may already be waiting for us.
+        pending = await cases.take_pending_schedule(data.debt_id)
+        if data.instalments:
+            schedule: list[list[object]] = [[i.due_date.isoformat(), i.amount_pence] for i in data.instalments]
+        else:
+            schedule = pending or []
         cases.add(
             RecoveryCase(
                 case_id=data.debt_id,
@@ -102,6 +111,7 @@ class Enforcement:
                 charged_pence=data.amount_pence,
                 balance_pence=data.amount_pence,
                 charge_at_last_notice_pence=data.amount_pence,
+                schedule=schedule,
             )
         )
 
@@ -122,10 +132,13 @@ class Enforcement:
     async def on_arrangement_event(self, uow: UnitOfWork, event: object) -> None:
         cases = Cases(uow)
         if isinstance(event, ArrangementMade):
+            schedule: list[list[object]] = [[i.due_date.isoformat(), i.amount_pence] for i in event.data.instalments]
             for debt_id in event.data.debt_ids:
                 case = await cases.case_for_debt(debt_id)
-                if case is not None:
-                    case.schedule = [[i.due_date.isoformat(), i.amount_pence] for i in event.data.instalments]
+                if case is None:
+                    await cases.keep_pending_schedule(debt_id, schedule)
+                else:
+                    case.schedule = schedule
                     cases.add(case)
         elif isinstance(event, InstalmentMissed):
             data = event.data
@@ -461,6 +474,11 @@ class Enforcement:
             )
         for notice_type, amounts, dates in steps.notices:
             request_id = f"{case.case_id}:{notice_type.value}:{on.isoformat()}"
+            template_data = {"debt_type": case.debt_type, "financial_year": case.financial_year or ""}
+            if notice_type == NoticeType.SUMMONS:
+                template_data["court"] = self.council.court.name
+            if notice_type == NoticeType.AGENT_REFERRAL_LETTER and steps.referral is not None:
+                template_data["agent"] = steps.referral[0]
             uow.publish(
                 topics.NOTICE_REQUESTS,
                 NoticeRequested(
@@ -477,7 +495,7 @@ class Enforcement:
                         amounts=amounts,
                         dates=dates,
                         issued_on=on,
-                        template_data={"debt_type": case.debt_type, "financial_year": case.financial_year or ""},
+                        template_data=template_data,
                     ),
                 ),
             )

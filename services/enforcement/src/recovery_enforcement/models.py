@@ -20,6 +20,19 @@ metadata = EnforcementTable.metadata
 kernel = add_kernel_tables(metadata)
 
 
+class PendingSchedule(EnforcementTable, table=True):
+    """An instalment schedule that arrived before its bill.
+
+    arrangement.made and charge.raised travel on different topics, so either can
+    come first; the schedule waits here until the case opens."""
+
+    __tablename__ = "pending_schedule"
+
+    debt_id: str = Field(primary_key=True, max_length=100)
+    schedule: list[list[object]] = Field(default_factory=list, sa_type=JSON)
+    received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
 class RecoveryCase(EnforcementTable, table=True):
     """One debt's position on its recovery ladder, and the dates its next steps hang on."""
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from recovery_enforcement.models import AgentReturn, Hold, LadderStep, RecoveryCase
+from recovery_enforcement.models import AgentReturn, Hold, LadderStep, PendingSchedule, RecoveryCase
 from recovery_shared.messaging.unit_of_work import UnitOfWork
 
 
@@ -59,6 +59,21 @@ class Cases:
     async def any_open_hold_on(self, case_id: str, party_id: str) -> bool:
         result = await self.session.exec(select(Hold).where(Hold.party_id == party_id, col(Hold.ended_on).is_(None)))
         return any(case_id in hold.case_ids for hold in result.all())
+
+    async def take_pending_schedule(self, debt_id: str) -> list[list[object]] | None:
+        pending = await self.session.get(PendingSchedule, debt_id)
+        if pending is None:
+            return None
+        await self.session.delete(pending)
+        return list(pending.schedule)
+
+    async def keep_pending_schedule(self, debt_id: str, schedule: list[list[object]]) -> None:
+        pending = await self.session.get(PendingSchedule, debt_id)
+        if pending is None:
+            self.session.add(PendingSchedule(debt_id=debt_id, schedule=schedule))
+        else:
+            pending.schedule = schedule
+            self.session.add(pending)
 
     def add(self, row: RecoveryCase | Hold | LadderStep | AgentReturn) -> None:
         self.session.add(row)

@@ -9,7 +9,6 @@ from typing import Any
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from faststream.kafka import KafkaMessage
-from sqlalchemy import create_engine, pool, text
 
 from recovery_notices.handlers import Notices
 from recovery_notices.models import kernel, metadata
@@ -18,44 +17,12 @@ from recovery_notices.settings import NoticesSettings
 from recovery_notices.storage import DocumentFiling
 from recovery_shared import topics
 from recovery_shared.contracts.internal import NoticeEvent, NoticeRequestEvent
-from recovery_shared.messaging.db import is_sqlite, sync_url
-from recovery_shared.messaging.migrations import upgrade_to_head
 from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-# Any fixed 64-bit number: the key of the PostgreSQL advisory lock instances take
-# to migrate one at a time.
-MIGRATION_LOCK_KEY = 0x6E6F74696365_01
-
-
-class NoticesRuntime(ServiceRuntime):
-    """Notices scales out: several instances start together against one PostgreSQL
-    database, and concurrent ``alembic upgrade`` runs collide (duplicate
-    ``CREATE TABLE``), failing every start-up but one. They take turns instead."""
-
-    def migrate(self) -> None:
-        migrate_one_at_a_time(self.migrations_dir, self.db.url)
-
-
-def migrate_one_at_a_time(migrations_dir: Path, url: str) -> None:
-    if is_sqlite(url):
-        upgrade_to_head(migrations_dir, url)  # SQLite is the single-instance default
-        return
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as lock:
-            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            try:
-                upgrade_to_head(migrations_dir, url)
-            finally:
-                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-    finally:
-        engine.dispose()
-
-
 def build_runtime(settings: NoticesSettings) -> ServiceRuntime:
-    runtime = NoticesRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
+    runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
     face = (
         load_typeface(settings.font_regular, settings.font_bold, settings.font_italic)
         if settings.font_regular is not None

@@ -12,9 +12,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, engine_from_config, pool
+from sqlalchemy import MetaData, create_engine, engine_from_config, pool, text
 
-from recovery_shared.messaging.db import sync_url
+from recovery_shared.messaging.db import is_sqlite, sync_url
+
+# Any fixed 64-bit number: the PostgreSQL advisory lock instances of a service take
+# so they migrate one at a time.
+MIGRATION_LOCK_KEY = 0x7265636F76_01
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
@@ -25,7 +29,22 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
 
 
 def upgrade_to_head(migrations_dir: Path, url: str) -> None:
-    command.upgrade(alembic_config(migrations_dir, url), "head")
+    """Bring the database to head. Instances that start together against one
+    PostgreSQL database (notices scales out) would otherwise collide on the same
+    ``CREATE TABLE`` and all but one would fail to start; they take turns."""
+    if is_sqlite(url):
+        command.upgrade(alembic_config(migrations_dir, url), "head")  # one instance per SQLite file
+        return
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                command.upgrade(alembic_config(migrations_dir, url), "head")
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def run_env(metadata: MetaData) -> None:

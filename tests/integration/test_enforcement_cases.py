@@ -1,0 +1,107 @@
+"""Enforcement on SQLite and PostgreSQL: the bill and its schedule travel on different
+topics, so the case must get the same reminder whichever arrives first.
+
+The reminder demands what has fallen due by the end of its 7 days: SI 1992/613
+reg 23(2)-(3) [S1].
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from recovery_enforcement.app import build_runtime
+from recovery_enforcement.models import RecoveryCase
+from recovery_enforcement.settings import EnforcementSettings
+from recovery_shared import topics
+from recovery_shared.contracts.common import Instalment
+from recovery_shared.contracts.internal import (
+    ArrangementKind,
+    ArrangementMade,
+    ArrangementMadeData,
+    InstalmentMissed,
+    InstalmentMissedData,
+)
+from recovery_shared.messaging.runtime import ServiceRuntime
+from tests.factories import charge_raised, record
+
+DUE = [date(2026, m, 1) for m in range(4, 13)] + [date(2027, 1, 1)]
+
+
+async def _runtime(database_url: str) -> ServiceRuntime:
+    runtime = build_runtime(EnforcementSettings(database_url=database_url))
+    runtime.migrate()
+    return runtime
+
+
+def _schedule_for(account: str, debt_id: str) -> ArrangementMade:
+    return ArrangementMade(
+        key=account,
+        data=ArrangementMadeData(
+            arrangement_id=f"ARR-{debt_id}",
+            account_ref=account,
+            kind=ArrangementKind.STATUTORY,
+            debt_ids=[debt_id],
+            instalments=[Instalment(due_date=d, amount_pence=15000) for d in DUE],
+        ),
+    )
+
+
+def _missed_may(account: str, debt_id: str) -> InstalmentMissed:
+    return InstalmentMissed(
+        key=account,
+        data=InstalmentMissedData(
+            arrangement_id=f"ARR-{debt_id}",
+            account_ref=account,
+            debt_ids=[debt_id],
+            due_date=date(2026, 5, 1),
+            amount_pence=15000,
+            overdue_pence=15000,
+            misses_this_year=1,
+            detected_on=date(2026, 5, 2),
+        ),
+    )
+
+
+async def _reminders(runtime: ServiceRuntime) -> list[dict[str, Any]]:
+    async with runtime.db.session() as session:
+        rows = (await session.execute(select(runtime.kernel.outbox).order_by(runtime.kernel.outbox.c.id))).all()
+    return [
+        json.loads(r.payload)["data"]
+        for r in rows
+        if r.headers.get("type") == "notice.requested" and json.loads(r.payload)["data"]["notice_type"] == "reminder"
+    ]
+
+
+async def test_a_schedule_that_arrives_before_its_bill_waits_for_the_case(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    early, late = "8101", "8102"
+    early_debt, late_debt = f"CT-{early}-2026", f"CT-{late}-2026"
+    arrangements = runtime.consumers[topics.ARRANGEMENT_EVENTS]
+    charges = runtime.consumers[topics.BILLING_CHARGES]
+
+    # One account's schedule comes first, the other's after its bill.
+    await arrangements.handle([record(topics.ARRANGEMENT_EVENTS, _schedule_for(early, early_debt), key=early)])
+    await charges.handle([record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000)) for a in (early, late)])
+    await arrangements.handle([record(topics.ARRANGEMENT_EVENTS, _schedule_for(late, late_debt), key=late)])
+    assert arrangements.dead_lettered == 0
+
+    async with runtime.db.session() as session:
+        for debt in (early_debt, late_debt):
+            case = (await session.exec(select(RecoveryCase).where(RecoveryCase.debt_id == debt))).scalars().one()
+            assert len(case.schedule) == 10 and case.schedule[1] == ["2026-05-01", 15000]
+
+    await arrangements.handle(
+        [
+            record(topics.ARRANGEMENT_EVENTS, _missed_may(early, early_debt), key=early),
+            record(topics.ARRANGEMENT_EVENTS, _missed_may(late, late_debt), key=late),
+        ]
+    )
+    reminders = await _reminders(runtime)
+    # Both reminders demand April and May: £300.00 overdue, whichever event came first.
+    assert sorted(r["debt_ids"][0] for r in reminders) == [early_debt, late_debt]
+    assert {r["amounts"]["amount_to_pay"] for r in reminders} == {30000}
+    await runtime.db.dispose()
