@@ -1,6 +1,6 @@
 """The main job: a generated council run through the four services for a few months.
 
-    ./recovery.sh run [--ct 3000] [--nndr 300] [--until 2026-09-30] [--database sqlite|postgresql]
+    ./recovery.sh run [--ct 3000] [--nndr 300] [--until 2026-07-31] [--database sqlite|postgresql]
 
 Starts the services as separate processes, loads the council through the
 inbound topics, drives business days through clock.days.v1 (playing the
@@ -25,7 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from demo.cluster import SERVICES, LagProbe, ServiceProcess, send, start_group_at_end, wait_quiet
-from demo.council import generate
+from demo.council import DUE_DATES, generate
 from recovery_shared import topics
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
@@ -38,6 +38,7 @@ from recovery_shared.contracts.inbound import (
 )
 from recovery_shared.money import pounds
 
+FIRST_INSTALMENT = DUE_DATES[0]
 WATCHED = [
     topics.PAYMENT_EVENTS,
     topics.ARRANGEMENT_EVENTS,
@@ -77,29 +78,34 @@ class Watcher:
         await self._consumer.start()
 
     async def drain(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=20, max_records=5000)
-            if not batches:
-                return
-            for records in batches.values():
-                for r in records:
-                    if r.key is None or not r.key.decode().startswith(self.run):
-                        continue
-                    event = json.loads(r.value)
-                    kind = event["type"]
-                    data = event["data"]
-                    if kind == "notice.requested":
-                        kind = f"notice.requested:{data['notice_type']}"
-                    elif kind == "stage.changed":
-                        kind = f"stage:{data['to_stage']}"
-                    elif kind == "summons.listed":
-                        self.summonses.append(data)
-                    elif kind == "case.referred":
-                        self.referrals.append(data)
-                    elif kind == "notice.issued":
-                        self.notice_locations.append(data["location"])
-                    self.counts[kind] += 1
+        """Read up to the end of every watched topic as it is now, so the counts are exact."""
+        consumer = self._consumer
+        assert consumer is not None
+        while not consumer.assignment():
+            self._count(await consumer.getmany(timeout_ms=100, max_records=5000))
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            self._count(await consumer.getmany(timeout_ms=100, max_records=5000))
+
+    def _count(self, batches: dict[Any, list[Any]]) -> None:
+        for records in batches.values():
+            for r in records:
+                if r.key is None or not r.key.decode().startswith(self.run):
+                    continue
+                event = json.loads(r.value)
+                kind = event["type"]
+                data = event["data"]
+                if kind == "notice.requested":
+                    kind = f"notice.requested:{data['notice_type']}"
+                elif kind == "stage.changed":
+                    kind = f"stage:{data['to_stage']}"
+                elif kind == "summons.listed":
+                    self.summonses.append(data)
+                elif kind == "case.referred":
+                    self.referrals.append(data)
+                elif kind == "notice.issued":
+                    self.notice_locations.append(data["location"])
+                self.counts[kind] += 1
 
     async def stop(self) -> None:
         if self._consumer is not None:
@@ -113,12 +119,13 @@ async def main(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     until = date.fromisoformat(args.until)
     started = time.monotonic()
+    council = generate(run, args.ct, args.nndr, until)
+    # Prompt payers pay April's instalment a few days early, so the clock starts with the first receipt.
+    first_day = min([FIRST_INSTALMENT, *council.receipts_by_day])
     say(
         f"demo run {run}: {args.ct} Council Tax and {args.nndr} Business Rates accounts, "
-        f"business days 2026-04-01 to {until}, {args.database} databases, files under {workdir}"
+        f"business days {first_day} to {until}, {args.database} databases, files under {workdir}"
     )
-
-    council = generate(run, args.ct, args.nndr, until)
     groups = {name: f"recovery-{name}-{run}" for name in SERVICES}
     for name, subscribed in SERVICES.items():
         await start_group_at_end(bootstrap, groups[name], *subscribed)
@@ -143,7 +150,7 @@ async def main(args: argparse.Namespace) -> int:
         await wait_quiet(probe, procs)
         say(f"loaded {len(council.charges)} bills in {time.monotonic() - started:.1f}s")
 
-        day = date(2026, 4, 1)
+        day = first_day
         hearing_outcomes: dict[date, list[dict[str, Any]]] = {}
         agent_returns: dict[date, list[dict[str, Any]]] = {}
         seen_summons = seen_referrals = 0
@@ -190,7 +197,7 @@ async def main(args: argparse.Namespace) -> int:
             for r in watcher.referrals[seen_referrals:]:
                 agent_returns.setdefault(date.fromisoformat(r["referred_on"]) + timedelta(days=28), []).append(r)
             seen_referrals = len(watcher.referrals)
-            if day.day == 1 or day == until:
+            if day.day in (1, 15) or day == until:
                 c = watcher.counts
                 say(
                     f"{day}  {time.monotonic() - started:6.1f}s  allocated {c['payment.allocated']:6d}  "
@@ -200,9 +207,13 @@ async def main(args: argparse.Namespace) -> int:
                 )
             day += timedelta(days=1)
 
+        await watcher.drain()
         ledger = await ledger_report(procs["payments"])
-        report(council, watcher, ledger, workdir, time.monotonic() - started)
-        return 0 if ledger.get("balanced") else 1
+        checks = ledger_checks(council, ledger)
+        report(council, watcher, ledger, checks, workdir, time.monotonic() - started)
+        summary = {"run": run, "counts": dict(watcher.counts), "ledger": ledger, "checks": checks}
+        (workdir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        return 0 if all(checks.values()) else 1
     finally:
         await producer.stop()
         await probe.stop()
@@ -236,7 +247,21 @@ async def ledger_report(payments: ServiceProcess) -> dict[str, Any]:
         return result
 
 
-def report(council: Any, watcher: Watcher, ledger: dict[str, Any], workdir: Path, elapsed: float) -> None:
+def ledger_checks(council: Any, ledger: dict[str, Any]) -> dict[str, bool]:
+    """Checked against what the channels sent, not only the ledger's own sums: each
+    receipt counted once however many copies were delivered, and in any order."""
+    unique = {r.data.receipt_ref: r.data.amount_pence for day in council.receipts_by_day.values() for r in day}
+    recorded = sum(v["count"] for v in ledger["receipts"].values())
+    return {
+        "every_receipt_recorded_once": recorded == len(unique),
+        "received_matches_channels": ledger["received_pence"] == sum(unique.values()),
+        "every_penny_placed_once": bool(ledger["balanced"]),
+    }
+
+
+def report(
+    council: Any, watcher: Watcher, ledger: dict[str, Any], checks: dict[str, bool], workdir: Path, elapsed: float
+) -> None:
     c = watcher.counts
     sent_receipts = sum(len(v) for v in council.receipts_by_day.values())
     folders = sorted({str(Path(p).parent.parent) for p in watcher.notice_locations})
@@ -266,7 +291,12 @@ def report(council: Any, watcher: Watcher, ledger: dict[str, Any], workdir: Path
         f"ledger: received {pounds(ledger['received_pence'])} = allocated {pounds(ledger['allocated_to_debts_pence'])}"
         f" + credit {pounds(ledger['held_as_credit_pence'])} + suspense {pounds(ledger['suspended_pence'])}"
         f" + reversed {pounds(ledger['reversed_pence'])}; receipts out of balance: {ledger['receipts_out_of_balance']}",
-        f"ledger check: {'PASSED - every penny placed exactly once' if ledger['balanced'] else 'FAILED'}",
+        "ledger check: "
+        + (
+            "PASSED - every receipt recorded once and every penny placed exactly once"
+            if all(checks.values())
+            else "FAILED: " + ", ".join(k for k, ok in checks.items() if not ok)
+        ),
         f"elapsed {elapsed:.0f}s",
     ]
     say("\n".join(lines))
@@ -276,7 +306,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="./recovery.sh run", description=__doc__)
     parser.add_argument("--ct", type=int, default=3000, help="Council Tax accounts")
     parser.add_argument("--nndr", type=int, default=300, help="Business Rates accounts")
-    parser.add_argument("--until", default="2026-08-31", help="last business date to run")
+    parser.add_argument("--until", default="2026-07-31", help="last business date to run")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--workdir", default="var/demo")
     return parser.parse_args(argv)

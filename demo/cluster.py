@@ -291,7 +291,7 @@ async def wait_quiet(probe: LagProbe, procs: dict[str, ServiceProcess], timeout_
         quiet_rounds = quiet_rounds + 1 if depth == 0 and lag == 0 else 0
         if quiet_rounds >= 2:
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
     raise TimeoutError("the services did not settle in time")
 
 
