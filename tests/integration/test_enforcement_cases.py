@@ -8,7 +8,7 @@ reg 23(2)-(3) [S1].
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +18,15 @@ from recovery_enforcement.models import RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
 from recovery_shared.contracts.common import Instalment
+from recovery_shared.contracts.inbound import (
+    AgentOutcome,
+    CaseReturned,
+    CaseReturnedData,
+    CourtOutcomeData,
+    DayStarted,
+    DayStartedData,
+    LiabilityOrderGranted,
+)
 from recovery_shared.contracts.internal import (
     ArrangementKind,
     ArrangementMade,
@@ -104,4 +113,80 @@ async def test_a_schedule_that_arrives_before_its_bill_waits_for_the_case(databa
     # Both reminders demand April and May: £300.00 overdue, whichever event came first.
     assert sorted(r["debt_ids"][0] for r in reminders) == [early_debt, late_debt]
     assert {r["amounts"]["amount_to_pay"] for r in reminders} == {30000}
+    await runtime.db.dispose()
+
+
+def _published(rows: list[Any], event_type: str) -> list[dict[str, Any]]:
+    return [json.loads(r.payload)["data"] for r in rows if r.headers.get("type") == event_type]
+
+
+async def _outbox(runtime: ServiceRuntime) -> list[Any]:
+    async with runtime.db.session() as session:
+        return list((await session.execute(select(runtime.kernel.outbox).order_by(runtime.kernel.outbox.c.id))).all())
+
+
+async def _days(runtime: ServiceRuntime, first: date, last: date) -> None:
+    days = runtime.consumers[topics.CLOCK_DAYS]
+    day = first
+    while day <= last:
+        await days.handle([record(topics.CLOCK_DAYS, DayStarted(data=DayStartedData(business_date=day)))])
+        day += timedelta(days=1)
+
+
+async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referral(database_url: str) -> None:
+    """Reminder ignored (reg 23(3) [S1]) -> balance due -> summons with the council's costs
+    (reg 34 [S5]) -> liability order and its costs -> referral to an agent with the £75
+    compliance fee (SI 2014/1 Sch 1 [S31]) -> a nulla bona return closes the case."""
+    runtime = await _runtime(database_url)
+    account, debt = "8201", "CT-8201-2026"
+    await runtime.consumers[topics.BILLING_CHARGES].handle(
+        [record(topics.BILLING_CHARGES, charge_raised(account, amount_pence=150000))]
+    )
+    await runtime.consumers[topics.ARRANGEMENT_EVENTS].handle(
+        [
+            record(topics.ARRANGEMENT_EVENTS, _schedule_for(account, debt), key=account),
+            record(topics.ARRANGEMENT_EVENTS, _missed_may(account, debt), key=account),
+        ]
+    )
+    await _days(runtime, date(2026, 5, 2), date(2026, 6, 1))
+    rows = await _outbox(runtime)
+    [fell_due] = _published(rows, "balance.fell-due")
+    assert fell_due["due_on"] == "2026-05-16"  # failure 9 May + 7 days
+    [summons] = _published(rows, "summons.listed")
+    assert summons["issued_on"] >= "2026-05-16"
+    assert date.fromisoformat(summons["hearing_date"]) - date.fromisoformat(summons["issued_on"]) >= timedelta(days=14)
+    assert summons["costs_pence"] == 8000  # council_default.toml, CT summons costs
+    assert [c["amount_pence"] for c in _published(rows, "costs.added")] == [8000]
+
+    hearing = date.fromisoformat(summons["hearing_date"])
+    await _days(runtime, date(2026, 6, 2), hearing)
+    granted = LiabilityOrderGranted(
+        key=account,
+        data=CourtOutcomeData(summons_id=summons["summons_id"], account_ref=account, hearing_date=hearing),
+    )
+    await runtime.consumers[topics.COURT_OUTCOMES].handle([record(topics.COURT_OUTCOMES, granted, key=account)])
+    await _days(runtime, hearing + timedelta(days=1), hearing + timedelta(days=20))
+    rows = await _outbox(runtime)
+    [order] = _published(rows, "liability-order.recorded")
+    assert order["granted_on"] == hearing.isoformat() and order["costs_pence"] == 2000
+    [referral] = _published(rows, "case.referred")
+    assert referral["referred_on"] == (hearing + timedelta(days=14)).isoformat()
+    assert referral["compliance_fee_pence"] == 7500
+    letters = [n for n in _published(rows, "notice.requested") if n["notice_type"] == "agent_referral_letter"]
+    assert [n["template_data"].get("agent") for n in letters] == [referral["agent"]]
+
+    returned = CaseReturned(
+        key=account,
+        data=CaseReturnedData(
+            referral_id=referral["referral_id"],
+            account_ref=account,
+            agent=referral["agent"],
+            outcome=AgentOutcome.NULLA_BONA,
+            returned_on=hearing + timedelta(days=60),
+        ),
+    )
+    await runtime.consumers[topics.AGENT_RETURNS].handle([record(topics.AGENT_RETURNS, returned, key=account)])
+    async with runtime.db.session() as session:
+        case = (await session.exec(select(RecoveryCase).where(RecoveryCase.debt_id == debt))).scalars().one()
+    assert case.stage == "nulla_bona" and case.is_open is False
     await runtime.db.dispose()
