@@ -23,7 +23,7 @@ def build_runtime(settings: PaymentsSettings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
     payments = Payments(settings.council().allocation)
     runtime.consumer(topics.BILLING_CHARGES, payments.on_charge)
-    runtime.consumer(topics.PAYMENT_RECEIPTS, payments.on_receipt)
+    runtime.consumer(topics.PAYMENT_RECEIPTS, payments.on_receipt, batch_handler=payments.on_receipts)
     runtime.consumer(topics.BANKING_DD_REPORTS, payments.on_dd_report)
     runtime.consumer(topics.ARRANGEMENT_EVENTS, payments.on_arrangement_event)
     runtime.consumer(topics.ENFORCEMENT_EVENTS, payments.on_enforcement_event)
@@ -35,29 +35,29 @@ def create_app(settings: PaymentsSettings | None = None, *, for_specification: b
     settings = settings or PaymentsSettings()
     runtime = build_runtime(settings)
     broker = make_broker(settings, for_specification=for_specification)
-    options = runtime.subscriber_options()
+    subscribe = runtime.subscriber(broker, for_specification=for_specification)
 
-    @broker.subscriber(topics.BILLING_CHARGES, **options)
+    @subscribe(topics.BILLING_CHARGES)
     async def on_billing_charges(batch: list[BillingEvent], message: KafkaMessage) -> None:
         """Debts raised or adjusted by billing open or change ledger debts."""
         await runtime.handle(topics.BILLING_CHARGES, message.raw_message)
 
-    @broker.subscriber(topics.PAYMENT_RECEIPTS, **options)
+    @subscribe(topics.PAYMENT_RECEIPTS)
     async def on_payment_receipts(batch: list[ReceiptEvent], message: KafkaMessage) -> None:
         """Money from every channel: allocated by the council's policy, or held in suspense."""
         await runtime.handle(topics.PAYMENT_RECEIPTS, message.raw_message)
 
-    @broker.subscriber(topics.BANKING_DD_REPORTS, **options)
+    @subscribe(topics.BANKING_DD_REPORTS)
     async def on_banking_dd_reports(batch: list[DirectDebitReportEvent], message: KafkaMessage) -> None:
         """ARUDD unpaid Direct Debits reverse their collection's allocation."""
         await runtime.handle(topics.BANKING_DD_REPORTS, message.raw_message)
 
-    @broker.subscriber(topics.ARRANGEMENT_EVENTS, **options)
+    @subscribe(topics.ARRANGEMENT_EVENTS)
     async def on_arrangement_events(batch: list[ArrangementEvent], message: KafkaMessage) -> None:
         """Instalment schedules, for exact-instalment matching."""
         await runtime.handle(topics.ARRANGEMENT_EVENTS, message.raw_message)
 
-    @broker.subscriber(topics.ENFORCEMENT_EVENTS, **options)
+    @subscribe(topics.ENFORCEMENT_EVENTS)
     async def on_enforcement_events(batch: list[EnforcementEvent], message: KafkaMessage) -> None:
         """Court costs added to a debt, and approved write-offs."""
         await runtime.handle(topics.ENFORCEMENT_EVENTS, message.raw_message)

@@ -79,21 +79,21 @@ def allocate(
         remaining -= take
         rule = rule or why
 
-    by_id = {d.debt_id: d for d in debts}
-    if directed_debt_id is not None and directed_debt_id in by_id:
+    if directed_debt_id is not None and directed_debt_id in outstanding:
         place(directed_debt_id, AllocationRule.DIRECTED)
 
+    ordered = policy_order(debts, policy)
     if remaining > 0 and rule is None and policy.exact_instalment_match:
         this_year = financial_year_of(received_on)
         matches = [
             d
-            for d in policy_order(debts, policy)
+            for d in ordered
             if d.financial_year == this_year and remaining in d.instalment_amounts and outstanding[d.debt_id] > 0
         ]
         if matches:
             place(matches[0].debt_id, AllocationRule.INSTALMENT_MATCH)
 
-    for debt in policy_order(debts, policy):
+    for debt in ordered:
         if remaining <= 0:
             break
         place(debt.debt_id, AllocationRule.POLICY_ORDER)

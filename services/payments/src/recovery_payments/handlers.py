@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
 
 from recovery_payments import domain
 from recovery_payments.models import AllocationLine, Debt, Receipt
-from recovery_payments.store import Ledger
+from recovery_payments.store import DebtFigures, Ledger
 from recovery_shared import topics
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.envelope import Envelope, causation
 from recovery_shared.contracts.inbound import (
     ChargeAdjusted,
     ChargeRaised,
     DirectDebitUnpaid,
     PaymentReceived,
+    PaymentReceivedData,
 )
 from recovery_shared.contracts.internal import (
     AllocationPart,
@@ -105,10 +108,7 @@ class Payments:
                 data.channel.value,
             ):
                 return  # a second copy of a receipt: never allocated twice
-            raise Refused(
-                f"receipt {data.receipt_ref} from {data.channel.value} was already recorded with a different "
-                "amount or date; correct it with a reversal, not a second receipt"
-            )
+            raise _conflicting_copy(data)
         receipt = Receipt(
             channel=data.channel.value,
             receipt_ref=data.receipt_ref,
@@ -118,9 +118,100 @@ class Payments:
         )
         account_ref = await self._account_for(ledger, data.payer_reference, data.directed_debt_id)
         if account_ref is None:
-            suspend(ledger, receipt, f"no account matches the quoted reference {data.payer_reference!r}")
+            suspend(ledger, receipt, _no_account(data.payer_reference))
             return
         await self.allocate_receipt(ledger, receipt, account_ref, on=data.received_on, directed=data.directed_debt_id)
+
+    async def on_receipts(self, uow: UnitOfWork, events: list[PaymentReceived]) -> None:
+        """A batch of receipts in a fixed handful of round trips, with the same effect
+        as ``on_receipt`` on each in turn: read every receipt and debt the batch can
+        touch, allocate in memory in offset order, then write it all in bulk."""
+        ledger = Ledger(uow)
+        on_file = await ledger.receipts_on_file({(e.data.channel.value, e.data.receipt_ref) for e in events})
+        new: list[PaymentReceived] = []
+        for event in events:
+            data = event.data
+            key = (data.channel.value, data.receipt_ref)
+            earlier = on_file.get(key)
+            if earlier is None:
+                # A later copy in this same batch must find this one, as it would
+                # on the ledger one message at a time.
+                on_file[key] = (data.amount_pence, data.received_on, data.channel.value)
+                new.append(event)
+            elif not domain.same_receipt(earlier, data.amount_pence, data.received_on, data.channel.value):
+                # The kernel replays the batch one message at a time, so only this
+                # copy is dead-lettered.
+                raise _conflicting_copy(data)
+        if not new:
+            return
+
+        debts = await ledger.debts_for_receipts(
+            {e.data.payer_reference for e in new if e.data.payer_reference},
+            {e.data.directed_debt_id for e in new if e.data.directed_debt_id},
+        )
+        instalments = await ledger.instalment_amounts([d.debt_id for d in debts])
+        by_id = {d.debt_id: d for d in debts}
+        by_account: dict[str, list[DebtFigures]] = {}
+        for debt in debts:
+            by_account.setdefault(debt.account_ref, []).append(debt)
+
+        now = utc_now()
+        receipts: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
+        paid: dict[str, int] = {}
+        try:
+            for event in new:
+                uow.cause = event
+                data = event.data
+                receipt = _receipt_row(data, now)
+                receipts.append(receipt)
+                account_ref = _account_among(by_id, by_account, data.payer_reference, data.directed_debt_id)
+                if account_ref is None:
+                    reason = _no_account(data.payer_reference)
+                    receipt["status"], receipt["suspense_reason"] = "suspended", reason
+                    uow.publish(topics.PAYMENT_EVENTS, _suspended(data, reason, cause=event))
+                    continue
+                account_debts = by_account[account_ref]
+                allocation = domain.allocate(
+                    data.amount_pence,
+                    _positions(account_debts, instalments),
+                    self.policy,
+                    received_on=data.received_on,
+                    directed_debt_id=data.directed_debt_id,
+                )
+                touched: list[DebtFigures] = []
+                for debt_id, amount in allocation.parts:
+                    debt = by_id[debt_id]
+                    debt.paid_pence += amount
+                    paid[debt_id] = paid.get(debt_id, 0) + amount
+                    touched.append(debt)
+                    lines.append(_line_row(data, account_ref, debt_id, amount, allocation.rule, data.received_on, now))
+                if allocation.credit_pence:
+                    lines.append(
+                        _line_row(
+                            data, account_ref, None, allocation.credit_pence, allocation.rule, data.received_on, now
+                        )
+                    )
+                receipt["account_ref"] = account_ref
+                uow.publish(
+                    topics.PAYMENT_EVENTS,
+                    _allocated(
+                        data.receipt_ref,
+                        account_ref,
+                        data.amount_pence,
+                        data.received_on,
+                        allocation,
+                        allocation.rule,
+                        by_id,
+                        cause=event,
+                    ),
+                )
+                publish_balances(uow, touched, data.received_on, cause=event)
+        finally:
+            uow.cause = None
+        await ledger.record_receipts(receipts)
+        await ledger.record_allocation_lines(lines)
+        await ledger.add_payments(paid, now)
 
     async def _account_for(self, ledger: Ledger, reference: str, directed_debt_id: str | None) -> str | None:
         if directed_debt_id:
@@ -143,19 +234,12 @@ class Payments:
     ) -> None:
         debts = await ledger.debts_for_account(account_ref)
         instalments = await ledger.instalment_amounts([d.debt_id for d in debts])
-        positions = [
-            domain.DebtPosition(
-                debt_id=d.debt_id,
-                debt_type=d.debt_type,
-                financial_year=d.financial_year,
-                bill_issued_on=d.bill_issued_on,
-                balance_pence=max(d.balance_pence, 0),
-                instalment_amounts=instalments.get(d.debt_id, frozenset()),
-            )
-            for d in debts
-        ]
         allocation = domain.allocate(
-            receipt.amount_pence, positions, self.policy, received_on=receipt.received_on, directed_debt_id=directed
+            receipt.amount_pence,
+            _positions(debts, instalments),
+            self.policy,
+            received_on=receipt.received_on,
+            directed_debt_id=directed,
         )
         rule = rule_override or allocation.rule
         by_id = {d.debt_id: d for d in debts}
@@ -173,23 +257,10 @@ class Payments:
         receipt.status = "allocated"
         receipt.suspense_reason = None
         ledger.add(receipt)
-        parts = [
-            AllocationPart(debt_id=debt_id, amount_pence=amount, financial_year=by_id[debt_id].financial_year)
-            for debt_id, amount in allocation.parts
-        ]
         ledger.uow.publish(
             topics.PAYMENT_EVENTS,
-            PaymentAllocated(
-                key=account_ref,
-                data=PaymentAllocatedData(
-                    receipt_ref=receipt.receipt_ref,
-                    account_ref=account_ref,
-                    amount_pence=receipt.amount_pence,
-                    received_on=receipt.received_on,
-                    rule=rule,
-                    parts=parts,
-                    credit_pence=allocation.credit_pence,
-                ),
+            _allocated(
+                receipt.receipt_ref, account_ref, receipt.amount_pence, receipt.received_on, allocation, rule, by_id
             ),
         )
         publish_balances(ledger.uow, touched, on)
@@ -307,19 +378,130 @@ def suspend(ledger: Ledger, receipt: Receipt, reason: str) -> None:
     receipt.status = "suspended"
     receipt.suspense_reason = reason
     ledger.add(receipt)
-    ledger.uow.publish(
-        topics.PAYMENT_EVENTS,
-        PaymentSuspended(
-            key=receipt.payer_reference or receipt.receipt_ref,
-            data=PaymentSuspendedData(
-                receipt_ref=receipt.receipt_ref,
-                amount_pence=receipt.amount_pence,
-                received_on=receipt.received_on,
-                payer_reference=receipt.payer_reference,
-                reason=reason,
-            ),
+    ledger.uow.publish(topics.PAYMENT_EVENTS, _suspended(receipt, reason))
+
+
+def _suspended(
+    receipt: Receipt | PaymentReceivedData, reason: str, *, cause: Envelope | None = None
+) -> PaymentSuspended:
+    return PaymentSuspended(
+        **(causation(cause) if cause is not None else {}),
+        key=receipt.payer_reference or receipt.receipt_ref,
+        data=PaymentSuspendedData(
+            receipt_ref=receipt.receipt_ref,
+            amount_pence=receipt.amount_pence,
+            received_on=receipt.received_on,
+            payer_reference=receipt.payer_reference,
+            reason=reason,
         ),
     )
+
+
+def _no_account(reference: str) -> str:
+    return f"no account matches the quoted reference {reference!r}"
+
+
+def _conflicting_copy(data: PaymentReceivedData) -> Refused:
+    return Refused(
+        f"receipt {data.receipt_ref} from {data.channel.value} was already recorded with a different "
+        "amount or date; correct it with a reversal, not a second receipt"
+    )
+
+
+def _account_among(
+    by_id: Mapping[str, DebtFigures],
+    by_account: Mapping[str, Sequence[DebtFigures]],
+    reference: str,
+    directed_debt_id: str | None,
+) -> str | None:
+    """``Payments._account_for`` over debts already read for the batch."""
+    if directed_debt_id:
+        debt = by_id.get(directed_debt_id)
+        if debt is not None:
+            return debt.account_ref
+    if reference and reference in by_account:
+        return reference
+    return None
+
+
+def _positions(
+    debts: Iterable[Debt | DebtFigures], instalments: Mapping[str, frozenset[int]]
+) -> list[domain.DebtPosition]:
+    return [
+        domain.DebtPosition(
+            debt_id=d.debt_id,
+            debt_type=d.debt_type,
+            financial_year=d.financial_year,
+            bill_issued_on=d.bill_issued_on,
+            balance_pence=max(d.balance_pence, 0),
+            instalment_amounts=instalments.get(d.debt_id, frozenset()),
+        )
+        for d in debts
+    ]
+
+
+def _allocated(
+    receipt_ref: str,
+    account_ref: str,
+    amount_pence: int,
+    received_on: date,
+    allocation: domain.Allocation,
+    rule: AllocationRule,
+    debts: Mapping[str, Debt] | Mapping[str, DebtFigures],
+    *,
+    cause: Envelope | None = None,
+) -> PaymentAllocated:
+    return PaymentAllocated(
+        **(causation(cause) if cause is not None else {}),
+        key=account_ref,
+        data=PaymentAllocatedData(
+            receipt_ref=receipt_ref,
+            account_ref=account_ref,
+            amount_pence=amount_pence,
+            received_on=received_on,
+            rule=rule,
+            parts=[
+                AllocationPart(debt_id=debt_id, amount_pence=amount, financial_year=debts[debt_id].financial_year)
+                for debt_id, amount in allocation.parts
+            ],
+            credit_pence=allocation.credit_pence,
+        ),
+    )
+
+
+def _receipt_row(data: PaymentReceivedData, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": data.channel.value,
+        "receipt_ref": data.receipt_ref,
+        "amount_pence": data.amount_pence,
+        "received_on": data.received_on,
+        "payer_reference": data.payer_reference,
+        "account_ref": None,
+        "status": "allocated",
+        "suspense_reason": None,
+        "recorded_at": now,
+    }
+
+
+def _line_row(
+    data: PaymentReceivedData,
+    account_ref: str,
+    debt_id: str | None,
+    amount: int,
+    rule: str,
+    on: date,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "channel": data.channel.value,
+        "receipt_ref": data.receipt_ref,
+        "account_ref": account_ref,
+        "debt_id": debt_id,
+        "amount_pence": amount,
+        "rule": str(rule),
+        "on": on,
+        "recorded_at": now,
+    }
 
 
 def _line(receipt: Receipt, account_ref: str, debt_id: str | None, amount: int, rule: str, on: date) -> AllocationLine:
@@ -334,7 +516,10 @@ def _line(receipt: Receipt, account_ref: str, debt_id: str | None, amount: int, 
     )
 
 
-def publish_balances(uow: UnitOfWork, debts: Iterable[Debt], as_of: date) -> None:
+def publish_balances(
+    uow: UnitOfWork, debts: Iterable[Debt | DebtFigures], as_of: date, *, cause: Envelope | None = None
+) -> None:
+    chain = causation(cause) if cause is not None else {}
     seen: set[str] = set()
     for debt in debts:
         if debt.debt_id in seen:
@@ -343,6 +528,7 @@ def publish_balances(uow: UnitOfWork, debts: Iterable[Debt], as_of: date) -> Non
         uow.publish(
             topics.PAYMENT_EVENTS,
             BalanceChanged(
+                **chain,
                 key=debt.account_ref,
                 data=BalanceChangedData(
                     debt_id=debt.debt_id,

@@ -35,12 +35,7 @@ class Envelope(Contract):
 
     def caused_by(self, cause: Envelope) -> Self:
         """Carry the correlation chain from the event that led to this one."""
-        return self.model_copy(
-            update={
-                "correlation_id": cause.correlation_id or cause.event_id,
-                "causation_id": cause.event_id,
-            }
-        )
+        return self.model_copy(update=causation(cause))
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -48,6 +43,13 @@ class Envelope(Contract):
     def to_json_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.model_dump_json())
         return result
+
+
+def causation(cause: Envelope) -> dict[str, uuid.UUID]:
+    """The correlation chain for an event that ``cause`` led to, as constructor
+    arguments: where a batch builds many events, passing these when the event is
+    made is cheaper than ``caused_by``'s copy afterwards."""
+    return {"correlation_id": cause.correlation_id or cause.event_id, "causation_id": cause.event_id}
 
 
 def occurred(moment: datetime | None = None) -> datetime:
