@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from demo.cluster import SERVICES
 from recovery_shared import topics
 from tests.factories import charge_raised
 from tests.harness import (
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.e2e
 async def test_sigkill_after_db_commit_then_restart_applies_the_event_once(kafka_bootstrap: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     group = f"recovery-payments-crash-{uuid.uuid4().hex[:8]}"
     event = charge_raised(f"K{uuid.uuid4().hex[:10]}", amount_pence=4242)
-    # Start the group at the end of the topic, so the only record it sees is ours.
-    await start_group_at_end(kafka_bootstrap, group, topics.BILLING_CHARGES)
+    # Start the group at the end of every topic payments reads, so the only record it sees is ours.
+    await start_group_at_end(kafka_bootstrap, group, *SERVICES["payments"])
     first = ServiceProcess(
         "payments",
         tmp_path,

@@ -50,44 +50,44 @@ def create_app(settings: EnforcementSettings | None = None, *, for_specification
     settings = settings or EnforcementSettings()
     runtime = build_runtime(settings)
     broker = make_broker(settings, for_specification=for_specification)
-    options = runtime.subscriber_options()
+    subscribe = runtime.subscriber(broker, for_specification=for_specification)
 
-    @broker.subscriber(topics.BILLING_CHARGES, **options)
+    @subscribe(topics.BILLING_CHARGES)
     async def on_billing_charges(batch: list[BillingEvent], message: KafkaMessage) -> None:
         """Every debt raised opens a recovery case on its debt type's ladder."""
         await runtime.handle(topics.BILLING_CHARGES, message.raw_message)
 
-    @broker.subscriber(topics.PAYMENT_EVENTS, **options)
+    @subscribe(topics.PAYMENT_EVENTS)
     async def on_payment_events(batch: list[PaymentEvent], message: KafkaMessage) -> None:
         """Balances: what is paid decides compliance; a cleared balance stops the ladder."""
         await runtime.handle(topics.PAYMENT_EVENTS, message.raw_message)
 
-    @broker.subscriber(topics.ARRANGEMENT_EVENTS, **options)
+    @subscribe(topics.ARRANGEMENT_EVENTS)
     async def on_arrangement_events(batch: list[ArrangementEvent], message: KafkaMessage) -> None:
         """Schedules, and missed instalments that start the ladder."""
         await runtime.handle(topics.ARRANGEMENT_EVENTS, message.raw_message)
 
-    @broker.subscriber(topics.NOTICE_EVENTS, **options)
+    @subscribe(topics.NOTICE_EVENTS)
     async def on_notice_events(batch: list[NoticeEvent], message: KafkaMessage) -> None:
         """Served dates of the notices this service requested."""
         await runtime.handle(topics.NOTICE_EVENTS, message.raw_message)
 
-    @broker.subscriber(topics.COURT_OUTCOMES, **options)
+    @subscribe(topics.COURT_OUTCOMES)
     async def on_court_outcomes(batch: list[CourtOutcomeEvent], message: KafkaMessage) -> None:
         """Liability orders granted, withdrawn or adjourned, per summons."""
         await runtime.handle(topics.COURT_OUTCOMES, message.raw_message)
 
-    @broker.subscriber(topics.AGENT_RETURNS, **options)
+    @subscribe(topics.AGENT_RETURNS)
     async def on_agent_returns(batch: list[AgentReturnEvent], message: KafkaMessage) -> None:
         """Enforcement agents' case returns."""
         await runtime.handle(topics.AGENT_RETURNS, message.raw_message)
 
-    @broker.subscriber(topics.DEBTOR_CIRCUMSTANCES, **options)
+    @subscribe(topics.DEBTOR_CIRCUMSTANCES)
     async def on_debtor_circumstances(batch: list[CircumstanceEvent], message: KafkaMessage) -> None:
         """Breathing Space, disputes, vulnerability, death and insolvency: holds and recalls."""
         await runtime.handle(topics.DEBTOR_CIRCUMSTANCES, message.raw_message)
 
-    @broker.subscriber(topics.CLOCK_DAYS, **options)
+    @subscribe(topics.CLOCK_DAYS)
     async def on_clock_days(batch: list[ClockEvent], message: KafkaMessage) -> None:
         """Each business day moves every case whose next step has fallen due."""
         await runtime.handle(topics.CLOCK_DAYS, message.raw_message)

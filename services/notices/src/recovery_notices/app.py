@@ -21,6 +21,7 @@ from recovery_shared.messaging.runtime import ServiceRuntime, document_publicati
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+
 def build_runtime(settings: NoticesSettings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
     face = (
@@ -46,9 +47,9 @@ def create_app(settings: NoticesSettings | None = None, *, for_specification: bo
     settings = settings or NoticesSettings()
     runtime = build_runtime(settings)
     broker = make_broker(settings, for_specification=for_specification)
-    options = runtime.subscriber_options()
+    subscribe = runtime.subscriber(broker, for_specification=for_specification)
 
-    @broker.subscriber(topics.NOTICE_REQUESTS, **options)
+    @subscribe(topics.NOTICE_REQUESTS)
     async def on_notice_requests(batch: list[NoticeRequestEvent], message: KafkaMessage) -> None:
         """Each requested notice is rendered once, however often the request arrives."""
         await runtime.handle(topics.NOTICE_REQUESTS, message.raw_message)
