@@ -12,12 +12,15 @@ import uuid
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from recovery_arrangements import handlers
 from recovery_arrangements.app import build_runtime
 from recovery_arrangements.models import Arrangement, Instalment
 from recovery_arrangements.settings import ArrangementsSettings
 from recovery_shared import topics
+from recovery_shared.contracts import parse
 from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeAdjustedData, DayStarted, DayStartedData
 from recovery_shared.contracts.internal import (
     AllocationPart,
@@ -26,6 +29,7 @@ from recovery_shared.contracts.internal import (
     BalanceChangedData,
     BalanceFellDue,
     BalanceFellDueData,
+    InstalmentMissed,
     PaymentAllocated,
     PaymentAllocatedData,
     PaymentReversed,
@@ -303,4 +307,76 @@ async def test_an_adjusted_charge_is_spread_over_the_instalments_still_to_come(d
     assert {a for _, a in schedule[2:]} == {10000}
     rows = await _instalments(runtime, made[1]["data"]["arrangement_id"])
     assert sum(r.paid_pence for r in rows) == 30000
+    await runtime.db.dispose()
+
+
+async def test_a_sweep_across_many_plans_reports_each_miss_once_with_its_count_and_overdue(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The set-based sweep (store.Plans.report_newly_missed, bulk-encoded events) against
+    what each plan's history says, with the outbox written in several chunks."""
+    monkeypatch.setattr(handlers, "SWEEP_OUTBOX_CHUNK", 4)
+    runtime = await _runtime(database_url)
+    accounts = [f"80{n:02d}" for n in range(18)]
+    await runtime.consumers[topics.BILLING_CHARGES].handle(
+        [record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000), key=a) for a in accounts]
+    )
+    # A third pay nothing, a third pay April, a third pay April and £50 of May.
+    paid = {a: (0, 15000, 20000)[n % 3] for n, a in enumerate(accounts)}
+    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
+        [
+            record(topics.PAYMENT_EVENTS, _allocated(f"R-{a}", amount, date(2026, 3, 20), f"CT-{a}-2026"), key=a)
+            for a, amount in paid.items()
+            if amount
+        ]
+    )
+    clock = runtime.consumers[topics.CLOCK_DAYS]
+    may = _day(date(2026, 5, 2))
+    await clock.handle([record(topics.CLOCK_DAYS, may)])
+    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 5, 2)))])  # the same day again
+    june = _day(date(2026, 6, 2))
+    await clock.handle([record(topics.CLOCK_DAYS, june)])
+
+    async with runtime.db.session() as session:
+        rows = (await session.execute(select(runtime.kernel.outbox).order_by(runtime.kernel.outbox.c.id))).all()
+    parsed = [parse(topics.ARRANGEMENT_EVENTS, r.payload) for r in rows if r.headers["type"] == "instalment.missed"]
+    events = [e for e in parsed if isinstance(e, InstalmentMissed)]
+    assert len(events) == len(parsed)
+    seen = [(e.data.account_ref, e.data.due_date) for e in events]
+    assert len(seen) == len(set(seen)), "a miss was reported twice"
+
+    def expected(account: str) -> list[tuple[str, int, int, int, str]]:
+        """(due date, unpaid, overdue, count, detected on) as the plan's history says."""
+        unpaid = {date(2026, m, 1): 15000 for m in (4, 5, 6)}
+        left = paid[account]
+        for due in sorted(unpaid):
+            unpaid[due] -= min(left, unpaid[due])
+            left -= 15000 - unpaid[due]
+        out, count, overdue = [], 0, 0
+        for day, dues in ((may, [date(2026, 4, 1), date(2026, 5, 1)]), (june, [date(2026, 6, 1)])):
+            new = [d for d in dues if unpaid[d]]
+            overdue += sum(unpaid[d] for d in new)
+            for due in new:
+                count += 1
+                out.append((due.isoformat(), unpaid[due], overdue, count, day.data.business_date.isoformat()))
+        return out
+
+    for account in accounts:
+        mine = [e for e in events if e.key == account]
+        assert [
+            (
+                e.data.due_date.isoformat(),
+                e.data.amount_pence,
+                e.data.overdue_pence,
+                e.data.misses_this_year,
+                e.data.detected_on.isoformat(),
+            )
+            for e in mine
+        ] == expected(account), account
+        assert all(e.data.debt_ids == [f"CT-{account}-2026"] and e.data.financial_year == "2026/27" for e in mine)
+        arrangement = await _arrangement(runtime, mine[0].data.arrangement_id)
+        assert arrangement.misses_this_year == len(expected(account))
+    for event in events:
+        cause = may if event.data.detected_on == may.data.business_date else june
+        assert (event.causation_id, event.correlation_id) == (cause.event_id, cause.event_id)
     await runtime.db.dispose()

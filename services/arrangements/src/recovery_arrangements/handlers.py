@@ -8,11 +8,13 @@ from datetime import date
 
 import structlog
 
-from recovery_arrangements import domain
+from recovery_arrangements import domain, missed_events
+from recovery_arrangements.missed_events import MissedEventEncoder, PlanFields, new_event_ids
 from recovery_arrangements.models import BALANCE_DUE, COMPLETED, LIVE, Arrangement, Debt, Instalment
-from recovery_arrangements.store import DueRow, Plans
+from recovery_arrangements.store import Plans
 from recovery_shared import topics
 from recovery_shared.clock import financial_year_of, utc_now
+from recovery_shared.contracts import parse
 from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.common import Instalment as ScheduledInstalment
 from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised, DayStarted
@@ -24,8 +26,6 @@ from recovery_shared.contracts.internal import (
     ArrangementMade,
     ArrangementMadeData,
     BalanceFellDue,
-    InstalmentMissed,
-    InstalmentMissedData,
     InstalmentPaid,
     InstalmentPaidData,
     PaymentAllocated,
@@ -320,62 +320,55 @@ class Arrangements:
 
 async def sweep_missed_instalments(plans: Plans, today: date) -> int:
     """Publish one instalment.missed per instalment newly missed as of ``today``, set-based:
-    one indexed select of the due rows with their arrangements, the events built here, then
-    one update adding to the arrangements' miss counts and one marking the rows reported
-    (store.Plans, "the daily sweep"). No per-row ORM loads or updates."""
+    two updates that raise the arrangements' miss counts and mark the due rows reported,
+    returning what the events need, and a look at what is still owed on earlier misses for
+    the arrangements that had any (store.Plans, "the daily sweep"). No per-row ORM loads or
+    updates, and no pydantic model per event: the events are encoded in bulk
+    (missed_events) and queued with ``UnitOfWork.publish_many``."""
     await plans.hold_instalments()
-    rows = await plans.newly_missed(today)
-    if not rows:
+    due = await plans.report_newly_missed(today)
+    if not due:
         return 0
-    by_arrangement: dict[str, list[DueRow]] = defaultdict(list)
-    for row in rows:
-        by_arrangement[row.arrangement_id].append(row)
-    earlier = any(due[0].misses_this_year for due in by_arrangement.values())
-    owed_before = await plans.unpaid_on_earlier_misses(today) if earlier else {}
+    owed_before = await plans.unpaid_on_earlier_misses(due)
     uow = plans.uow
-    # Chained here rather than by UnitOfWork.publish, which would copy each event to add them.
-    cause = uow.cause
-    chain = {"correlation_id": cause.correlation_id or cause.event_id, "causation_id": cause.event_id} if cause else {}
-    published, next_flush = 0, SWEEP_OUTBOX_CHUNK
-    for arrangement_id, due in by_arrangement.items():
-        head = due[0]
-        misses = domain.count_misses(
-            [(r.seq, r.due_date, r.amount_pence, r.paid_pence) for r in due],
-            head.misses_this_year,
-            owed_before.get(arrangement_id, 0),
-        )
-        for miss in misses:
-            uow.publish(
-                topics.ARRANGEMENT_EVENTS,
-                InstalmentMissed(
-                    key=head.account_ref,
-                    **chain,
-                    data=InstalmentMissedData(
-                        arrangement_id=arrangement_id,
-                        account_ref=head.account_ref,
-                        debt_ids=head.debt_ids,
-                        financial_year=head.financial_year,
-                        due_date=miss.due_date,
-                        amount_pence=miss.unpaid_pence,
-                        overdue_pence=miss.overdue_pence,
-                        misses_this_year=miss.misses_this_year,
-                        detected_on=today,
-                    ),
-                ),
+    correlation_id, causation_id = uow.chain_ids()
+    encoder = MissedEventEncoder(
+        detected_on=today, occurred_at=utc_now(), correlation_id=correlation_id, causation_id=causation_id
+    )
+    missed = sum(len(plan.missed) for plan in due)
+    event_ids = iter(new_event_ids(missed))
+    checked = False
+    batch: list[tuple[str, bytes]] = []
+    for plan in due:
+        fields = PlanFields(plan.arrangement_id, plan.account_ref, plan.debt_ids_json, plan.financial_year)
+        for miss in domain.count_misses(plan.missed, plan.misses_before, owed_before.get(plan.arrangement_id, 0)):
+            payload = encoder.encode(
+                next(event_ids), fields, miss.due_date, miss.unpaid_pence, miss.overdue_pence, miss.misses_this_year
             )
-            published += 1
-        if published >= next_flush:
+            if not checked:
+                # One event per sweep through the real contract: the encoder and
+                # InstalmentMissed cannot drift apart unnoticed.
+                parse(topics.ARRANGEMENT_EVENTS, payload)
+                checked = True
+            batch.append((plan.account_ref, payload))
+        if len(batch) >= SWEEP_OUTBOX_CHUNK:
             # Write the outbox as we go (same transaction): a day with a hundred thousand misses
-            # would otherwise hold every event in memory until commit, and the cyclic garbage
-            # collector would rescan them all, again and again.
+            # would otherwise hold every event in memory until commit.
+            publish_missed(uow, batch)
             await uow.flush_kernel_rows()
-            next_flush = published + SWEEP_OUTBOX_CHUNK
-    await plans.mark_missed(today)
-    log.info("missed instalments swept", business_date=today.isoformat(), missed=len(rows))
-    return len(rows)
+            batch = []
+    publish_missed(uow, batch)
+    log.info("missed instalments swept", business_date=today.isoformat(), missed=missed)
+    return missed
 
 
 # --- publishing ----------------------------------------------------------------------------
+
+
+def publish_missed(uow: UnitOfWork, encoded: list[tuple[str, bytes]]) -> None:
+    uow.publish_many(
+        topics.ARRANGEMENT_EVENTS, missed_events.EVENT_TYPE, encoded, schema_version=missed_events.SCHEMA_VERSION
+    )
 
 
 def publish_made(uow: UnitOfWork, arrangement: Arrangement, rows: Sequence[Instalment]) -> None:

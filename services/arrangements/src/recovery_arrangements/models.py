@@ -19,6 +19,8 @@ class ArrangementsTable(SQLModel, registry=registry()):
 metadata = ArrangementsTable.metadata
 kernel = add_kernel_tables(metadata)
 
+ARRANGEMENT_FILLFACTOR = 80
+
 LIVE = "live"
 COMPLETED = "completed"
 DEFAULTED = "defaulted"
@@ -46,6 +48,10 @@ class Arrangement(ArrangementsTable, table=True):
     """An instalment plan: the statutory schedule of one bill, or a negotiated plan across debts."""
 
     __tablename__ = "arrangement"
+    # Arrangements are updated in place all the time (miss counts, status), never on an
+    # indexed column: room left on each page lets PostgreSQL update a row where it lies
+    # (a HOT update) instead of adding it to every index again. See the migration.
+    __table_args__ = ({"postgresql_with": {"fillfactor": ARRANGEMENT_FILLFACTOR}},)
 
     arrangement_id: str = Field(primary_key=True, max_length=120)
     account_ref: str = Field(index=True, max_length=64)

@@ -10,3 +10,6 @@ class ArrangementsSettings(ServiceSettings):
 
     service_name: str = "arrangements"
     http_port: int = 8082
+    # A day's sweep commits tens of thousands of events at once; the relay streams them
+    # to the broker in chunks within one transaction of this many rows (outbox.py).
+    relay_batch_size: int = 20000

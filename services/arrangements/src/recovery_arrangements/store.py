@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, BigInteger, Date, Integer, String, delete, text
+from sqlalchemy import bindparam, delete, text
 from sqlmodel import col
 from sqlmodel import select as select_rows
 
@@ -14,18 +15,18 @@ from recovery_arrangements.models import LIVE, Arrangement, Debt, EarlyPayment, 
 from recovery_shared.messaging.unit_of_work import UnitOfWork
 
 
-class DueRow(NamedTuple):
-    """One newly missed instalment with what its event needs from the arrangement."""
+class DuePlan(NamedTuple):
+    """A live arrangement with instalments newly missed, and what their events need."""
 
     arrangement_id: str
-    seq: int
-    due_date: date
-    amount_pence: int
-    paid_pence: int
     account_ref: str
-    debt_ids: list[str]
-    misses_this_year: int
+    debt_ids_json: str
+    """The arrangement's debt ids as stored: a JSON list, passed into the events as it is."""
     financial_year: str | None
+    misses_before: int
+    """Its misses this year before these."""
+    missed: list[tuple[int, date, int, int]]
+    """The newly missed instalments: (seq, due date, amount, paid)."""
 
 
 class Plans:
@@ -73,12 +74,14 @@ class Plans:
 
     # --- the daily sweep -----------------------------------------------------------------
     #
-    # Four statements whatever the number of schedules, each driven by the partial index of
-    # awaited instalments (models.Instalment): the due rows joined to their arrangements, what
-    # is still owed on earlier misses of those arrangements, the arrangements' miss counts,
-    # and the rows marked reported. The selects and the updates must see the same rows, so
-    # the sweep first holds off every other writer to the instalment table (on SQLite the
-    # business-clock write before it already holds the database's only write lock).
+    # Two statements whatever the number of schedules, both driven by the partial index of
+    # awaited instalments (models.Instalment): the arrangements' miss counts raised, and the
+    # newly missed instalments marked reported, each returning what the events need. The
+    # updates read the rows they change, so there is no separate select of the due rows:
+    # each row is visited once. Both must see the same rows, so the sweep first holds off
+    # every other writer to the instalment table (on SQLite the business-clock write
+    # before it already holds the database's only write lock). Only arrangements that
+    # had missed before need a third look, at what is still owed on those misses.
 
     def _is_sqlite(self) -> bool:
         return self.session.bind is not None and self.session.bind.dialect.name == "sqlite"
@@ -95,66 +98,75 @@ class Plans:
         """``Instalment.awaiting`` as each dialect renders it, i.e. the index's predicate verbatim."""
         return "awaiting = 1" if self._is_sqlite() else "awaiting"
 
-    async def newly_missed(self, business_date: date) -> list[DueRow]:
-        """Every instalment unpaid at the end of its due day, not yet reported, on a live
-        arrangement, with what its event needs: one range scan of the awaited-instalments
-        index, each row joined to its arrangement. (SQLite, with no statistics on the range,
-        might rather scan every arrangement; its CROSS JOIN keeps the index as the outer loop.)"""
-        join = "CROSS JOIN" if self._is_sqlite() else "JOIN"
-        query = text(
-            f"""SELECT i.arrangement_id, i.seq, i.due_date, i.amount_pence, i.paid_pence,
-                       a.account_ref, a.debt_ids, a.misses_this_year, a.financial_year
-                FROM instalment AS i {join} arrangement AS a ON a.arrangement_id = i.arrangement_id
-                WHERE i.{self._awaiting()} AND i.due_date < :day AND a.status = :live"""
-        ).columns(
-            arrangement_id=String,
-            seq=Integer,
-            due_date=Date,
-            amount_pence=BigInteger,
-            paid_pence=BigInteger,
-            account_ref=String,
-            debt_ids=JSON,
-            misses_this_year=Integer,
-            financial_year=String,
-        )
-        result = await self.session.execute(query, {"day": business_date, "live": LIVE})
-        return [DueRow._make(row) for row in result]
-
-    async def unpaid_on_earlier_misses(self, business_date: date) -> dict[str, int]:
-        """For each arrangement with a new miss, what is still unpaid on instalments reported
-        missed before."""
-        result = await self.session.execute(
-            text(
-                f"""SELECT i.arrangement_id, SUM(i.amount_pence - i.paid_pence) FROM instalment AS i
-                    WHERE i.missed_reported = :reported AND i.paid_pence < i.amount_pence
-                      AND i.arrangement_id IN (
-                          SELECT arrangement_id FROM instalment WHERE {self._awaiting()} AND due_date < :day)
-                    GROUP BY i.arrangement_id"""
-            ),
-            {"reported": True, "day": business_date},
-        )
-        return {str(row[0]): int(row[1]) for row in result}
-
-    async def mark_missed(self, business_date: date) -> None:
-        """Add each live arrangement's new misses to its count for the year, then mark those
-        instalments reported: the same predicate as ``newly_missed``, so the same rows."""
+    async def report_newly_missed(self, business_date: date) -> list[DuePlan]:
+        """Every instalment unpaid at the end of its due day and not yet reported, on a live
+        arrangement, marked reported, grouped by arrangement with what its events need; each
+        arrangement's count of misses this year raised by its new ones. Both updates take
+        the same rows: a range scan of the awaited-instalments index up to the day. The
+        columns come back as the driver gives them, without SQLAlchemy's per-row type
+        processing: a day can bring tens of thousands."""
+        sqlite = self._is_sqlite()
         # SQLite would group by walking the whole primary key; "+" stops it using that index.
-        group_by = "+arrangement_id" if self._is_sqlite() else "arrangement_id"
-        await self.session.execute(
-            text(
-                f"""UPDATE arrangement SET misses_this_year = arrangement.misses_this_year + due.n
-                    FROM (SELECT arrangement_id, COUNT(*) AS n FROM instalment
-                          WHERE {self._awaiting()} AND due_date < :day GROUP BY {group_by}) AS due
-                    WHERE arrangement.arrangement_id = due.arrangement_id AND arrangement.status = :live"""
-            ),
-            {"day": business_date, "live": LIVE},
-        )
-        await self.session.execute(
-            text(
-                f"""UPDATE instalment SET missed_reported = :reported
-                    WHERE {self._awaiting()} AND due_date < :day AND EXISTS (
-                        SELECT 1 FROM arrangement AS a
-                        WHERE a.arrangement_id = instalment.arrangement_id AND a.status = :live)"""
-            ),
-            {"reported": True, "day": business_date, "live": LIVE},
-        )
+        group_by = "+arrangement_id" if sqlite else "arrangement_id"
+        counted: Sequence[Any] = (
+            await self.session.execute(
+                text(
+                    f"""UPDATE arrangement SET misses_this_year = arrangement.misses_this_year + due.n
+                        FROM (SELECT arrangement_id, COUNT(*) AS n FROM instalment
+                              WHERE {self._awaiting()} AND due_date < :day GROUP BY {group_by}) AS due
+                        WHERE arrangement.arrangement_id = due.arrangement_id AND arrangement.status = :live
+                        RETURNING arrangement.arrangement_id, arrangement.account_ref,
+                                  CAST(arrangement.debt_ids AS TEXT), arrangement.misses_this_year,
+                                  arrangement.financial_year"""
+                ),
+                {"day": business_date, "live": LIVE},
+            )
+        ).all()
+        if not counted:
+            return []
+        marked: Sequence[Any] = (
+            await self.session.execute(
+                text(
+                    f"""UPDATE instalment SET missed_reported = :reported
+                        WHERE {self._awaiting()} AND due_date < :day AND EXISTS (
+                            SELECT 1 FROM arrangement AS a
+                            WHERE a.arrangement_id = instalment.arrangement_id AND a.status = :live)
+                        RETURNING arrangement_id, seq, due_date, amount_pence, paid_pence"""
+                ),
+                {"reported": True, "day": business_date, "live": LIVE},
+            )
+        ).all()
+        missed: dict[str, list[tuple[int, date, int, int]]] = defaultdict(list)
+        for arrangement_id, seq, due, amount, paid in marked:
+            # SQLite hands dates back as the ISO text SQLAlchemy stored.
+            missed[arrangement_id].append((seq, date.fromisoformat(due) if sqlite else due, amount, paid))
+        plans = []
+        for arrangement_id, account_ref, debt_ids_json, misses_now, financial_year in counted:
+            rows = missed.get(arrangement_id, [])
+            plans.append(
+                DuePlan(arrangement_id, account_ref, debt_ids_json, financial_year, misses_now - len(rows), rows)
+            )
+        return plans
+
+    async def unpaid_on_earlier_misses(self, plans: Sequence[DuePlan]) -> dict[str, int]:
+        """For each of ``plans`` (just reported by ``report_newly_missed``) that had missed
+        before, what is still unpaid on those earlier misses: what is unpaid on all its
+        reported instalments, less what is unpaid on the new ones. A plan that had never
+        missed has nothing reported before, so most days this reads nothing at all."""
+        earlier = {plan.arrangement_id: plan for plan in plans if plan.misses_before}
+        owed: dict[str, int] = {}
+        ids = list(earlier)
+        query = text(
+            f"""SELECT arrangement_id, SUM(amount_pence - paid_pence) FROM instalment
+                WHERE arrangement_id IN :ids AND {"missed_reported = 1" if self._is_sqlite() else "missed_reported"}
+                  AND paid_pence < amount_pence
+                GROUP BY arrangement_id"""
+        ).bindparams(bindparam("ids", expanding=True))
+        # Chunked to stay under SQLite's bound-parameter limit.
+        for start in range(0, len(ids), 1000):
+            rows: Sequence[Any] = (await self.session.execute(query, {"ids": ids[start : start + 1000]})).all()
+            for arrangement_id, unpaid in rows:
+                new = sum(amount - paid for _, _, amount, paid in earlier[arrangement_id].missed)
+                if unpaid > new:
+                    owed[arrangement_id] = int(unpaid) - new
+        return owed
