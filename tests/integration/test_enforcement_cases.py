@@ -11,13 +11,13 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from recovery_enforcement.app import build_runtime
 from recovery_enforcement.models import RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
-from recovery_shared.contracts.common import Instalment
+from recovery_shared.contracts.common import DebtType, Instalment
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
     CaseReturned,
@@ -31,6 +31,8 @@ from recovery_shared.contracts.internal import (
     ArrangementKind,
     ArrangementMade,
     ArrangementMadeData,
+    BalanceChanged,
+    BalanceChangedData,
     InstalmentMissed,
     InstalmentMissedData,
 )
@@ -189,4 +191,40 @@ async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referr
     async with runtime.db.session() as session:
         case = (await session.exec(select(RecoveryCase).where(RecoveryCase.debt_id == debt))).scalars().one()
     assert case.stage == "nulla_bona" and case.is_open is False
+    await runtime.db.dispose()
+
+
+async def test_a_batch_of_balances_reads_its_cases_in_one_query_and_stops_paid_ladders(database_url: str) -> None:
+    """A payment day brings thousands of balance.changed events: the batch's cases are
+    loaded together, and a debt paid in full stops its ladder (design §4)."""
+    runtime = await _runtime(database_url)
+    accounts = [f"83{n:02d}" for n in range(40)]
+    await runtime.consumers[topics.BILLING_CHARGES].handle(
+        [record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000)) for a in accounts]
+    )
+    statements: list[str] = []
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
+    balances = [
+        BalanceChanged(
+            key=a,
+            data=BalanceChangedData(
+                debt_id=f"CT-{a}-2026",
+                account_ref=a,
+                debt_type=DebtType.COUNCIL_TAX,
+                charged_pence=150000,
+                paid_pence=150000 if n % 2 else 15000,
+                balance_pence=0 if n % 2 else 135000,
+                as_of=date(2026, 4, 1),
+            ),
+        )
+        for n, a in enumerate(accounts)
+    ]
+    payments = runtime.consumers[topics.PAYMENT_EVENTS]
+    await payments.handle([record(topics.PAYMENT_EVENTS, b, key=b.key) for b in balances])
+    assert payments.handled == 40 and payments.dead_lettered == 0
+    case_reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "recovery_case" in s]
+    assert len(case_reads) == 1, case_reads
+    async with runtime.db.session() as session:
+        cases = (await session.exec(select(RecoveryCase))).scalars().all()
+    assert sorted(c.is_open for c in cases) == [False] * 20 + [True] * 20
     await runtime.db.dispose()

@@ -34,9 +34,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build_runtime(settings: EnforcementSettings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
     enforcement = Enforcement(settings.council())
-    runtime.consumer(topics.BILLING_CHARGES, enforcement.on_charge)
-    runtime.consumer(topics.PAYMENT_EVENTS, enforcement.on_payment_event)
-    runtime.consumer(topics.ARRANGEMENT_EVENTS, enforcement.on_arrangement_event)
+    runtime.consumer(
+        topics.BILLING_CHARGES, enforcement.on_charge, batch_handler=enforcement.in_batches(enforcement.on_charge)
+    )
+    runtime.consumer(
+        topics.PAYMENT_EVENTS,
+        enforcement.on_payment_event,
+        batch_handler=enforcement.in_batches(enforcement.on_payment_event),
+    )
+    runtime.consumer(
+        topics.ARRANGEMENT_EVENTS,
+        enforcement.on_arrangement_event,
+        batch_handler=enforcement.in_batches(enforcement.on_arrangement_event),
+    )
     runtime.consumer(topics.NOTICE_EVENTS, enforcement.on_notice_event)
     runtime.consumer(topics.COURT_OUTCOMES, enforcement.on_court_outcome)
     runtime.consumer(topics.AGENT_RETURNS, enforcement.on_agent_return)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Any
 
 import structlog
 
@@ -58,6 +60,7 @@ from recovery_shared.contracts.internal import (
     SummonsListedData,
 )
 from recovery_shared.council import CouncilConfig
+from recovery_shared.messaging.consumer import BatchHandler
 from recovery_shared.messaging.errors import Refused
 from recovery_shared.messaging.unit_of_work import UnitOfWork
 
@@ -70,6 +73,25 @@ FREEZING = {"breathing_space", "dispute", "deceased", "insolvency"}
 class Enforcement:
     def __init__(self, council: CouncilConfig) -> None:
         self.council = council
+
+    # --- batches ----------------------------------------------------------------
+
+    def in_batches(self, handler: Callable[[UnitOfWork, Any], Awaitable[None]]) -> BatchHandler:
+        """``handler`` applied to each event of a batch in turn, with every case the batch
+        names loaded first in one query: a bill run or a payment day brings thousands of
+        events, and one query per event was most of enforcement's time."""
+
+        async def apply_batch(uow: UnitOfWork, events: list[Any]) -> None:
+            loaded = await Cases(uow).load_cases({debt_id for event in events for debt_id in debts_named(event)})
+            for event in events:
+                uow.cause = event
+                try:
+                    await handler(uow, event)
+                finally:
+                    uow.cause = None
+            del loaded  # held until here so the identity map keeps every case of the batch
+
+        return apply_batch
 
     # --- billing.charges.v1 ---------------------------------------------------
 
@@ -536,3 +558,14 @@ class Enforcement:
 
     def _record(self, cases: Cases, case: RecoveryCase, on: date, step: str, detail: str) -> None:
         cases.add(LadderStep(case_id=case.case_id, on=on, step=step, detail=detail))
+
+
+def debts_named(event: Any) -> list[str]:
+    """The debts an event is about, whichever contract it is."""
+    data = getattr(event, "data", None)
+    if data is None:
+        return []
+    if isinstance(getattr(data, "debt_ids", None), list):
+        return list(data.debt_ids)
+    debt_id = getattr(data, "debt_id", None)
+    return [debt_id] if isinstance(debt_id, str) else []

@@ -19,8 +19,21 @@ class Cases:
         return await self.session.get(RecoveryCase, case_id)
 
     async def case_for_debt(self, debt_id: str) -> RecoveryCase | None:
-        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.debt_id == debt_id))
-        return result.first()
+        # A case is keyed by its debt (on_charge), so this is an identity-map lookup
+        # once the batch's cases are loaded (``load_cases``), not a query per event.
+        return await self.session.get(RecoveryCase, debt_id)
+
+    async def load_cases(self, debt_ids: set[str]) -> list[RecoveryCase]:
+        """Every case a batch of events names, in one query per 500. The session's identity
+        map holds objects weakly: the caller keeps the list for as long as the batch runs."""
+        ids = sorted(debt_ids)
+        loaded: list[RecoveryCase] = []
+        for start in range(0, len(ids), 500):
+            result = await self.session.exec(
+                select(RecoveryCase).where(col(RecoveryCase.case_id).in_(ids[start : start + 500]))
+            )
+            loaded.extend(result.all())
+        return loaded
 
     async def case_for_summons(self, summons_id: str) -> RecoveryCase | None:
         result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.summons_id == summons_id))
