@@ -15,9 +15,9 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select
 
+from benchmarks.common import wait_for_members
 from recovery_notices.app import build_runtime
 from recovery_notices.handlers import Notices
 from recovery_notices.models import NoticeDocument
@@ -49,24 +49,6 @@ def notice_request(run: str, i: int) -> NoticeRequested:
         recipient_address=[f"{i} Partition Road", "Exampleton"],
     )
     return NoticeRequested(key=account, data=data)
-
-
-async def wait_for_members(bootstrap: str, group_id: str, members: int, timeout_s: float = 60) -> None:
-    """Until the group is stable with ``members`` members, so both instances own partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        state: Any = None
-        while time.monotonic() < deadline:
-            [response] = await admin.describe_consumer_groups([group_id])
-            state = response.groups[0]
-            if state[2] == "Stable" and len(state[5]) == members:
-                return
-            await asyncio.sleep(0.3)
-        raise TimeoutError(f"group {group_id} never had {members} stable members: {state}")
-    finally:
-        await admin.close()
 
 
 async def rendering(proc: ServiceProcess) -> dict[str, Any]:
