@@ -138,7 +138,8 @@ async def _days(runtime: ServiceRuntime, first: date, last: date) -> None:
 async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referral(database_url: str) -> None:
     """Reminder ignored (reg 23(3) [S1]) -> balance due -> summons with the council's costs
     (reg 34 [S5]) -> liability order and its costs -> referral to an agent with the £75
-    compliance fee (SI 2014/1 Sch 1 [S31]) -> a nulla bona return closes the case."""
+    compliance fee (Taking Control of Goods (Fees) Regulations 2014, domain §3) -> a nulla bona
+    return closes the case."""
     runtime = await _runtime(database_url)
     account, debt = "8201", "CT-8201-2026"
     await runtime.consumers[topics.BILLING_CHARGES].handle(
