@@ -3,13 +3,11 @@ payment.received envelope, on a topic with the receipts topic's partitions."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.common import Bench, Counter, producer
+from benchmarks.common import Bench, Counter, producer, send_while_counting
 from recovery_shared import topics
 
 
@@ -33,13 +31,9 @@ async def run(bench: Bench, n: int, accounts: int, message: bytes) -> dict[str, 
         p = producer(bench.bootstrap)
         await p.start()
         try:
-            started = time.monotonic()
-            consuming = asyncio.create_task(counter.until(n, timeout_s=600))
-            headers = [("type", b"payment.received")]
-            futures = [await p.send(topic, value, key=key, headers=headers) for key, value in messages]
-            await asyncio.gather(*futures)
-            produced = time.monotonic()
-            finished = await consuming
+            started, produced, finished = await send_while_counting(
+                p, topic, messages, counter, n, timeout_s=600, headers=[("type", b"payment.received")]
+            )
         finally:
             await p.stop()
             await counter.stop()

@@ -162,10 +162,25 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
-async def send_all(p: AIOKafkaProducer, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    """Send everything, keeping delivery futures rather than waiting for each one."""
-    futures = [await p.send(topic, value, key=key) for key, value in messages]
+async def send_while_counting(
+    p: AIOKafkaProducer,
+    topic: str,
+    messages: list[tuple[bytes, bytes]],
+    counter: Counter,
+    expected: int,
+    *,
+    timeout_s: float,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> tuple[float, float, float]:
+    """Send everything (keeping delivery futures rather than waiting for each) while
+    ``counter`` reads; returns when sending started, when the broker had it all, and
+    when the last counted event was read (monotonic clock)."""
+    started = time.monotonic()
+    counting = asyncio.create_task(counter.until(expected, timeout_s=timeout_s))
+    futures = [await p.send(topic, value, key=key, headers=headers) for key, value in messages]
     await asyncio.gather(*futures)
+    produced = time.monotonic()
+    return started, produced, await counting
 
 
 def encoded(events: list[Envelope]) -> list[tuple[bytes, bytes]]:

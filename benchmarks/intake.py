@@ -6,7 +6,6 @@ payment.allocated and balance.changed) so its memory is measured on real traffic
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import date
 from typing import Any
@@ -18,6 +17,7 @@ from benchmarks.common import (
     new_group_at_end,
     peak_rss_mb,
     producer,
+    send_while_counting,
     wait_consumed,
     wait_for_members,
 )
@@ -99,11 +99,9 @@ async def run(bench: Bench, kind: str, n: int, accounts: int) -> list[dict[str, 
             counter = Counter(bench.bootstrap, topics.PAYMENT_EVENTS, "payment.allocated", prefix)
             await counter.start()
             try:
-                started = time.monotonic()
-                counting = asyncio.create_task(counter.until(n, timeout_s=1800))
-                futures = [await p.send(topics.PAYMENT_RECEIPTS, value, key=key) for key, value in messages]
-                await asyncio.gather(*futures)
-                finished = await counting
+                started, _, finished = await send_while_counting(
+                    p, topics.PAYMENT_RECEIPTS, messages, counter, n, timeout_s=1800
+                )
             finally:
                 await counter.stop()
         finally:

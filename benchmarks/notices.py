@@ -3,12 +3,20 @@ consumer group), against calling the bare PDF renderer on the same template in a
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import date
 from typing import Any
 
-from benchmarks.common import Bench, Counter, encoded, new_group_at_end, peak_rss_mb, producer, wait_for_members
+from benchmarks.common import (
+    Bench,
+    Counter,
+    encoded,
+    new_group_at_end,
+    peak_rss_mb,
+    producer,
+    send_while_counting,
+    wait_for_members,
+)
 from recovery_notices.domain import compose_notice
 from recovery_notices.render import render_pdf
 from recovery_notices.storage import document_id_for
@@ -77,11 +85,9 @@ async def run(bench: Bench, kind: str, n: int, instances: int) -> dict[str, Any]
         p = producer(bench.bootstrap)
         await p.start()
         try:
-            started = time.monotonic()
-            counting = asyncio.create_task(counter.until(n, timeout_s=3600))
-            futures = [await p.send(topics.NOTICE_REQUESTS, value, key=key) for key, value in messages]
-            await asyncio.gather(*futures)
-            finished = await counting
+            started, _, finished = await send_while_counting(
+                p, topics.NOTICE_REQUESTS, messages, counter, n, timeout_s=3600
+            )
         finally:
             await p.stop()
             await counter.stop()
