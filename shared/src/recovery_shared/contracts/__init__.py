@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -50,6 +51,27 @@ TOPIC_CONTRACTS: dict[str, Any] = {
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(union) for name, union in TOPIC_CONTRACTS.items()}
 
 
+def event_types(topic: str) -> list[type[Envelope]]:
+    """The event classes ``topic``'s contract admits, in the order the union lists them."""
+    union = get_args(TOPIC_CONTRACTS[topic])[0]  # Annotated[<union>, discriminator]
+    if get_origin(union) in (Union, UnionType):
+        return list(get_args(union))
+    return [union]
+
+
+_TOPIC_OF: dict[type[Envelope], str] = {
+    event_type: topic for topic in TOPIC_CONTRACTS for event_type in event_types(topic)
+}
+
+
+def topic_of(event_type: type[Envelope]) -> str:
+    """The one topic an event type travels on (each type belongs to exactly one)."""
+    try:
+        return _TOPIC_OF[event_type]
+    except KeyError:
+        raise ValueError(f"{event_type.__name__} is not on any topic's contract") from None
+
+
 class ContractError(ValueError):
     """The bytes are not a valid event for this topic; the reason says why."""
 
@@ -87,5 +109,7 @@ __all__ = [
     "HbopClassification",
     "Instalment",
     "LiableParty",
+    "event_types",
     "parse",
+    "topic_of",
 ]

@@ -1,20 +1,19 @@
 """At-least-once in, exactly-once effect (design §5).
 
-A batch of records is handled in one transaction: parse each, skip the ones the
-inbox has seen, run the use case, write inbox marks and outbox rows, commit.
-Only then does FastStream commit the offsets. A SIGKILL between the two means
-the batch is delivered again and the inbox makes the replay a no-op.
+A batch of records (from any of the service's topics, each partition's in offset
+order) is handled in one unit of work: parse each, skip the ones the inbox has
+seen, let the route table's prefetch load what the batch needs, run each event's
+use case, write inbox marks and outbox rows, commit. Only then does FastStream
+commit the offsets. A SIGKILL between the two means the batch is delivered again
+and the inbox makes the replay a no-op.
 
-If any message in the batch is refused by a rule, the batch is rolled back and
-replayed one message per transaction, so the refused one goes to the dead-letter
-topic alone and the others still take effect.
+If any message in the batch is refused by a rule (or fails unexpectedly), the
+batch is rolled back and replayed one message per unit of work, through the very
+same prefetch and use case, so the refused one goes to the dead-letter topic
+alone and the others still take effect.
 
-A consumer may also have a batch handler: it is given the batch's new, readable
-events all at once (in offset order), so a use case can read and write in bulk
-instead of a few round trips per message. The inbox marks and dead letters are
-the kernel's as before, and if the batch handler refuses or fails unexpectedly,
-the batch is replayed one message at a time through the per-event handler, which
-stays the reference for what each event means.
+An event of a type the service has no route for is not its business: it is
+marked handled and counted as skipped.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import asyncio
 import os
 import signal
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,21 +31,15 @@ import structlog
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts import ContractError, parse
 from recovery_shared.contracts.envelope import Envelope
-from recovery_shared.messaging.db import Database
-from recovery_shared.messaging.errors import Refused, backoff_delays, is_transient
-from recovery_shared.messaging.tables import KernelTables
+from recovery_shared.messaging.errors import backoff_delays, is_transient
+from recovery_shared.messaging.routes import Route, RouteTable
 from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.refusal import Refused
 from recovery_shared.topics import dead_letter_topic
 
 log = structlog.get_logger("recovery.consumer")
 
 _FAILPOINT = os.environ.get("RECOVERY_FAILPOINT", "")
-
-Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
-# Given the unit of work and the batch's new, readable events in offset order. It
-# must have the same effect as the per-event handler applied to each in turn, and
-# it sets ``uow.cause`` (or the envelopes' causation) itself, event by event.
-BatchHandler = Callable[[UnitOfWork, list[Any]], Awaitable[None]]
 
 
 class RecordLike(Protocol):
@@ -63,10 +56,10 @@ class _Inbound:
     record: RecordLike
     event: Envelope | None
     problem: str | None
+    route: Route | None = None
     message_id: str = field(init=False)
 
     def __post_init__(self) -> None:
-        # Worked out once: a batch asks for it several times per message.
         if self.event is not None:
             self.message_id = str(self.event.event_id)
         else:
@@ -75,30 +68,30 @@ class _Inbound:
             self.message_id = f"raw:{r.topic}/{r.partition}/{r.offset}"
 
 
+@dataclass
+class TopicCounts:
+    handled: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+
+
 class InboxConsumer:
-    """Applies one topic's messages to a service's database through ``handler``."""
+    """Applies the service's messages to its database through its route table."""
 
     def __init__(
         self,
         *,
-        db: Database,
-        kernel: KernelTables,
-        consumer: str,
-        topic: str,
-        handler: Handler,
-        batch_handler: BatchHandler | None = None,
+        units: Callable[[], UnitOfWork],
+        routes: RouteTable,
+        use_cases: object,
         on_committed: Callable[[], None] | None = None,
     ) -> None:
-        self.db = db
-        self.kernel = kernel
-        self.consumer = consumer
-        self.topic = topic
-        self.handler = handler
-        self.batch_handler = batch_handler
+        self.units = units
+        self.routes = routes
+        self.use_cases = use_cases
         self.on_committed = on_committed
-        self.handled = 0
-        self.dead_lettered = 0
-        self.duplicates = 0
+        self.counts: dict[str, TopicCounts] = {topic: TopicCounts() for topic in routes.topics()}
 
     async def handle(self, records: Sequence[RecordLike]) -> None:
         """Handle a batch; raises only when a transient error outlasts its retries,
@@ -113,11 +106,7 @@ class InboxConsumer:
                 if not is_transient(exc) or delay is None:
                     raise
                 log.warning(
-                    "transient error, retrying",
-                    topic=self.topic,
-                    attempt=attempt + 1,
-                    error=type(exc).__name__,
-                    retry_in_s=delay,
+                    "transient error, retrying", attempt=attempt + 1, error=type(exc).__name__, retry_in_s=delay
                 )
                 await asyncio.sleep(delay)
         if _FAILPOINT == "after-db-commit":
@@ -131,36 +120,37 @@ class InboxConsumer:
         if record.value is None:
             return _Inbound(record, None, "malformed message: empty value")
         try:
-            event = parse(self.topic, record.value)
+            event = parse(record.topic, record.value)
         except ContractError as exc:
             return _Inbound(record, None, str(exc))
-        return _Inbound(record, event, None)
+        return _Inbound(record, event, None, self.routes.route_for(type(event)))
+
+    def _count(self, item: _Inbound) -> TopicCounts:
+        return self.counts.setdefault(item.record.topic, TopicCounts())
 
     async def _apply_batch(self, inbound: list[_Inbound]) -> None:
-        async with self.db.session() as session:
-            uow = UnitOfWork(session, self.kernel, self.consumer)
+        tally: list[tuple[_Inbound, str]] = []
+        async with self.units() as uow:
             seen = await uow.already_handled([i.message_id for i in inbound])
+            fresh: list[_Inbound] = []
+            for item in inbound:
+                if item.message_id in seen:
+                    tally.append((item, "duplicates"))
+                    continue
+                seen.add(item.message_id)
+                if item.problem is not None:
+                    self._dead_letter(uow, item, item.problem)
+                    tally.append((item, "dead_lettered"))
+                elif item.route is None:
+                    tally.append((item, "skipped"))
+                else:
+                    fresh.append(item)
+                    tally.append((item, "handled"))
+                uow.mark_handled(item.message_id, item.record.topic)
             try:
-                applied = dead = dups = 0
-                fresh: list[Envelope] = []
-                for item in inbound:
-                    if item.message_id in seen:
-                        dups += 1
-                        continue
-                    seen.add(item.message_id)
-                    if item.problem is not None:
-                        self._dead_letter(uow, item, item.problem)
-                        dead += 1
-                    elif self.batch_handler is not None:
-                        assert item.event is not None
-                        fresh.append(item.event)
-                        applied += 1
-                    else:
-                        await self._apply(uow, item)
-                        applied += 1
-                    uow.mark_handled(item.message_id, self.topic)
-                if fresh:
-                    await self._apply_all(uow, fresh)
+                await self._prefetch(uow, fresh)
+                for item in fresh:
+                    await self._apply(uow, item)
                 await uow.commit()
             except Refused:
                 await uow.rollback()
@@ -170,15 +160,19 @@ class InboxConsumer:
                 await uow.rollback()
                 if is_transient(exc):
                     raise
-                log.error("unexpected error in batch; replaying one by one", topic=self.topic, error=repr(exc))
+                log.error("unexpected error in batch; replaying one by one", error=repr(exc))
                 await self._apply_one_by_one(inbound)
                 return
-        self.handled += applied
-        self.dead_lettered += dead
-        self.duplicates += dups
+        for item, outcome in tally:
+            counts = self._count(item)
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+
+    async def _prefetch(self, uow: UnitOfWork, items: list[_Inbound]) -> None:
+        if self.routes.prefetch is not None and items:
+            await self.routes.prefetch(self.use_cases, uow, [i.event for i in items])
 
     async def _apply(self, uow: UnitOfWork, item: _Inbound) -> None:
-        assert item.event is not None
+        assert item.event is not None and item.route is not None
         uow.cause = item.event
         structlog.contextvars.bind_contextvars(
             event_id=str(item.event.event_id),
@@ -186,29 +180,22 @@ class InboxConsumer:
             account_ref=item.event.key,
         )
         try:
-            await self.handler(uow, item.event)
+            await item.route.use_case(self.use_cases, uow, item.event)
         finally:
             uow.cause = None
             structlog.contextvars.unbind_contextvars("event_id", "correlation_id", "account_ref")
 
-    async def _apply_all(self, uow: UnitOfWork, events: list[Envelope]) -> None:
-        assert self.batch_handler is not None
-        uow.cause = None
-        try:
-            await self.batch_handler(uow, events)
-        finally:
-            uow.cause = None
-
     async def _apply_one_by_one(self, inbound: list[_Inbound]) -> None:
         for item in inbound:
-            async with self.db.session() as session:
-                uow = UnitOfWork(session, self.kernel, self.consumer)
+            async with self.units() as uow:
+                counts = self._count(item)
                 if await uow.already_handled([item.message_id]):
-                    self.duplicates += 1
+                    counts.duplicates += 1
                     continue
                 reason = item.problem
-                if reason is None:
+                if reason is None and item.route is not None:
                     try:
+                        await self._prefetch(uow, [item])
                         await self._apply(uow, item)
                     except Refused as exc:
                         reason = f"refused: {exc}"
@@ -217,7 +204,7 @@ class InboxConsumer:
                             raise
                         log.error(
                             "unexpected error handling message; dead-lettered",
-                            topic=self.topic,
+                            topic=item.record.topic,
                             error=repr(exc),
                             trace=traceback.format_exc(limit=5),
                         )
@@ -226,10 +213,12 @@ class InboxConsumer:
                         await uow.rollback()
                 if reason is not None:
                     self._dead_letter(uow, item, reason)
-                    self.dead_lettered += 1
+                    counts.dead_lettered += 1
+                elif item.route is None:
+                    counts.skipped += 1
                 else:
-                    self.handled += 1
-                uow.mark_handled(item.message_id, self.topic)
+                    counts.handled += 1
+                uow.mark_handled(item.message_id, item.record.topic)
                 await uow.commit()
 
     def _dead_letter(self, uow: UnitOfWork, item: _Inbound, reason: str) -> None:
@@ -239,7 +228,7 @@ class InboxConsumer:
         key = r.key.decode("utf-8", errors="replace") if r.key else None
         headers = {
             "dlq.reason": reason[:2000],
-            "dlq.consumer": self.consumer,
+            "dlq.consumer": uow.consumer,
             "dlq.failed_at": utc_now().isoformat(),
             "dlq.source_topic": r.topic,
             "dlq.source_partition": str(r.partition),
@@ -247,3 +236,7 @@ class InboxConsumer:
         }
         uow.publish_raw(dead_letter_topic(r.topic), key, r.value or b"", headers)
         log.warning("message dead-lettered", topic=r.topic, partition=r.partition, offset=r.offset, reason=reason)
+
+
+def counts_report(counts: dict[str, TopicCounts]) -> dict[str, Any]:
+    return {topic: vars(c) for topic, c in counts.items()}

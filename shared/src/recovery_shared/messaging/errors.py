@@ -7,10 +7,9 @@ import asyncio
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from recovery_shared.refusal import Refused
 
-class Refused(Exception):
-    """The message breaks a business rule. It is dead-lettered with this reason
-    (which must make sense to a person) and the consumer carries on."""
+__all__ = ["Refused", "backoff_delays", "is_transient"]
 
 
 def is_transient(exc: BaseException) -> bool:

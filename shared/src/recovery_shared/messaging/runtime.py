@@ -8,7 +8,7 @@ import gc
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Union
 
 import structlog
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -17,24 +17,27 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
+from pydantic import Field
 from sqlalchemy import MetaData, text
 
+from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.logging import configure_logging
-from recovery_shared.messaging.consumer import BatchHandler, Handler, InboxConsumer, RecordLike
+from recovery_shared.messaging.consumer import InboxConsumer, RecordLike, counts_report
 from recovery_shared.messaging.db import Database
 from recovery_shared.messaging.migrations import upgrade_to_head
 from recovery_shared.messaging.outbox import OutboxRelay
+from recovery_shared.messaging.routes import RouteTable, describe
 from recovery_shared.messaging.tables import KernelTables
-from recovery_shared.messaging.unit_of_work import outbox_depth
+from recovery_shared.messaging.unit_of_work import SqlUnitOfWork, outbox_depth
 from recovery_shared.settings import ServiceSettings
 from recovery_shared.topics import dead_letter_topic
 
 log = structlog.get_logger("recovery.runtime")
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
 
 class ServiceRuntime:
+    """One service process's parts, built from its route table."""
+
     def __init__(
         self,
         *,
@@ -42,11 +45,17 @@ class ServiceRuntime:
         metadata: MetaData,
         kernel: KernelTables,
         migrations_dir: Path,
+        routes: RouteTable,
+        use_cases: object,
+        unit_of_work: type[SqlUnitOfWork],
     ) -> None:
         self.settings = settings
         self.metadata = metadata
         self.kernel = kernel
         self.migrations_dir = migrations_dir
+        self.routes = routes
+        self.use_cases = use_cases
+        self.unit_of_work = unit_of_work
         self.db = Database(settings.resolved_database_url())
         self.relay = OutboxRelay(
             db=self.db,
@@ -55,61 +64,47 @@ class ServiceRuntime:
             client_id=f"{settings.consumer_group}-relay",
             batch_size=settings.relay_batch_size,
         )
-        self.consumers: dict[str, InboxConsumer] = {}
-        self.extras: dict[str, Any] = {}
+        self.consumer = InboxConsumer(units=self.unit, routes=routes, use_cases=use_cases, on_committed=self.relay.wake)
 
-    def consumer(self, topic: str, handler: Handler, *, batch_handler: BatchHandler | None = None) -> InboxConsumer:
-        """``handler`` applies one event; ``batch_handler``, where a use case has one,
-        applies a whole batch's new events in bulk and falls back to ``handler``."""
-        consumer = InboxConsumer(
-            db=self.db,
-            kernel=self.kernel,
-            consumer=self.settings.consumer_group,
-            topic=topic,
-            handler=handler,
-            batch_handler=batch_handler,
-            on_committed=self.relay.wake,
-        )
-        self.consumers[topic] = consumer
-        return consumer
-
-    async def handle(self, topic: str, records: Sequence[RecordLike]) -> None:
-        await self.consumers[topic].handle(records)
+    def unit(self) -> SqlUnitOfWork:
+        """A new unit of work on this service's database (use it with ``async with``)."""
+        unit = self.unit_of_work(self.db, self.kernel, self.settings.consumer_group)
+        unit.publishable = self.routes.published_types()
+        return unit
 
     async def handle_records(self, records: Sequence[RecordLike]) -> None:
-        """A batch from the service's one consumer: each topic's records, in offset
-        order, go to that topic's inbox consumer."""
-        by_topic: dict[str, list[RecordLike]] = {}
-        for record in records:
-            by_topic.setdefault(record.topic, []).append(record)
-        for topic, batch in by_topic.items():
-            await self.consumers[topic].handle(batch)
+        """A batch from the service's one consumer, all its topics together."""
+        await self.consumer.handle(records)
 
-    def subscriber(self, broker: KafkaBroker, *, for_specification: bool) -> Callable[[str], Callable[[_F], _F]]:
-        """The decorator each app puts on its per-topic handlers.
-
-        At run time the service reads all its topics through ONE Kafka consumer, so an
+    def subscribe(self, broker: KafkaBroker, *, for_specification: bool) -> None:
+        """At run time the service reads all its topics through ONE Kafka consumer, so an
         instance is one member of its group: starting or stopping it rebalances the
         group once, rather than once per topic with every other consumer paused each
-        time (eight topics cost enforcement about 25 s of start-up that way). The
-        per-topic handlers are then registered only for the AsyncAPI document, where
-        their annotations and docstrings describe each channel."""
+        time. For the AsyncAPI document each consumed topic is declared on its own,
+        its payload the union of exactly the routed event types, and each publication
+        with the types the route table says the service publishes."""
         options = self.subscriber_options()
         if not for_specification:
 
-            @broker.subscriber(*self.consumers, **options)  # type: ignore[untyped-decorator]
+            @broker.subscriber(*self.routes.topics(), **options)  # type: ignore[untyped-decorator]
             async def on_records(batch: list[Any], message: KafkaMessage) -> None:
                 await self.handle_records(message.raw_message)
 
-        def register(topic: str) -> Callable[[_F], _F]:
-            def decorate(handler: _F) -> _F:
-                if for_specification:
-                    broker.subscriber(topic, **options)(handler)
-                return handler
-
-            return decorate
-
-        return register
+            return
+        for topic in self.routes.topics():
+            routed = self.routes.routed(topic)
+            broker.subscriber(topic, **options)(_documented_handler(topic, [r.event for r in routed], describe(routed)))
+        for publication in self.routes.publishes:
+            broker.publisher(
+                publication.topic, schema=_payload(list(publication.events)), description=publication.description
+            )
+        for topic in self.routes.topics():
+            broker.publisher(
+                dead_letter_topic(topic),
+                schema=bytes,
+                description="Messages this service could not accept: the original bytes, with headers "
+                "dlq.reason, dlq.consumer, dlq.failed_at, dlq.source_topic/partition/offset.",
+            )
 
     def subscriber_options(self) -> dict[str, Any]:
         """Batches for throughput; offsets committed only after our commit (ACK
@@ -152,13 +147,29 @@ class ServiceRuntime:
         report["broker"] = "ok" if await broker.ping(timeout=3.0) else "unavailable"
         report["relay"] = "running" if self.relay.running else "stopped"
         report["relay_last_error"] = self.relay.last_error
-        report["consumed"] = {
-            t: {"handled": c.handled, "dead_lettered": c.dead_lettered, "duplicates": c.duplicates}
-            for t, c in self.consumers.items()
-        }
+        report["consumed"] = counts_report(self.consumer.counts)
         healthy = report["database"] == "ok" and report["broker"] == "ok" and self.relay.running
         report["status"] = "ok" if healthy else "degraded"
         return healthy, report
+
+
+def _payload(types: list[type[Envelope]]) -> Any:
+    if len(types) == 1:
+        return types[0]
+    return Annotated[Union[tuple(types)], Field(discriminator="type")]  # noqa: UP007
+
+
+def _documented_handler(topic: str, types: list[type[Envelope]], description: str) -> Callable[..., Any]:
+    """A subscriber function for the AsyncAPI document only: its annotation is the
+    topic's routed types, its docstring what the service does with each."""
+
+    async def documented(batch: list[Any], message: KafkaMessage) -> None:  # pragma: no cover - never called
+        raise RuntimeError("documentation only")
+
+    documented.__annotations__ = {"batch": list[_payload(types)], "message": KafkaMessage, "return": None}  # type: ignore[misc]
+    documented.__name__ = "on_" + topic.removesuffix(".v1").replace(".", "_").replace("-", "_")
+    documented.__doc__ = description
+    return documented
 
 
 def _left_undecoded(message: StreamMessage[Any]) -> Any:
@@ -188,33 +199,34 @@ def make_broker(settings: ServiceSettings, *, for_specification: bool = False) -
     )
 
 
-def document_publications(
-    broker: KafkaBroker, runtime: ServiceRuntime, publications: Sequence[tuple[str, Any, str]]
-) -> None:
-    """Declare what the service publishes, for the AsyncAPI document only: the
-    outbox relay does the sending, so the schema would otherwise miss it."""
-    for topic, schema, description in publications:
-        broker.publisher(topic, schema=schema, description=description)
-    # Every subscriber's dead letters go to <topic>.dlq with the original bytes.
-    for topic in runtime.consumers:
-        broker.publisher(
-            dead_letter_topic(topic),
-            schema=bytes,
-            description="Messages this service could not accept: the original bytes, with headers "
-            "dlq.reason, dlq.consumer, dlq.failed_at, dlq.source_topic/partition/offset.",
-        )
-
-
 DOCUMENTED_BOOTSTRAP = "kafka:9092"
 
 
-def make_app(
+def service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routes: Sequence[tuple[str, Any]] = (),
+    for_specification: bool = False,
+) -> AsgiFastStream:
+    """The service's FastStream app: its broker subscribed from the route table, the
+    health endpoint and the service's own HTTP routes. ``for_specification`` builds
+    the same app for ``faststream docs gen`` (the AsyncAPI document)."""
+    broker = make_broker(runtime.settings, for_specification=for_specification)
+    runtime.subscribe(broker, for_specification=for_specification)
+    app = _asgi_app(runtime, broker, title=title, description=description, routes=routes)
+    app.context.set_global("runtime", runtime)
+    return app
+
+
+def _asgi_app(
     runtime: ServiceRuntime,
     broker: KafkaBroker,
     *,
     title: str,
     description: str,
-    routes: Sequence[tuple[str, Any]] = (),
+    routes: Sequence[tuple[str, Any]],
 ) -> AsgiFastStream:
     @get(description="Database, broker and outbox relay status; 200 when all are up, 503 otherwise")
     async def health(scope: Scope) -> AsgiResponse:

@@ -1,76 +1,158 @@
-"""A unit of work: one database transaction that carries the state change, the
-inbox marks for the events it handled, and the outbox rows it will publish.
+"""A unit of work: one transaction that carries the state change, the inbox marks
+for the events it handled, and the events it will publish.
 
-Nothing reaches Kafka until this commits; the relay sends the outbox afterwards.
+Each service subclasses ``SqlUnitOfWork`` and hands out its repositories from it
+(``async with runtime.unit() as ledger: ledger.debts...``), as in cosmicpython's
+``with uow: uow.products.get(sku)``. ``UnitOfWork`` itself knows nothing of
+storage: the unit tests' fake units of work keep the same contract in memory.
+
+Nothing reaches Kafka until this commits; the outbox relay sends it afterwards.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from functools import cache
+from types import TracebackType
+from typing import Any, Self
 
 from sqlalchemy import func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from recovery_shared.clock import utc_now
+from recovery_shared.contracts import topic_of
 from recovery_shared.contracts.envelope import Envelope
+from recovery_shared.messaging.db import Database
 from recovery_shared.messaging.outbox import outbox_committed
+from recovery_shared.messaging.records import Flushable
 from recovery_shared.messaging.tables import KernelTables
 
-# An outbox row as queued: topic, key, payload and headers (already JSON).
-_Queued = tuple[str, str | None, bytes, str]
+# An outbox row as written: topic, key, payload and headers (JSON text).
+_Raw = tuple[str, str | None, bytes, str]
 
 _COLUMNS = "topic, message_key, payload, headers, created_at"
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, kernel: KernelTables, consumer: str) -> None:
-        self.session = session
-        self.kernel = kernel
+    """What every unit of work does, whatever it stores into."""
+
+    publishable: frozenset[type[Envelope]] | None = None
+    """The event types the service declares it publishes (its route table); None
+    where a unit stands alone (a unit test)."""
+
+    def __init__(self, consumer: str) -> None:
         self.consumer = consumer
-        self._outbox: list[_Queued] = []
-        self._wrote_outbox = False
-        self._handled: list[dict[str, Any]] = []
-        self._today: date | None = None
         self.cause: Envelope | None = None
+        self.events: list[Envelope] = []
+        """Events published in this unit, not yet committed."""
+        self.raw: list[_Raw] = []
+        self.handled: list[tuple[str, str]] = []
+        self._today: date | None = None
+        self._committed = False
 
     # --- publishing -------------------------------------------------------
 
-    def publish(self, topic: str, event: Envelope) -> None:
-        """Queue ``event`` for ``topic``; it goes out only if this unit commits."""
+    def publish(self, event: Envelope) -> None:
+        """Queue ``event`` for its topic; it goes out only if this unit commits."""
+        if self.publishable is not None and type(event) not in self.publishable:
+            raise TypeError(f"{type(event).__name__} is not in this service's route table publications")
         if self.cause is not None and event.causation_id is None:
             event = event.caused_by(self.cause)
-        headers = {"type": event.type, "schema_version": str(event.schema_version)}
-        self._outbox.append((topic, event.key, event.to_bytes(), json.dumps(headers)))
+        self.events.append(event)
 
     def publish_raw(self, topic: str, key: str | None, payload: bytes, headers: dict[str, str]) -> None:
-        self._outbox.append((topic, key, payload, json.dumps(headers)))
+        """Bytes as they are (a dead letter carries the original message)."""
+        self.raw.append((topic, key, payload, json.dumps(headers)))
 
-    def publish_many(
-        self, topic: str, event_type: str, messages: Iterable[tuple[str, bytes]], *, schema_version: int = 1
-    ) -> int:
-        """Queue many already-encoded events of one type, as (key, envelope bytes), for
-        ``topic``; returns how many. For a use case that emits thousands at once and
-        builds the bytes itself: the caller vouches that each payload is a valid
-        ``event_type`` envelope (``recovery_shared.contracts.parse`` accepts it) and
-        carries the causation chain (``chain_ids``)."""
-        headers = json.dumps({"type": event_type, "schema_version": str(schema_version)})
-        before = len(self._outbox)
-        self._outbox.extend([(topic, key, payload, headers) for key, payload in messages])
-        return len(self._outbox) - before
+    # --- inbox ------------------------------------------------------------
 
-    def chain_ids(self) -> tuple[str | None, str | None]:
-        """(correlation_id, causation_id) for events caused by the one being handled,
-        as ``publish`` would set them; (None, None) outside a consumer."""
-        if self.cause is None:
-            return None, None
-        return str(self.cause.correlation_id or self.cause.event_id), str(self.cause.event_id)
+    async def already_handled(self, message_ids: list[str]) -> set[str]:
+        raise NotImplementedError
+
+    def mark_handled(self, message_id: str, topic: str) -> None:
+        self.handled.append((message_id, topic))
+
+    # --- business clock ---------------------------------------------------
+
+    async def today(self) -> date | None:
+        """The latest business date this service has been told about, if any."""
+        raise NotImplementedError
+
+    async def advance_business_date(self, business_date: date) -> bool:
+        """Move this service's business date forward; a date in the past changes nothing."""
+        raise NotImplementedError
+
+    # --- the transaction ----------------------------------------------------
+
+    async def flush(self) -> None:
+        """Write the repositories' changes so far (before a query that must see them)."""
+
+    async def commit(self) -> None:
+        self._committed = True
+
+    async def rollback(self) -> None:
+        self.events = []
+        self.raw = []
+        self.handled = []
+        self._today = None
+
+    async def __aenter__(self) -> Self:
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._committed:
+            await self.rollback()
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """A unit of work on the service's database. Subclasses create their
+    repositories in ``open_repositories`` and ``track`` every record set there,
+    parents before children: that is the order they are written in."""
+
+    def __init__(self, db: Database, kernel: KernelTables, consumer: str) -> None:
+        super().__init__(consumer)
+        self.db = db
+        self.kernel = kernel
+        self._session: AsyncSession | None = None
+        self._tracked: list[Flushable] = []
+        self._wrote_outbox = False
 
     @property
-    def pending_outbox(self) -> int:
-        return len(self._outbox)
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("a unit of work is used inside 'async with'")
+        return self._session
+
+    @property
+    def is_postgres(self) -> bool:
+        return not self.db.is_sqlite
+
+    def open_repositories(self) -> None:
+        """Create this service's repositories (called on entering the unit)."""
+
+    def track(self, records: Flushable) -> None:
+        self._tracked.append(records)
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._session = self.db.new_session()
+        self._tracked = []
+        self.open_repositories()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
 
     # --- inbox ------------------------------------------------------------
 
@@ -79,7 +161,6 @@ class UnitOfWork:
             return set()
         inbox = self.kernel.inbox
         seen: set[str] = set()
-        # Chunk to stay under SQLite's bound-parameter limit.
         for start in range(0, len(message_ids), 500):
             chunk = message_ids[start : start + 500]
             rows = await self.session.execute(
@@ -88,22 +169,15 @@ class UnitOfWork:
             seen.update(r[0] for r in rows)
         return seen
 
-    def mark_handled(self, message_id: str, topic: str) -> None:
-        self._handled.append(
-            {"consumer": self.consumer, "message_id": message_id, "topic": topic, "handled_at": utc_now()}
-        )
-
     # --- business clock ---------------------------------------------------
 
     async def today(self) -> date | None:
-        """The latest business date this service has been told about, if any."""
         if self._today is None:
             row = await self.session.execute(select(self.kernel.business_clock.c.business_date).limit(1))
             self._today = row.scalar_one_or_none()
         return self._today
 
     async def advance_business_date(self, business_date: date) -> bool:
-        """Move this service's business date forward; a date in the past changes nothing."""
         clock = self.kernel.business_clock
         current = await self.today()
         if current is not None and business_date <= current:
@@ -117,21 +191,57 @@ class UnitOfWork:
         self._today = business_date
         return True
 
-    # --- commit -----------------------------------------------------------
+    # --- the transaction ----------------------------------------------------
 
-    async def flush_kernel_rows(self) -> None:
-        if self._handled:
-            await self.session.execute(insert(self.kernel.inbox), self._handled)
-            self._handled = []
-        if self._outbox:
-            rows, self._outbox = self._outbox, []
+    async def flush(self) -> None:
+        for records in self._tracked:
+            await records.flush(self.session)
+
+    async def flush_outbox(self) -> None:
+        """Write the events queued so far to the outbox (same transaction). A use case
+        that publishes tens of thousands at once calls this as it goes, so they are
+        not all held in memory until commit."""
+        rows = self.raw
+        self.raw = []
+        for event in self.events:
+            headers = _headers(event.type, event.schema_version)
+            rows.append((topic_of(type(event)), event.key, event.to_bytes(), headers))
+        self.events = []
+        if rows:
             await self._write_outbox(rows)
             self._wrote_outbox = True
 
-    async def _write_outbox(self, rows: list[_Queued]) -> None:
-        """Insert outbox rows with the driver's bulk path, without SQLAlchemy's per-row
-        parameter processing: COPY on PostgreSQL, executemany on SQLite. The values are
-        stored exactly as the Core table's types would store them."""
+    async def commit(self) -> None:
+        self._wrote_outbox = False
+        await self.flush()
+        if self.handled:
+            now = utc_now()
+            await self.session.execute(
+                insert(self.kernel.inbox),
+                [
+                    {"consumer": self.consumer, "message_id": message_id, "topic": topic, "handled_at": now}
+                    for message_id, topic in self.handled
+                ],
+            )
+            self.handled = []
+        await self.flush_outbox()
+        await self.session.commit()
+        await super().commit()
+        if self._wrote_outbox:
+            # Whoever commits (a consumer, an officer's request), the relay hears of it
+            # at once rather than at its next poll.
+            outbox_committed(self.session.bind)
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        for records in self._tracked:
+            records.reset()
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def _write_outbox(self, rows: list[_Raw]) -> None:
+        """Outbox rows through the driver's bulk path: COPY on PostgreSQL, executemany
+        on SQLite, stored exactly as the Core table's types would store them."""
         outbox = self.kernel.outbox
         conn = await self.session.connection()
         dialect = conn.dialect
@@ -171,21 +281,10 @@ class UnitOfWork:
             ],
         )
 
-    async def commit(self) -> None:
-        await self.flush_kernel_rows()
-        await self.session.commit()
-        if self._wrote_outbox:
-            self._wrote_outbox = False
-            # Whoever commits (a consumer, an officer's request), the relay hears of it at
-            # once rather than at its next poll.
-            outbox_committed(self.session.bind)
 
-    async def rollback(self) -> None:
-        self._outbox = []
-        self._wrote_outbox = False
-        self._handled = []
-        self._today = None
-        await self.session.rollback()
+@cache
+def _headers(event_type: str, schema_version: int) -> str:
+    return json.dumps({"type": event_type, "schema_version": str(schema_version)})
 
 
 async def outbox_depth(session: AsyncSession, kernel: KernelTables) -> int:

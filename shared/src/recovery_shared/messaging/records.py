@@ -1,0 +1,249 @@
+"""The one seam between a service's repositories and its tables: rows held by a
+unit of work, changed in memory, written in bulk when it commits.
+
+A batch of events is handled by loading what it needs in a few queries
+(``remember``), running the ordinary per-event use case for each event against
+those records in memory, and flushing every insert, update and delete in a
+handful of bulk statements. One event on its own goes the same way with a batch
+of one: there is no second, hand-tuned path.
+
+Records are plain slotted dataclasses whose field names are the table's column
+names. A record read twice is the same object, so a later event in a batch sees
+what an earlier one did. Changes are found by comparing each record with the
+values it was read with; "counter" columns (money paid onto a debt, say) are
+written as increments, so a change another transaction made meanwhile is kept.
+
+The dialect differences live in ``recovery_shared.messaging.bulk.insert_rows``
+(COPY on PostgreSQL, the driver's executemany on SQLite).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Hashable, Iterable, Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import JSON, Select, Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recovery_shared.messaging.bulk import insert_rows
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    R = TypeVar("R", bound=DataclassInstance)
+else:
+    R = TypeVar("R")
+
+_ABSENT: Any = object()
+# Keys per IN list: far under SQLite's bound-parameter limit.
+IN_CHUNK = 2000
+
+
+class Flushable(Protocol):
+    async def flush(self, session: AsyncSession) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+def _values_of(names: Sequence[str]) -> Any:
+    getter = attrgetter(*names)
+    if len(names) == 1:
+        return lambda record: (getter(record),)
+    return getter
+
+
+def _snapshot(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    # A list or dict column (a JSON document) may be changed in place, so the
+    # values it was read with are kept as a copy.
+    if any(type(v) in (list, dict) for v in values):
+        return tuple(copy.deepcopy(v) if type(v) in (list, dict) else v for v in values)
+    return values
+
+
+class Records(Generic[R]):
+    """One table's rows as held by one unit of work, keyed by primary key."""
+
+    def __init__(
+        self,
+        table: Table,
+        record: type[R],
+        key: Sequence[str],
+        *,
+        counters: Sequence[str] = (),
+    ) -> None:
+        self.table = table
+        self.record = record
+        self.fields: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(record))
+        missing = [f for f in self.fields if f not in table.c]
+        if missing:
+            raise ValueError(f"{record.__name__}: no column {missing} in table {table.name}")
+        self.key_fields = tuple(key)
+        self.counters = tuple(counters)
+        self._values = _values_of(self.fields)
+        self._key = attrgetter(*self.key_fields)
+        self._plain = [f for f in self.fields if f not in self.key_fields and f not in self.counters]
+        self._bulk_insert = not any(isinstance(table.c[f].type, JSON) for f in self.fields)
+        self._held: dict[Hashable, R | None] = {}
+        self._original: dict[Hashable, tuple[Any, ...]] = {}
+        self._added: dict[Hashable, R] = {}
+        self._removed: dict[Hashable, R] = {}
+
+    # --- reading ------------------------------------------------------------
+
+    def select(self) -> Select[Any]:
+        """A select of the record's columns, in field order, for ``remember``."""
+        return select(*(self.table.c[f] for f in self.fields))
+
+    def key_column_in(self, values: Iterable[Hashable]) -> list[Any]:
+        """``<key> IN values`` conditions (several, for many keys) on a one-column key."""
+        (name,) = self.key_fields
+        items = list(values)
+        return [self.table.c[name].in_(items[i : i + IN_CHUNK]) for i in range(0, len(items), IN_CHUNK)]
+
+    def keys_in(self, keys: Iterable[Hashable]) -> list[Any]:
+        """Conditions selecting these primary keys, whatever the key's width."""
+        if len(self.key_fields) == 1:
+            return self.key_column_in(keys)
+        columns = tuple_(*(self.table.c[f] for f in self.key_fields))
+        items = list(keys)
+        return [columns.in_(items[i : i + IN_CHUNK]) for i in range(0, len(items), IN_CHUNK)]
+
+    def remember(self, rows: Iterable[Sequence[Any]]) -> list[R]:
+        """Records for rows read from the table. A row this unit already holds gives
+        back the held record (with any changes made to it); one removed in this unit
+        is left out."""
+        found: list[R] = []
+        held, original, make, key_of = self._held, self._original, self.record, self._key
+        for row in rows:
+            record = make(*row)
+            key = key_of(record)
+            current = held.get(key, _ABSENT)
+            if current is _ABSENT or (current is None and key not in self._removed):
+                held[key] = record
+                original[key] = _snapshot(self._values(record))
+                found.append(record)
+            elif current is not None:
+                found.append(current)
+        return found
+
+    def absent(self, keys: Iterable[Hashable]) -> None:
+        """Note keys a query showed are not in the table, so ``knows`` answers without
+        asking again."""
+        for key in keys:
+            self._held.setdefault(key, None)
+
+    def knows(self, key: Hashable) -> bool:
+        return key in self._held
+
+    def held(self, key: Hashable) -> R | None:
+        return self._held.get(key)
+
+    def held_records(self) -> list[R]:
+        return [r for r in self._held.values() if r is not None]
+
+    # --- changing -----------------------------------------------------------
+
+    def add(self, record: R) -> R:
+        key = self._key(record)
+        if self._held.get(key) is not None:
+            raise ValueError(f"{self.table.name} {key!r} is already held; change it instead of adding it")
+        self._held[key] = record
+        self._added[key] = record
+        return record
+
+    def remove(self, record: R) -> None:
+        key = self._key(record)
+        if self._added.pop(key, None) is None:
+            self._removed[key] = record
+            self._original.pop(key, None)
+        self._held[key] = None
+
+    # --- writing ------------------------------------------------------------
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Deletes, then inserts, then updates (a key removed and added again in one
+        unit is a delete and an insert)."""
+        if self._removed:
+            keys = list(self._removed)
+            for condition in self.keys_in(keys):
+                await session.execute(delete(self.table).where(condition))
+            self._removed.clear()
+        if self._added:
+            records = list(self._added.values())
+            rows = [self._values(r) for r in records]
+            if self._bulk_insert:
+                await insert_rows(session, self.table, self.fields, rows)
+            else:
+                await session.execute(insert(self.table), [dict(zip(self.fields, row, strict=True)) for row in rows])
+            for record, row in zip(records, rows, strict=True):
+                self._original[self._key(record)] = _snapshot(row)
+            self._added.clear()
+        await self._flush_updates(session)
+
+    async def _flush_updates(self, session: AsyncSession) -> None:
+        changed: list[dict[str, Any]] = []
+        index = {name: i for i, name in enumerate(self.fields)}
+        for key, before in self._original.items():
+            record = self._held.get(key)
+            if record is None:
+                continue
+            now = self._values(record)
+            if now == before:
+                continue
+            params = {f"k_{k}": now[index[k]] for k in self.key_fields}
+            params.update({f"v_{c}": now[index[c]] for c in self._plain})
+            params.update({f"d_{c}": now[index[c]] - before[index[c]] for c in self.counters})
+            changed.append(params)
+            self._original[key] = _snapshot(now)
+        if not changed:
+            return
+        c = self.table.c
+        values: dict[str, Any] = {name: bindparam(f"v_{name}", type_=c[name].type) for name in self._plain}
+        values.update({name: c[name] + bindparam(f"d_{name}", type_=c[name].type) for name in self.counters})
+        statement = (
+            update(self.table)
+            .where(and_(*(c[k] == bindparam(f"k_{k}", type_=c[k].type) for k in self.key_fields)))
+            .values(values)
+        )
+        await session.execute(statement, changed, execution_options={"synchronize_session": False})
+
+    def reset(self) -> None:
+        self._held.clear()
+        self._original.clear()
+        self._added.clear()
+        self._removed.clear()
+
+
+class Log(Generic[R]):
+    """An append-only table (allocation lines, ladder steps): rows are added and
+    written in bulk, never read back through the unit of work."""
+
+    def __init__(self, table: Table, record: type[R]) -> None:
+        self.table = table
+        self.fields: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(record))
+        self._values = _values_of(self.fields)
+        self._bulk_insert = not any(isinstance(table.c[f].type, JSON) for f in self.fields)
+        self._pending: list[R] = []
+
+    @property
+    def pending(self) -> list[R]:
+        return self._pending
+
+    def append(self, record: R) -> None:
+        self._pending.append(record)
+
+    async def flush(self, session: AsyncSession) -> None:
+        if not self._pending:
+            return
+        rows = [self._values(r) for r in self._pending]
+        self._pending = []
+        if self._bulk_insert:
+            await insert_rows(session, self.table, self.fields, rows)
+        else:
+            await session.execute(insert(self.table), [dict(zip(self.fields, row, strict=True)) for row in rows])
+
+    def reset(self) -> None:
+        self._pending = []
