@@ -108,6 +108,28 @@ class Court(Strict):
     sitting_weekdays: list[int] = Field(description="0 = Monday; hearings are listed on these days")
 
 
+class ServiceMethod(StrEnum):
+    SECOND_CLASS_POST = "second_class_post"
+    FIRST_CLASS_POST = "first_class_post"
+    HAND_DELIVERY = "hand_delivery"
+
+
+class ServiceRule(Strict):
+    """When a notice the council issues is deemed served: the issue date plus this
+    many business days (``recovery_shared.statute.service.served_on``).
+
+    The law sets no number of days for post (Interpretation Act 1978 s.7: "the time
+    at which the letter would be delivered in the ordinary course of post"), so the
+    council states the one its evidence of service supports."""
+
+    method: ServiceMethod = ServiceMethod.SECOND_CLASS_POST
+    business_days: int = Field(default=2, ge=0, le=10, description="Business days after the issue date")
+    extra_closed_days: tuple[date, ...] = Field(
+        default=(),
+        description="One-off bank holidays proclaimed after the installed holidays release knew of them",
+    )
+
+
 class CouncilConfig(Strict):
     council_name: str
     instalment_day_of_month: int = Field(ge=1, le=28)
@@ -117,6 +139,8 @@ class CouncilConfig(Strict):
     court: Court
     enforcement_agents: list[str]
     agent_fees: list[EnforcementAgentFees]
+    # A default so a council file written before service rules existed still loads.
+    service: ServiceRule = Field(default_factory=ServiceRule)
 
     def ladder(self, debt_type: DebtType | str) -> Ladder:
         try:
