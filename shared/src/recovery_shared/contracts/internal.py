@@ -391,6 +391,9 @@ class NoticeIssuedData(Contract):
     location: str = Field(description="Where the PDF is stored")
     served_on: date
     size_bytes: int = 0
+    template_version: str | None = Field(
+        default=None, description="The version of the wording template the notice was rendered from"
+    )
 
 
 class NoticeIssued(Envelope):
