@@ -17,8 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from demo.cluster import ServiceProcess, start_group_at_end
 from recovery_shared.contracts.envelope import Envelope
+from tests.processes import ServiceProcess, start_group_at_end
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -191,7 +191,7 @@ async def wait_consumed(
     bench: Bench, group: str, topic_names: list[str], proc: ServiceProcess, timeout_s: float
 ) -> None:
     """Until ``group`` has read everything on ``topic_names`` and its outbox is empty."""
-    from demo.cluster import LagProbe
+    from tests.processes import LagProbe
 
     probe = LagProbe(bench.bootstrap)
     await probe.start()

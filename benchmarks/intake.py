@@ -21,7 +21,6 @@ from benchmarks.common import (
     wait_consumed,
     wait_for_members,
 )
-from demo.cluster import SERVICES
 from recovery_shared import topics
 from recovery_shared.contracts.common import DebtType, Instalment, LiableParty
 from recovery_shared.contracts.inbound import (
@@ -31,6 +30,7 @@ from recovery_shared.contracts.inbound import (
     PaymentReceived,
     PaymentReceivedData,
 )
+from tests.processes import process_map
 
 DUE_DATES = [date(2026 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(4, 14)]
 INSTALMENT_PENCE = 15_000
@@ -79,8 +79,8 @@ def sample_receipt_bytes() -> bytes:
 
 async def run(bench: Bench, kind: str, n: int, accounts: int) -> list[dict[str, Any]]:
     prefix = f"{bench.run}{kind[0].upper()}-"
-    payments_group = await new_group_at_end(bench, "payments", SERVICES["payments"])
-    enforcement_group = await new_group_at_end(bench, "enforcement", SERVICES["enforcement"])
+    payments_group = await new_group_at_end(bench, "payments", process_map()["payments"])
+    enforcement_group = await new_group_at_end(bench, "enforcement", process_map()["enforcement"])
     payments = bench.service("payments", kind, payments_group, bench.database_url(kind, "payments")).start()
     try:
         await payments.wait_healthy()

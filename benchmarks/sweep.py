@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.common import Bench, Counter, new_group_at_end, peak_rss_mb, producer, wait_for_members
-from demo.cluster import SERVICES
 from recovery_arrangements.app import MIGRATIONS
 from recovery_shared import topics
 from recovery_shared.contracts.inbound import DayStarted, DayStartedData
 from recovery_shared.messaging.migrations import upgrade_to_head
+from tests.processes import process_map
 
 DUE_DATES = [date(2026 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(4, 14)]
 INSTALMENT_PENCE = 15_000
@@ -145,7 +145,7 @@ async def run(bench: Bench, kind: str, schedules: int) -> dict[str, Any]:
     bare_seconds, expected = await asyncio.to_thread(time_bare_query, url, dialect)
     assert expected == len(range(0, schedules, MISS_EVERY)), f"seeded {expected} misses"
 
-    group = await new_group_at_end(bench, "arrangements", SERVICES["arrangements"])
+    group = await new_group_at_end(bench, "arrangements", process_map()["arrangements"])
     service = bench.service("arrangements", kind, group, url).start()
     try:
         await service.wait_healthy(timeout_s=300)

@@ -24,7 +24,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from demo.cluster import SERVICES, LagProbe, ServiceProcess, send, start_group_at_end, wait_quiet
 from demo.council import DUE_DATES, generate
 from recovery_shared import topics
 from recovery_shared.contracts.inbound import (
@@ -37,6 +36,7 @@ from recovery_shared.contracts.inbound import (
     LiabilityOrderGranted,
 )
 from recovery_shared.money import pounds
+from tests.processes import LagProbe, ServiceProcess, process_map, send, start_group_at_end, wait_quiet
 
 FIRST_INSTALMENT = DUE_DATES[0]
 WATCHED = [
@@ -126,11 +126,11 @@ async def main(args: argparse.Namespace) -> int:
         f"demo run {run}: {args.ct} Council Tax and {args.nndr} Business Rates accounts, "
         f"business days {first_day} to {until}, {args.database} databases, files under {workdir}"
     )
-    groups = {name: f"recovery-{name}-{run}" for name in SERVICES}
-    for name, subscribed in SERVICES.items():
+    groups = {name: f"recovery-{name}-{run}" for name in process_map()}
+    for name, subscribed in process_map().items():
         await start_group_at_end(bootstrap, groups[name], *subscribed)
     procs: dict[str, ServiceProcess] = {}
-    for name in SERVICES:
+    for name in process_map():
         extra = {f"{name.upper()}_GROUP_ID": groups[name]}
         if args.database == "postgresql":
             extra[f"{name.upper()}_DATABASE_URL"] = await fresh_postgres_database(f"{name}_{run.lower()}")

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.cluster import SERVICES
-from tests.harness import ServiceProcess, start_group_at_end
-
-SUBSCRIPTIONS = SERVICES
+from tests.processes import ServiceProcess, process_map, start_group_at_end
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +20,7 @@ async def services(
 ) -> AsyncIterator[dict[str, ServiceProcess]]:
     """The four services as separate processes, each with its own SQLite database."""
     workdir: Path = tmp_path_factory.mktemp("services")
-    for name, subscribed in SUBSCRIPTIONS.items():
+    for name, subscribed in process_map().items():
         await start_group_at_end(kafka_bootstrap, f"recovery-{name}-{run_id}", *subscribed)
     procs = {
         name: ServiceProcess(name, workdir, kafka_bootstrap, group_id=f"recovery-{name}-{run_id}").start()

@@ -7,13 +7,13 @@ import uuid
 
 import pytest
 
-from demo.cluster import SERVICES
 from recovery_shared import topics
 from tests.factories import charge_raised
-from tests.harness import (
+from tests.processes import (
     ServiceProcess,
     collect,
     envelope_of,
+    process_map,
     publish,
     start_group_at_end,
     wait_for,
@@ -27,7 +27,7 @@ async def test_sigkill_after_db_commit_then_restart_applies_the_event_once(kafka
     group = f"recovery-payments-crash-{uuid.uuid4().hex[:8]}"
     event = charge_raised(f"K{uuid.uuid4().hex[:10]}", amount_pence=4242)
     # Start the group at the end of every topic payments reads, so the only record it sees is ours.
-    await start_group_at_end(kafka_bootstrap, group, *SERVICES["payments"])
+    await start_group_at_end(kafka_bootstrap, group, *process_map()["payments"])
     first = ServiceProcess(
         "payments",
         tmp_path,

@@ -10,7 +10,7 @@ import pytest
 
 from recovery_shared import topics
 from tests.factories import charge_raised
-from tests.harness import ServiceProcess, collect, envelope_of, publish, wait_for
+from tests.processes import ServiceProcess, collect, envelope_of, publish, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from recovery_shared.contracts.internal import NoticeRequested, NoticeType
 from recovery_shared.messaging.runtime import ServiceRuntime
 from recovery_shared.messaging.unit_of_work import UnitOfWork
 from tests.factories import record
-from tests.harness import ServiceProcess, collect, envelope_of, publish, start_group_at_end
+from tests.processes import ServiceProcess, collect, envelope_of, publish, start_group_at_end
 from tests.unit.test_notice_rendering import request
 
 pytestmark = pytest.mark.e2e

@@ -20,8 +20,8 @@ from recovery_shared.messaging.outbox import OutboxRelay
 from recovery_shared.messaging.unit_of_work import UnitOfWork
 from recovery_shared.topics import TopicSpec
 from tests.factories import charge_raised
-from tests.harness import collect, free_port
 from tests.infra import run_script
+from tests.processes import collect, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Run the services as separate processes on the real broker, and watch topics.
 
-Used by the demo council, the benchmarks and the end-to-end tests."""
+The end-to-end tests' process runner; the main job (demo/) and the benchmarks use it too."""
 
 from __future__ import annotations
 
@@ -14,37 +14,24 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from functools import cache
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from recovery_shared import topics
 from recovery_shared.contracts.envelope import Envelope
 
-# What each service consumes (its consumer group starts at the end of these in a fresh run).
-SERVICES = {
-    "payments": [
-        topics.BILLING_CHARGES,
-        topics.PAYMENT_RECEIPTS,
-        topics.BANKING_DD_REPORTS,
-        topics.ARRANGEMENT_EVENTS,
-        topics.ENFORCEMENT_EVENTS,
-    ],
-    "arrangements": [topics.BILLING_CHARGES, topics.PAYMENT_EVENTS, topics.ENFORCEMENT_EVENTS, topics.CLOCK_DAYS],
-    "enforcement": [
-        topics.BILLING_CHARGES,
-        topics.PAYMENT_EVENTS,
-        topics.ARRANGEMENT_EVENTS,
-        topics.NOTICE_EVENTS,
-        topics.COURT_OUTCOMES,
-        topics.AGENT_RETURNS,
-        topics.DEBTOR_CIRCUMSTANCES,
-        topics.CLOCK_DAYS,
-    ],
-    "notices": [topics.NOTICE_REQUESTS],
-}
+SERVICE_NAMES = ("payments", "arrangements", "enforcement", "notices")
+
+
+@cache
+def process_map() -> dict[str, list[str]]:
+    """What each service consumes, read from its route table (``recovery_<service>.app.ROUTES``):
+    a fresh run starts each service's consumer group at the end of these topics."""
+    return {name: import_module(f"recovery_{name}.app").ROUTES.topics() for name in SERVICE_NAMES}
 
 
 def free_port() -> int:
