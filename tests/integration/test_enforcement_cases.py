@@ -91,21 +91,20 @@ async def test_a_schedule_that_arrives_before_its_bill_waits_for_the_case(databa
     runtime = await _runtime(database_url)
     early, late = "8101", "8102"
     early_debt, late_debt = f"CT-{early}-2026", f"CT-{late}-2026"
-    arrangements = runtime.consumers[topics.ARRANGEMENT_EVENTS]
-    charges = runtime.consumers[topics.BILLING_CHARGES]
+    handle = runtime.handle_records
 
     # One account's schedule comes first, the other's after its bill.
-    await arrangements.handle([record(topics.ARRANGEMENT_EVENTS, _schedule_for(early, early_debt), key=early)])
-    await charges.handle([record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000)) for a in (early, late)])
-    await arrangements.handle([record(topics.ARRANGEMENT_EVENTS, _schedule_for(late, late_debt), key=late)])
-    assert arrangements.dead_lettered == 0
+    await handle([record(topics.ARRANGEMENT_EVENTS, _schedule_for(early, early_debt), key=early)])
+    await handle([record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000)) for a in (early, late)])
+    await handle([record(topics.ARRANGEMENT_EVENTS, _schedule_for(late, late_debt), key=late)])
+    assert runtime.consumer.counts[topics.ARRANGEMENT_EVENTS].dead_lettered == 0
 
     async with runtime.db.session() as session:
         for debt in (early_debt, late_debt):
             case = (await session.exec(select(RecoveryCase).where(RecoveryCase.debt_id == debt))).scalars().one()
             assert len(case.schedule) == 10 and case.schedule[1] == ["2026-05-01", 15000]
 
-    await arrangements.handle(
+    await handle(
         [
             record(topics.ARRANGEMENT_EVENTS, _missed_may(early, early_debt), key=early),
             record(topics.ARRANGEMENT_EVENTS, _missed_may(late, late_debt), key=late),
@@ -128,10 +127,9 @@ async def _outbox(runtime: ServiceRuntime) -> list[Any]:
 
 
 async def _days(runtime: ServiceRuntime, first: date, last: date) -> None:
-    days = runtime.consumers[topics.CLOCK_DAYS]
     day = first
     while day <= last:
-        await days.handle([record(topics.CLOCK_DAYS, DayStarted(data=DayStartedData(business_date=day)))])
+        await runtime.handle_records([record(topics.CLOCK_DAYS, DayStarted(data=DayStartedData(business_date=day)))])
         day += timedelta(days=1)
 
 
@@ -142,10 +140,10 @@ async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referr
     return closes the case."""
     runtime = await _runtime(database_url)
     account, debt = "8201", "CT-8201-2026"
-    await runtime.consumers[topics.BILLING_CHARGES].handle(
+    await runtime.handle_records(
         [record(topics.BILLING_CHARGES, charge_raised(account, amount_pence=150000))]
     )
-    await runtime.consumers[topics.ARRANGEMENT_EVENTS].handle(
+    await runtime.handle_records(
         [
             record(topics.ARRANGEMENT_EVENTS, _schedule_for(account, debt), key=account),
             record(topics.ARRANGEMENT_EVENTS, _missed_may(account, debt), key=account),
@@ -154,9 +152,11 @@ async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referr
     await _days(runtime, date(2026, 5, 2), date(2026, 6, 1))
     rows = await _outbox(runtime)
     [fell_due] = _published(rows, "balance.fell-due")
-    assert fell_due["due_on"] == "2026-05-16"  # failure 9 May + 7 days
+    # Reminder issued Saturday 2 May, served Wednesday 6 May (second class post, two business
+    # days, Monday 4 May a bank holiday); 7 days to pay end 12 May; failure 13 May + 7 days.
+    assert fell_due["due_on"] == "2026-05-20"
     [summons] = _published(rows, "summons.listed")
-    assert summons["issued_on"] >= "2026-05-16"
+    assert summons["issued_on"] >= "2026-05-20"
     assert date.fromisoformat(summons["hearing_date"]) - date.fromisoformat(summons["issued_on"]) >= timedelta(days=14)
     assert summons["costs_pence"] == 8000  # council_default.toml, CT summons costs
     assert [c["amount_pence"] for c in _published(rows, "costs.added")] == [8000]
@@ -167,7 +167,7 @@ async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referr
         key=account,
         data=CourtOutcomeData(summons_id=summons["summons_id"], account_ref=account, hearing_date=hearing),
     )
-    await runtime.consumers[topics.COURT_OUTCOMES].handle([record(topics.COURT_OUTCOMES, granted, key=account)])
+    await runtime.handle_records([record(topics.COURT_OUTCOMES, granted, key=account)])
     await _days(runtime, hearing + timedelta(days=1), hearing + timedelta(days=20))
     rows = await _outbox(runtime)
     [order] = _published(rows, "liability-order.recorded")
@@ -188,7 +188,7 @@ async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referr
             returned_on=hearing + timedelta(days=60),
         ),
     )
-    await runtime.consumers[topics.AGENT_RETURNS].handle([record(topics.AGENT_RETURNS, returned, key=account)])
+    await runtime.handle_records([record(topics.AGENT_RETURNS, returned, key=account)])
     async with runtime.db.session() as session:
         case = (await session.exec(select(RecoveryCase).where(RecoveryCase.debt_id == debt))).scalars().one()
     assert case.stage == "nulla_bona" and case.is_open is False
@@ -200,7 +200,7 @@ async def test_a_batch_of_balances_reads_its_cases_in_one_query_and_stops_paid_l
     loaded together, and a debt paid in full stops its ladder (design §4)."""
     runtime = await _runtime(database_url)
     accounts = [f"83{n:02d}" for n in range(40)]
-    await runtime.consumers[topics.BILLING_CHARGES].handle(
+    await runtime.handle_records(
         [record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000)) for a in accounts]
     )
     statements: list[str] = []
@@ -220,9 +220,9 @@ async def test_a_batch_of_balances_reads_its_cases_in_one_query_and_stops_paid_l
         )
         for n, a in enumerate(accounts)
     ]
-    payments = runtime.consumers[topics.PAYMENT_EVENTS]
-    await payments.handle([record(topics.PAYMENT_EVENTS, b, key=b.key) for b in balances])
-    assert payments.handled == 40 and payments.dead_lettered == 0
+    await runtime.handle_records([record(topics.PAYMENT_EVENTS, b, key=b.key) for b in balances])
+    counts = runtime.consumer.counts[topics.PAYMENT_EVENTS]
+    assert counts.handled == 40 and counts.dead_lettered == 0
     case_reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "recovery_case" in s]
     assert len(case_reads) == 1, case_reads
     async with runtime.db.session() as session:

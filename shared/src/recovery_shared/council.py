@@ -15,10 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.internal import NoticeType
+from recovery_shared.statute.fees import FeeScale, fee_scale_on
 
 DEFAULT_PATH = Path(__file__).with_name("council_default.toml")
 
@@ -62,45 +63,40 @@ class Remedy(StrEnum):
 
 
 class Ladder(Strict):
-    """One debt type's recovery ladder (domain §1-3)."""
+    """One debt type's recovery ladder as the council runs it (domain §1-3).
+
+    Only the council's choices live here; the periods the law fixes (7 days to pay a
+    reminder, 14 days between serving a summons and the order, ...) are in
+    ``recovery_shared.statute.council_tax`` / ``business_rates``."""
 
     reminder_notices: list[NoticeType] = Field(
-        description="Notices for the 1st, 2nd ... missed instalment of a year; a later miss gets none"
-    )
-    reminder_compliance_days: int = Field(ge=1, description="Days, beginning with the day of issue, to pay")
-    balance_due_days_after_failure: int = Field(ge=0, description="Balance due this long after a reminder is failed")
-    balance_due_days_after_later_miss: int = Field(
-        ge=0, description="Balance due this long after a miss once the reminders are used up"
+        description="Notices for the 1st, 2nd ... missed instalment of a year (no more than the statute allows)"
     )
     final_notice: FinalNoticePolicy
-    final_notice_wait_days: int = Field(ge=0, description="Days from the final notice's issue before a summons")
     summons_wait_days: int = Field(
         ge=0, description="Local practice: days after the balance falls due before a summons"
     )
     summons_costs_pence: int = Field(ge=0)
     liability_order_costs_pence: int = Field(ge=0)
-    minimum_hearing_notice_days: int = Field(ge=14, description="Summons served at least this long before the hearing")
-    hearing_after_days: int = Field(ge=14, description="Days after the summons is served the hearing is listed")
+    hearing_after_days: int = Field(
+        ge=0,
+        description="Local listing: days after the summons is issued the hearing is listed; never earlier than"
+        " the statute allows after service",
+    )
     remedies: list[Remedy]
     agent_referral_after_days: int = Field(ge=0, description="Days after the liability order before agent referral")
 
-    @model_validator(mode="after")
-    def _hearing_gives_notice(self) -> Ladder:
-        if self.hearing_after_days < self.minimum_hearing_notice_days:
-            raise ValueError("hearing_after_days must be at least minimum_hearing_notice_days")
-        return self
 
+class HoldsPolicy(Strict):
+    """What the council chooses about holds (``recovery_shared.statute.holds`` has the law)."""
 
-class EnforcementAgentFees(Strict):
-    """Taking Control of Goods (Fees) Regulations 2014 Sch 1 (domain §3, S29).
-    Versioned by date because a rise was announced in 2025 without an SI (S32)."""
-
-    effective_from: date
-    compliance_fee_pence: int
-    enforcement_fee_pence: int
-    sale_fee_pence: int
-    percentage_threshold_pence: int
-    percentage_basis_points: int
+    dispute_pauses_recovery: bool = Field(
+        default=False,
+        description="A dispute or appeal does not suspend Council Tax liability [S28b][S54]; pause anyway?",
+    )
+    recall_agent_when_vulnerable: bool = Field(
+        default=True, description="Recall an agent case on evidence of vulnerability [S54c]"
+    )
 
 
 class Court(Strict):
@@ -138,7 +134,7 @@ class CouncilConfig(Strict):
     ladders: dict[DebtType, Ladder]
     court: Court
     enforcement_agents: list[str]
-    agent_fees: list[EnforcementAgentFees]
+    holds: HoldsPolicy = Field(default_factory=HoldsPolicy)
     # A default so a council file written before service rules existed still loads.
     service: ServiceRule = Field(default_factory=ServiceRule)
 
@@ -151,11 +147,9 @@ class CouncilConfig(Strict):
     def instalment_rules(self, debt_type: DebtType | str) -> InstalmentRules | None:
         return self.instalments.get(DebtType(debt_type))
 
-    def agent_fees_on(self, day: date) -> EnforcementAgentFees:
-        in_force = [f for f in self.agent_fees if f.effective_from <= day]
-        if not in_force:
-            raise KeyError(f"no enforcement agent fee scale is in force on {day}")
-        return max(in_force, key=lambda f: f.effective_from)
+    def agent_fees_on(self, day: date) -> FeeScale:
+        """The statutory fee scale in force on ``day`` (``recovery_shared.statute.fees``)."""
+        return fee_scale_on(day)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

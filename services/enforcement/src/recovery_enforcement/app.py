@@ -1,124 +1,106 @@
-"""Wiring: the broker, the subscribers and the service runtime for enforcement."""
+"""Wiring: enforcement's route table and its service runtime."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from faststream.asgi import AsgiFastStream
-from faststream.kafka import KafkaMessage
 
+from recovery_enforcement.events import PUBLISHED_ON_ENFORCEMENT_EVENTS
 from recovery_enforcement.handlers import Enforcement
 from recovery_enforcement.models import kernel, metadata
 from recovery_enforcement.settings import EnforcementSettings
-from recovery_shared import topics
+from recovery_enforcement.store import SqlCases
 from recovery_shared.contracts.inbound import (
-    AgentReturnEvent,
-    BillingEvent,
-    CircumstanceEvent,
-    ClockEvent,
-    CourtOutcomeEvent,
+    BreathingSpaceEnded,
+    BreathingSpaceStarted,
+    CaseReturned,
+    ChargeAdjusted,
+    ChargeRaised,
+    DayStarted,
+    DebtorDeceased,
+    DisputeRaised,
+    DisputeResolved,
+    HearingAdjourned,
+    InsolvencyNotified,
+    LiabilityOrderGranted,
+    LiabilityOrderWithdrawn,
+    VulnerabilityCleared,
+    VulnerabilityFlagged,
 )
 from recovery_shared.contracts.internal import (
-    AgentReferralEvent,
-    ArrangementEvent,
-    EnforcementEvent,
-    NoticeEvent,
-    NoticeRequestEvent,
-    PaymentEvent,
+    ArrangementMade,
+    BalanceChanged,
+    CaseRecalled,
+    CaseReferred,
+    InstalmentMissed,
+    NoticeFailed,
+    NoticeIssued,
+    NoticeRequested,
 )
-from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
+from recovery_shared.messaging.routes import Publication, Route, RouteTable
+from recovery_shared.messaging.runtime import ServiceRuntime, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+ROUTES = RouteTable(
+    service="enforcement",
+    routes=(
+        Route(ChargeRaised, Enforcement.open_case),
+        Route(ChargeAdjusted, Enforcement.note_adjustment),
+        Route(BalanceChanged, Enforcement.follow_balance),
+        Route(ArrangementMade, Enforcement.take_schedule),
+        Route(InstalmentMissed, Enforcement.answer_missed_instalment),
+        Route(DayStarted, Enforcement.run_day),
+        Route(LiabilityOrderGranted, Enforcement.record_liability_order),
+        Route(LiabilityOrderWithdrawn, Enforcement.close_withdrawn_application),
+        Route(HearingAdjourned, Enforcement.move_hearing),
+        Route(CaseReturned, Enforcement.take_agent_return),
+        Route(BreathingSpaceStarted, Enforcement.start_breathing_space),
+        Route(BreathingSpaceEnded, Enforcement.end_breathing_space),
+        Route(DisputeRaised, Enforcement.note_dispute),
+        Route(DisputeResolved, Enforcement.resolve_dispute),
+        Route(VulnerabilityFlagged, Enforcement.flag_vulnerability),
+        Route(VulnerabilityCleared, Enforcement.clear_vulnerability),
+        Route(DebtorDeceased, Enforcement.hold_for_death),
+        Route(InsolvencyNotified, Enforcement.hold_for_insolvency),
+        Route(NoticeIssued, Enforcement.note_notice_served),
+        Route(NoticeFailed, Enforcement.note_notice_failed),
+    ),
+    publishes=(
+        Publication(
+            PUBLISHED_ON_ENFORCEMENT_EVENTS,
+            "Stage changes, balances falling due, holds applied and released, summonses, liability orders, costs.",
+        ),
+        Publication(
+            (NoticeRequested,),
+            "One request per notice to render: reminders, final notices, summonses, agent referral letters.",
+        ),
+        Publication((CaseReferred, CaseRecalled), "Cases referred to and recalled from enforcement agents."),
+    ),
+    prefetch=Enforcement.prefetch,
+)
+
 
 def build_runtime(settings: EnforcementSettings) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
-    enforcement = Enforcement(settings.council())
-    runtime.consumer(
-        topics.BILLING_CHARGES, enforcement.on_charge, batch_handler=enforcement.in_batches(enforcement.on_charge)
+    return ServiceRuntime(
+        settings=settings,
+        metadata=metadata,
+        kernel=kernel,
+        migrations_dir=MIGRATIONS,
+        routes=ROUTES,
+        use_cases=Enforcement(settings.council()),
+        unit_of_work=SqlCases,
     )
-    runtime.consumer(
-        topics.PAYMENT_EVENTS,
-        enforcement.on_payment_event,
-        batch_handler=enforcement.in_batches(enforcement.on_payment_event),
-    )
-    runtime.consumer(
-        topics.ARRANGEMENT_EVENTS,
-        enforcement.on_arrangement_event,
-        batch_handler=enforcement.in_batches(enforcement.on_arrangement_event),
-    )
-    runtime.consumer(topics.NOTICE_EVENTS, enforcement.on_notice_event)
-    runtime.consumer(topics.COURT_OUTCOMES, enforcement.on_court_outcome)
-    runtime.consumer(topics.AGENT_RETURNS, enforcement.on_agent_return)
-    runtime.consumer(topics.DEBTOR_CIRCUMSTANCES, enforcement.on_circumstance)
-    runtime.consumer(topics.CLOCK_DAYS, enforcement.on_day)
-    runtime.extras["enforcement"] = enforcement
-    return runtime
 
 
 def create_app(settings: EnforcementSettings | None = None, *, for_specification: bool = False) -> AsgiFastStream:
-    settings = settings or EnforcementSettings()
-    runtime = build_runtime(settings)
-    broker = make_broker(settings, for_specification=for_specification)
-    subscribe = runtime.subscriber(broker, for_specification=for_specification)
-
-    @subscribe(topics.BILLING_CHARGES)
-    async def on_billing_charges(batch: list[BillingEvent], message: KafkaMessage) -> None:
-        """Every debt raised opens a recovery case on its debt type's ladder."""
-        await runtime.handle(topics.BILLING_CHARGES, message.raw_message)
-
-    @subscribe(topics.PAYMENT_EVENTS)
-    async def on_payment_events(batch: list[PaymentEvent], message: KafkaMessage) -> None:
-        """Balances: what is paid decides compliance; a cleared balance stops the ladder."""
-        await runtime.handle(topics.PAYMENT_EVENTS, message.raw_message)
-
-    @subscribe(topics.ARRANGEMENT_EVENTS)
-    async def on_arrangement_events(batch: list[ArrangementEvent], message: KafkaMessage) -> None:
-        """Schedules, and missed instalments that start the ladder."""
-        await runtime.handle(topics.ARRANGEMENT_EVENTS, message.raw_message)
-
-    @subscribe(topics.NOTICE_EVENTS)
-    async def on_notice_events(batch: list[NoticeEvent], message: KafkaMessage) -> None:
-        """Served dates of the notices this service requested."""
-        await runtime.handle(topics.NOTICE_EVENTS, message.raw_message)
-
-    @subscribe(topics.COURT_OUTCOMES)
-    async def on_court_outcomes(batch: list[CourtOutcomeEvent], message: KafkaMessage) -> None:
-        """Liability orders granted, withdrawn or adjourned, per summons."""
-        await runtime.handle(topics.COURT_OUTCOMES, message.raw_message)
-
-    @subscribe(topics.AGENT_RETURNS)
-    async def on_agent_returns(batch: list[AgentReturnEvent], message: KafkaMessage) -> None:
-        """Enforcement agents' case returns."""
-        await runtime.handle(topics.AGENT_RETURNS, message.raw_message)
-
-    @subscribe(topics.DEBTOR_CIRCUMSTANCES)
-    async def on_debtor_circumstances(batch: list[CircumstanceEvent], message: KafkaMessage) -> None:
-        """Breathing Space, disputes, vulnerability, death and insolvency: holds and recalls."""
-        await runtime.handle(topics.DEBTOR_CIRCUMSTANCES, message.raw_message)
-
-    @subscribe(topics.CLOCK_DAYS)
-    async def on_clock_days(batch: list[ClockEvent], message: KafkaMessage) -> None:
-        """Each business day moves every case whose next step has fallen due."""
-        await runtime.handle(topics.CLOCK_DAYS, message.raw_message)
-
-    document_publications(
-        broker,
-        runtime,
-        [
-            (topics.ENFORCEMENT_EVENTS, EnforcementEvent, "Stage changes, holds, summonses, liability orders, costs."),
-            (topics.NOTICE_REQUESTS, NoticeRequestEvent, "One request per notice to render."),
-            (topics.AGENT_REFERRALS, AgentReferralEvent, "Cases referred to and recalled from enforcement agents."),
-        ],
-    )
-    app = make_app(
-        runtime,
-        broker,
+    return service_app(
+        build_runtime(settings or EnforcementSettings()),
         title="Recovery: enforcement",
         description="Recovery cases: the statutory ladder, holds, court, liability orders and agent referrals.",
+        for_specification=for_specification,
     )
-    app.context.set_global("runtime", runtime)
-    return app
 
 
 def asyncapi_app() -> AsgiFastStream:

@@ -1,88 +1,298 @@
-"""The recovery ladder: pure rules over a case's dates and amounts, no I/O.
+"""The recovery ladder: typed case values in, decisions out; no I/O.
 
-Each debt type's ladder (notices, periods, costs, remedies) comes from the
-council configuration; the statutory floors are enforced here whatever the
-configuration says.
+A ``Case`` is a snapshot of one debt's position on its ladder. Each rule takes a
+case (never changing it) and returns a ``Decision``: the case as it is now, the
+stage moves, and what to tell the world (notices to request, the balance falling
+due, costs, a summons, a liability order, an agent referral or recall). The
+use cases apply the decision to the stored case and the mapper (``events.py``)
+turns it into contract events.
 
-Council Tax (SI 1992/613) [S1][S5][S6][S7]:
-- reg 23(2)-(3): after a missed instalment, a reminder; the taxpayer has 7 days
-  beginning with its issue to pay what is overdue and anything falling due in
-  those 7 days; if not, the unpaid balance is payable 7 days after the failure.
-- reg 23(4): after a second reminder, a later miss makes the balance payable the
-  day after the failure, with no further reminder (at most 2 reminders a year).
-- reg 33/34(1): a final notice only where one is needed (the amount changed
-  since the last reminder, or no reminder was served); then the council may
-  apply for a liability order once 7 days from its issue have passed.
-- reg 35(2A): no liability order until 14 days after the summons is served.
-NNDR (SI 1989/1058 reg 8) [S24]: one further notice; if it is not complied with,
-or any later instalment is missed, the balance is due 7 days after the failure.
+The law's periods come from ``recovery_shared.statute`` (Council Tax:
+``council_tax``; Business Rates: ``business_rates``; holds: ``holds``; agents'
+fees: ``fees``), each counted from the day the notice is served under the
+council's service rule (``statute.service.served_on``). What the council chooses
+(which notices, local waits, costs, court, agents) comes from its TOML.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import NamedTuple
 
+from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.inbound import AgentOutcome
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.council import CouncilConfig, FinalNoticePolicy, Ladder, Remedy
+from recovery_shared.refusal import Refused
+from recovery_shared.statute import fees, holds
+from recovery_shared.statute.business_rates import BUSINESS_RATES
+from recovery_shared.statute.council_tax import COUNCIL_TAX, RecoveryStatute, final_notice_required
+from recovery_shared.statute.holds import HoldKind
+from recovery_shared.statute.service import served_on
 
-# Statutory floors (days) the configuration cannot go below.
-REG_23_COMPLIANCE_DAYS = 7
-REG_34_FINAL_NOTICE_DAYS = 7
-REG_35_HEARING_NOTICE_DAYS = 14
+STATUTES: dict[DebtType, RecoveryStatute] = {
+    DebtType.COUNCIL_TAX: COUNCIL_TAX,
+    DebtType.BUSINESS_RATES: BUSINESS_RATES,
+}
+REMINDER_NOTICES = frozenset({NoticeType.REMINDER, NoticeType.SECOND_REMINDER, NoticeType.NNDR_FURTHER_NOTICE})
 
-CLOSED_STAGES = frozenset({"paid", "withdrawn", "nulla_bona", "closed"})
+
+class Stage(StrEnum):
+    BILLED = "billed"
+    REMINDER = "reminder"
+    SECOND_REMINDER = "second_reminder"
+    NNDR_FURTHER_NOTICE = "nndr_further_notice"
+    REMINDER_COMPLIED = "reminder_complied"
+    SECOND_REMINDER_COMPLIED = "second_reminder_complied"
+    NNDR_FURTHER_NOTICE_COMPLIED = "nndr_further_notice_complied"
+    REMINDER_FAILED = "reminder_failed"
+    REMINDERS_EXHAUSTED = "reminders_exhausted"
+    BALANCE_DUE = "balance_due"
+    FINAL_NOTICE = "final_notice"
+    SUMMONS = "summons"
+    LIABILITY_ORDER = "liability_order"
+    AGENT = "agent"
+    PAID = "paid"
+    WITHDRAWN = "withdrawn"
+    NULLA_BONA = "nulla_bona"
+    OUT_OF_TIME = "out_of_time"
+    RETURNED_PART_PAID = "returned_part_paid"
+    RETURNED_GONE_AWAY = "returned_gone_away"
+    RETURNED_VULNERABLE = "returned_vulnerable"
+    RETURNED_DECEASED = "returned_deceased"
+    RETURNED_INSOLVENT = "returned_insolvent"
+    RETURNED_BREATHING_SPACE = "returned_breathing_space"
+    RETURNED_RECALLED = "returned_recalled"
+    RETURNED_EXPIRED = "returned_expired"
 
 
-@dataclass(frozen=True)
+COMPLIED = {
+    Stage.REMINDER: Stage.REMINDER_COMPLIED,
+    Stage.SECOND_REMINDER: Stage.SECOND_REMINDER_COMPLIED,
+    Stage.NNDR_FURTHER_NOTICE: Stage.NNDR_FURTHER_NOTICE_COMPLIED,
+}
+
+
+class Due(NamedTuple):
+    """One instalment of the statutory schedule."""
+
+    due_date: date
+    amount_pence: int
+
+
+@dataclass(slots=True)
+class Case:
+    """One debt's position on its ladder and the dates its next steps hang on.
+    The rules copy it; they never change the one they are given."""
+
+    case_id: str
+    debt_id: str
+    account_ref: str
+    party_id: str
+    debt_type: DebtType
+    bill_issued_on: date
+    stage: Stage = Stage.BILLED
+    is_open: bool = True
+    charged_pence: int = 0
+    paid_pence: int = 0
+    balance_pence: int = 0
+    schedule: tuple[Due, ...] = ()
+    reminders_sent: int = 0
+    reminder_issued_on: date | None = None
+    reminder_pay_by: date | None = None
+    reminder_required_pence: int = 0
+    charge_at_last_notice_pence: int = 0
+    unanswered_miss_on: date | None = None
+    failure_on: date | None = None
+    balance_due_on: date | None = None
+    balance_fell_due: bool = False
+    final_notice_issued_on: date | None = None
+    summons_id: str | None = None
+    summons_issued_on: date | None = None
+    hearing_date: date | None = None
+    liability_order_on: date | None = None
+    referral_id: str | None = None
+    referral_due_on: date | None = None
+    referred_on: date | None = None
+    agent: str | None = None
+    held: bool = False
+    held_since: date | None = None
+    vulnerable: bool = False
+    next_action_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MissedInstalment:
     due_date: date
     misses_this_year: int
-    overdue_pence: int
     detected_on: date
 
 
+# --- decisions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StageMove:
+    from_stage: Stage
+    to_stage: Stage
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeToRequest:
+    notice: NoticeType
+    amounts: Mapping[str, int]
+    dates: Mapping[str, date]
+    agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceDue:
+    due_on: date
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    kind: str
+    amount_pence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summons:
+    summons_id: str
+    issued_on: date
+    hearing_date: date
+    court: str
+    amount_pence: int
+    costs_pence: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiabilityOrder:
+    summons_id: str
+    granted_on: date
+    amount_pence: int
+    costs_pence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    referral_id: str
+    agent: str
+    amount_pence: int
+    compliance_fee_pence: int
+    debtor_is_vulnerable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    referral_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A line in the case history that is not a stage move (a hold, an adjournment)."""
+
+    step: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    case: Case
+    on: date
+    moves: tuple[StageMove, ...] = ()
+    notes: tuple[Note, ...] = ()
+    notices: tuple[NoticeToRequest, ...] = ()
+    balance_due: BalanceDue | None = None
+    costs: tuple[Costs, ...] = ()
+    summons: Summons | None = None
+    liability_order: LiabilityOrder | None = None
+    referral: Referral | None = None
+    recall: Recall | None = None
+
+
 @dataclass
-class Steps:
-    """What the rules decided; the use case turns these into events."""
+class _Steps:
+    """What a rule decides as it goes; ``decide`` freezes it into a Decision."""
 
-    notices: list[tuple[NoticeType, dict[str, int], dict[str, date]]] = field(default_factory=list)
-    stages: list[tuple[str, str, str]] = field(default_factory=list)  # (from, to, why)
-    balance_due: tuple[date, str] | None = None
-    summons: tuple[date, date, int] | None = None  # (issued, hearing, costs)
-    costs: list[tuple[str, int]] = field(default_factory=list)
-    referral: tuple[str, int, int] | None = None  # (agent, amount, compliance fee)
-    recall: str | None = None
+    case: Case
+    moves: list[StageMove] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    notices: list[NoticeToRequest] = field(default_factory=list)
+    balance_due: BalanceDue | None = None
+    costs: list[Costs] = field(default_factory=list)
+    summons: Summons | None = None
+    liability_order: LiabilityOrder | None = None
+    referral: Referral | None = None
+    recall: Recall | None = None
 
-    def move(self, case: Any, to: str, why: str) -> None:
-        if case.stage != to:
-            self.stages.append((case.stage, to, why))
-            case.stage = to
+    def move(self, to: Stage, why: str) -> None:
+        if self.case.stage != to:
+            self.moves.append(StageMove(self.case.stage, to, why))
+            self.case.stage = to
 
-    def __bool__(self) -> bool:
-        return bool(
-            self.notices
-            or self.stages
-            or self.balance_due
-            or self.summons
-            or self.costs
-            or self.referral
-            or self.recall
+    def decide(self, rules: Rules, on: date) -> Decision:
+        self.case.next_action_on = next_action_on(self.case, rules)
+        return Decision(
+            case=self.case,
+            on=on,
+            moves=tuple(self.moves),
+            notes=tuple(self.notes),
+            notices=tuple(self.notices),
+            balance_due=self.balance_due,
+            costs=tuple(self.costs),
+            summons=self.summons,
+            liability_order=self.liability_order,
+            referral=self.referral,
+            recall=self.recall,
         )
 
 
-def days(n: int) -> timedelta:
-    return timedelta(days=n)
+def _begin(case: Case) -> _Steps:
+    return _Steps(replace(case))
 
 
-def cumulative_due(schedule: list[list[Any]], by: date) -> int:
+# --- the rules one debt type's cases follow -------------------------------------
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A debt type's ladder: the statute's periods and the council's choices."""
+
+    statute: RecoveryStatute
+    ladder: Ladder
+    council: CouncilConfig
+
+    def served(self, issued_on: date) -> date:
+        return served_on(issued_on, self.council.service)
+
+
+def rules_for(council: CouncilConfig, debt_type: DebtType) -> Rules:
+    """Refuses a debt type whose ladder is not built yet (HBOP, TA, sundry debt)."""
+    statute = STATUTES.get(debt_type)
+    ladder = council.ladders.get(debt_type)
+    if statute is None or ladder is None:
+        raise Refused(
+            f"{debt_type.value} debts have no recovery ladder configured yet: enforcement cannot open or move"
+            " a recovery case for one; recover it outside the platform until its ladder exists"
+        )
+    if len(ladder.reminder_notices) > statute.max_reminders or not REMINDER_NOTICES.issuperset(ladder.reminder_notices):
+        raise ValueError(
+            f"the council's {debt_type.value} ladder names reminders {ladder.reminder_notices}: at most"
+            f" {statute.max_reminders} reminder-type notices a year under {statute.regulations}"
+        )
+    return Rules(statute, ladder, council)
+
+
+def cumulative_due(schedule: tuple[Due, ...], by: date) -> int:
     """Everything the schedule makes due on or before ``by``."""
-    return sum(int(amount) for due, amount in schedule if date.fromisoformat(str(due)) <= by)
-
-
-def compliance_days(ladder: Ladder) -> int:
-    return max(ladder.reminder_compliance_days, REG_23_COMPLIANCE_DAYS)
+    return sum(amount for due, amount in schedule if due <= by)
 
 
 def next_sitting(council: CouncilConfig, on_or_after: date) -> date:
@@ -90,191 +300,330 @@ def next_sitting(council: CouncilConfig, on_or_after: date) -> date:
     for _ in range(14):
         if not council.court.sitting_weekdays or day.weekday() in council.court.sitting_weekdays:
             return day
-        day += days(1)
+        day += timedelta(days=1)
     return on_or_after
 
 
-def on_missed_instalment(case: Any, ladder: Ladder, miss: MissedInstalment) -> Steps:
-    steps = Steps()
-    if case.is_open and case.held:
-        case.unanswered_miss_on = miss.due_date
-        return steps
-    if case.is_open:
-        # Settle an open reminder first, in case the day's sweep has not run yet.
-        _advance(case, ladder, miss.detected_on, steps, council=None)
-    if not case.is_open or case.balance_fell_due or case.failure_on is not None:
-        return steps  # the balance is (or is about to be) due: misses no longer matter
-    if case.reminder_pay_by is not None and miss.detected_on <= case.reminder_pay_by:
-        return steps  # the open reminder already covers instalments falling due in its 7 days
-    today = miss.detected_on
-    if case.reminders_sent < len(ladder.reminder_notices):
-        notice = ladder.reminder_notices[case.reminders_sent]
-        case.reminders_sent += 1
-        case.reminder_issued_on = today
-        case.reminder_pay_by = today + days(compliance_days(ladder) - 1)
-        case.reminder_required_pence = cumulative_due(case.schedule, case.reminder_pay_by)
-        case.charge_at_last_notice_pence = case.charged_pence
-        overdue_now = max(case.reminder_required_pence - case.paid_pence, 0)
-        steps.notices.append(
-            (
-                notice,
-                {"amount_to_pay": overdue_now, "balance": case.balance_pence},
-                {
-                    "missed_instalment_due": miss.due_date,
-                    "pay_by": case.reminder_pay_by,
-                    "balance_due_if_unpaid": case.reminder_pay_by + days(1 + ladder.balance_due_days_after_failure),
-                },
-            )
-        )
-        steps.move(case, notice.value, f"instalment due {miss.due_date} missed ({miss.misses_this_year} this year)")
-    else:
-        # Reminders used up: reg 23(4) (CT, the next day) / reg 8 (NNDR, 7 days).
-        case.failure_on = miss.due_date
-        case.balance_due_on = miss.due_date + days(ladder.balance_due_days_after_later_miss)
-        steps.move(case, "reminders_exhausted", f"instalment due {miss.due_date} missed after the reminders")
-    _advance(case, ladder, today, steps, council=None)
-    return steps
-
-
-def on_day(case: Any, ladder: Ladder, council: CouncilConfig, today: date) -> Steps:
-    """Everything that falls due on a business day for one case."""
-    steps = Steps()
-    if not case.is_open or case.held:
-        return steps
-    _advance(case, ladder, today, steps, council)
-    return steps
-
-
-def _advance(case: Any, ladder: Ladder, today: date, steps: Steps, council: CouncilConfig | None) -> None:
-    # 1. Was the reminder complied with? Judged the day after its 7 days end.
-    if case.reminder_pay_by is not None and today > case.reminder_pay_by:
-        pay_by = case.reminder_pay_by
-        case.reminder_pay_by = None
-        if case.paid_pence >= case.reminder_required_pence:
-            steps.move(case, f"{case.stage}_complied" if not case.stage.endswith("_complied") else case.stage, "paid")
-        else:
-            case.failure_on = pay_by + days(1)
-            case.balance_due_on = case.failure_on + days(ladder.balance_due_days_after_failure)
-            steps.move(case, "reminder_failed", f"not paid by {pay_by}; balance due {case.balance_due_on}")
-    # 2. The right to instalments is lost: the whole balance falls due.
-    if not case.balance_fell_due and case.balance_due_on is not None and today >= case.balance_due_on:
-        case.balance_fell_due = True
-        steps.balance_due = (case.balance_due_on, "instalments not paid as the reminder required")
-        steps.move(case, "balance_due", f"whole balance due from {case.balance_due_on}")
-    if council is None or not case.balance_fell_due or case.balance_pence <= 0:
-        return
-    # 3. Final notice where one is needed, then the summons.
-    if case.summons_id is None:
-        if needs_final_notice(case, ladder) and case.final_notice_issued_on is None:
-            case.final_notice_issued_on = today
-            case.charge_at_last_notice_pence = case.charged_pence
-            steps.notices.append(
-                (
-                    NoticeType.FINAL_NOTICE,
-                    {"balance": case.balance_pence},
-                    {"court_application_from": earliest_summons(case, ladder)},
-                )
-            )
-            steps.move(case, "final_notice", "final notice needed (reg 33)")
-            return
-        if today >= earliest_summons(case, ladder):
-            hearing = next_sitting(council, today + days(max(ladder.hearing_after_days, REG_35_HEARING_NOTICE_DAYS)))
-            case.summons_id = f"SUM-{case.case_id}"
-            case.summons_issued_on = today
-            case.hearing_date = hearing
-            costs = ladder.summons_costs_pence
-            steps.summons = (today, hearing, costs)
-            if costs:
-                steps.costs.append(("summons", costs))
-            steps.notices.append(
-                (
-                    NoticeType.SUMMONS,
-                    {"balance": case.balance_pence, "summons_costs": costs, "total": case.balance_pence + costs},
-                    {"hearing_date": hearing},
-                )
-            )
-            steps.move(case, "summons", f"hearing {hearing} at {council.court.name}")
-        return
-    # 4. After a liability order: referral to an enforcement agent.
-    if (
-        case.liability_order_on is not None
-        and case.referred_on is None
-        and case.referral_due_on is not None
-        and today >= case.referral_due_on
-        and Remedy.ENFORCEMENT_AGENT in ladder.remedies
-        and not case.vulnerable
-    ):
-        fees = council.agent_fees_on(today)
-        agent = council.enforcement_agents[sum(map(ord, case.case_id)) % len(council.enforcement_agents)]
-        case.referred_on = today
-        case.agent = agent
-        case.referral_id = f"REF-{case.case_id}"
-        steps.referral = (agent, case.balance_pence, fees.compliance_fee_pence)
-        steps.notices.append(
-            (
-                NoticeType.AGENT_REFERRAL_LETTER,
-                {"balance": case.balance_pence, "compliance_fee": fees.compliance_fee_pence},
-                {"liability_order_date": case.liability_order_on, "referred_on": today},
-            )
-        )
-        steps.move(case, "agent", f"referred to {agent}")
-
-
-def needs_final_notice(case: Any, ladder: Ladder) -> bool:
-    if ladder.final_notice == FinalNoticePolicy.ALWAYS:
+def needs_final_notice(case: Case, rules: Rules) -> bool:
+    policy = rules.ladder.final_notice
+    if policy == FinalNoticePolicy.ALWAYS:
         return True
-    if ladder.final_notice == FinalNoticePolicy.NEVER:
+    if policy == FinalNoticePolicy.NEVER or not rules.statute.final_notice:
         return False
-    # reg 33: no reminder was served, or the amount has changed since the last one.
-    return bool(case.reminders_sent == 0 or case.charged_pence != case.charge_at_last_notice_pence)
+    return final_notice_required(case.reminders_sent, case.charged_pence, case.charge_at_last_notice_pence)
 
 
-def earliest_summons(case: Any, ladder: Ladder) -> date:
-    """The first day the council may lay a complaint, never earlier than the statute allows."""
+def earliest_summons(case: Case, rules: Rules) -> date:
+    """The first day the council may lay a complaint: its own wait after the balance
+    fell due, and never before the statute's days from a final notice's service."""
     assert case.balance_due_on is not None
-    earliest: date = case.balance_due_on + days(ladder.summons_wait_days)
+    earliest = case.balance_due_on + timedelta(days=rules.ladder.summons_wait_days)
     if case.final_notice_issued_on is not None:
-        wait = max(ladder.final_notice_wait_days, REG_34_FINAL_NOTICE_DAYS)
-        earliest = max(earliest, case.final_notice_issued_on + days(wait))
+        served = rules.served(case.final_notice_issued_on)
+        earliest = max(earliest, rules.statute.court_application_from(served))
     return earliest
 
 
-def next_action_on(case: Any, ladder: Ladder) -> date | None:
+def next_action_on(case: Case, rules: Rules) -> date | None:
     """The next business date on which ``on_day`` can change this case."""
     if not case.is_open:
         return None
     candidates: list[date] = []
     if case.reminder_pay_by is not None:
-        candidates.append(case.reminder_pay_by + days(1))
+        candidates.append(case.reminder_pay_by + timedelta(days=1))
     if not case.balance_fell_due and case.balance_due_on is not None:
         candidates.append(case.balance_due_on)
     if case.balance_fell_due and case.summons_id is None and case.balance_pence > 0:
-        if needs_final_notice(case, ladder) and case.final_notice_issued_on is None:
+        if needs_final_notice(case, rules) and case.final_notice_issued_on is None:
             candidates.append(case.balance_due_on or date.min)
         else:
-            candidates.append(earliest_summons(case, ladder))
-    if case.liability_order_on is not None and case.referred_on is None and case.referral_due_on is not None:
+            candidates.append(earliest_summons(case, rules))
+    if (
+        case.liability_order_on is not None
+        and case.referred_on is None
+        and case.referral_due_on is not None
+        and not case.vulnerable
+    ):
         candidates.append(case.referral_due_on)
     return min(candidates) if candidates else None
 
 
-def on_balance(case: Any, charged: int, paid: int, balance: int) -> Steps:
-    steps = Steps()
-    case.charged_pence, case.paid_pence, case.balance_pence = charged, paid, balance
-    if case.is_open and charged > 0 and balance <= 0:
-        if case.stage == "agent":
-            steps.recall = "paid in full"
-        steps.move(case, "paid", "balance cleared")
-        case.is_open = False
-    return steps
+# --- payments, misses and business days ----------------------------------------
 
 
-def stop_the_clock(case: Any, held_days: int) -> None:
-    """While a hold lasts no time runs against the debtor: pending dates move on."""
-    shift = days(held_days)
-    for name in ("reminder_pay_by", "balance_due_on", "referral_due_on"):
-        value = getattr(case, name)
-        if value is not None and not (name == "balance_due_on" and case.balance_fell_due):
-            setattr(case, name, value + shift)
-    if case.final_notice_issued_on is not None and case.summons_id is None:
-        case.final_notice_issued_on = case.final_notice_issued_on + shift
+def on_balance(case: Case, rules: Rules, charged: int, paid: int, balance: int, on: date) -> Decision:
+    """What payments says the debt stands at; a cleared balance stops the ladder."""
+    s = _begin(case)
+    c = s.case
+    c.charged_pence, c.paid_pence, c.balance_pence = charged, paid, balance
+    if c.is_open and charged > 0 and balance <= 0:
+        if c.stage == Stage.AGENT and c.referral_id is not None:
+            s.recall = Recall(c.referral_id, "paid in full")
+        s.move(Stage.PAID, "balance cleared")
+        c.is_open = False
+    return s.decide(rules, on)
+
+
+def on_missed_instalment(case: Case, rules: Rules, miss: MissedInstalment) -> Decision:
+    s = _begin(case)
+    _missed(s, rules, miss)
+    return s.decide(rules, miss.detected_on)
+
+
+def _missed(s: _Steps, rules: Rules, miss: MissedInstalment) -> None:
+    c = s.case
+    if c.is_open and c.held:
+        c.unanswered_miss_on = miss.due_date  # answered when the hold ends
+        return
+    if c.is_open:
+        # Settle an open reminder first, in case the day's sweep has not run yet.
+        _advance(s, rules, miss.detected_on, court=False)
+    if not c.is_open or c.balance_fell_due or c.failure_on is not None:
+        return  # the balance is (or is about to be) due: misses no longer matter
+    if c.reminder_pay_by is not None and miss.detected_on <= c.reminder_pay_by:
+        return  # the open reminder already covers instalments falling due in its days
+    if c.reminders_sent < len(rules.ladder.reminder_notices):
+        _remind(s, rules, miss)
+    else:
+        # Reminders used up: the balance is due (CT reg 23(4) the next day; NNDR reg 8 in 7 days).
+        c.failure_on = miss.due_date
+        c.balance_due_on = rules.statute.balance_due_after_later_miss(miss.due_date)
+        s.move(Stage.REMINDERS_EXHAUSTED, f"instalment due {miss.due_date} missed after the reminders")
+    _advance(s, rules, miss.detected_on, court=False)
+
+
+def _remind(s: _Steps, rules: Rules, miss: MissedInstalment) -> None:
+    c = s.case
+    today = miss.detected_on
+    notice = rules.ladder.reminder_notices[c.reminders_sent]
+    c.reminders_sent += 1
+    c.reminder_issued_on = today
+    pay_by = c.reminder_pay_by = rules.statute.reminder_pay_by(rules.served(today))
+    c.reminder_required_pence = cumulative_due(c.schedule, pay_by)
+    c.charge_at_last_notice_pence = c.charged_pence
+    if_unpaid = rules.statute.balance_due_after_failure(rules.statute.failure_on(pay_by))
+    s.notices.append(
+        NoticeToRequest(
+            notice,
+            {"amount_to_pay": max(c.reminder_required_pence - c.paid_pence, 0), "balance": c.balance_pence},
+            {"missed_instalment_due": miss.due_date, "pay_by": pay_by, "balance_due_if_unpaid": if_unpaid},
+        )
+    )
+    s.move(Stage(notice.value), f"instalment due {miss.due_date} missed ({miss.misses_this_year} this year)")
+
+
+def on_day(case: Case, rules: Rules, today: date) -> Decision:
+    """Everything that falls due on a business day for one case."""
+    s = _begin(case)
+    if s.case.is_open and not s.case.held:
+        _advance(s, rules, today, court=True)
+    return s.decide(rules, today)
+
+
+def _advance(s: _Steps, rules: Rules, today: date, *, court: bool) -> None:
+    c = s.case
+    statute = rules.statute
+    # 1. Was the reminder complied with? Judged the day after its days to pay end.
+    if c.reminder_pay_by is not None and today > c.reminder_pay_by:
+        pay_by, c.reminder_pay_by = c.reminder_pay_by, None
+        if c.paid_pence >= c.reminder_required_pence:
+            if c.stage in COMPLIED:
+                s.move(COMPLIED[c.stage], "paid")
+        else:
+            c.failure_on = statute.failure_on(pay_by)
+            c.balance_due_on = statute.balance_due_after_failure(c.failure_on)
+            s.move(Stage.REMINDER_FAILED, f"not paid by {pay_by}; balance due {c.balance_due_on}")
+    # 2. The right to instalments is lost: the whole balance falls due.
+    if not c.balance_fell_due and c.balance_due_on is not None and today >= c.balance_due_on:
+        c.balance_fell_due = True
+        s.balance_due = BalanceDue(c.balance_due_on, "instalments not paid as the reminder required")
+        s.move(Stage.BALANCE_DUE, f"whole balance due from {c.balance_due_on}")
+    if not court or not c.balance_fell_due or c.balance_pence <= 0:
+        return
+    if c.summons_id is None:
+        _towards_court(s, rules, today)
+    else:
+        _towards_agent(s, rules, today)
+
+
+def _towards_court(s: _Steps, rules: Rules, today: date) -> None:
+    """A final notice where one is needed, then the summons."""
+    c = s.case
+    if needs_final_notice(c, rules) and c.final_notice_issued_on is None:
+        c.final_notice_issued_on = today
+        c.charge_at_last_notice_pence = c.charged_pence
+        s.notices.append(
+            NoticeToRequest(
+                NoticeType.FINAL_NOTICE,
+                {"balance": c.balance_pence},
+                {"court_application_from": earliest_summons(c, rules)},
+            )
+        )
+        s.move(Stage.FINAL_NOTICE, "final notice needed (reg 33)")
+        return
+    if today < earliest_summons(c, rules):
+        return
+    if today > rules.statute.last_application_day(rules.served(c.bill_issued_on)):
+        c.is_open = False
+        s.move(Stage.OUT_OF_TIME, f"no complaint after {rules.statute.application_time_limit_years} years")
+        return
+    order_from = rules.statute.liability_order_earliest(rules.served(today))
+    hearing = next_sitting(rules.council, max(today + timedelta(days=rules.ladder.hearing_after_days), order_from))
+    costs = rules.ladder.summons_costs_pence
+    c.summons_id = f"SUM-{c.case_id}"
+    c.summons_issued_on = today
+    c.hearing_date = hearing
+    court = rules.council.court.name
+    s.summons = Summons(c.summons_id, today, hearing, court, max(c.balance_pence, 1), costs)
+    if costs:
+        s.costs.append(Costs("summons", costs))
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.SUMMONS,
+            {"balance": c.balance_pence, "summons_costs": costs, "total": c.balance_pence + costs},
+            {"hearing_date": hearing, "liability_order_earliest": order_from},
+        )
+    )
+    s.move(Stage.SUMMONS, f"hearing {hearing} at {court}")
+
+
+def _towards_agent(s: _Steps, rules: Rules, today: date) -> None:
+    """After a liability order: referral to an enforcement agent, never while vulnerable."""
+    c = s.case
+    if (
+        c.liability_order_on is None
+        or c.referred_on is not None
+        or c.referral_due_on is None
+        or today < c.referral_due_on
+        or Remedy.ENFORCEMENT_AGENT not in rules.ladder.remedies
+        or c.vulnerable
+        or not rules.council.enforcement_agents
+    ):
+        return
+    fee = fees.fee_scale_on(today).compliance_fee_pence
+    agents = rules.council.enforcement_agents
+    agent = agents[sum(map(ord, c.case_id)) % len(agents)]
+    c.referred_on, c.agent, c.referral_id = today, agent, f"REF-{c.case_id}"
+    s.referral = Referral(c.referral_id, agent, c.balance_pence, fee, c.vulnerable)
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.AGENT_REFERRAL_LETTER,
+            {"balance": c.balance_pence, "compliance_fee": fee},
+            {"liability_order_date": c.liability_order_on, "referred_on": today},
+            agent=agent,
+        )
+    )
+    s.move(Stage.AGENT, f"referred to {agent}")
+
+
+# --- the court and the agents --------------------------------------------------
+
+
+def on_liability_order(case: Case, rules: Rules, granted_on: date, costs_allowed: int) -> Decision:
+    s = _begin(case)
+    c = s.case
+    if c.liability_order_on is None and c.summons_id is not None:
+        c.liability_order_on = granted_on
+        c.referral_due_on = granted_on + timedelta(days=rules.ladder.agent_referral_after_days)
+        costs = costs_allowed or rules.ladder.liability_order_costs_pence
+        if costs:
+            s.costs.append(Costs("liability_order", costs))
+        s.move(Stage.LIABILITY_ORDER, f"liability order granted {granted_on}")
+        s.liability_order = LiabilityOrder(c.summons_id, granted_on, max(c.balance_pence, 1), costs)
+    return s.decide(rules, granted_on)
+
+
+def on_application_withdrawn(case: Case, rules: Rules, on: date) -> Decision:
+    s = _begin(case)
+    s.move(Stage.WITHDRAWN, "liability order application withdrawn")
+    s.case.is_open = False
+    return s.decide(rules, on)
+
+
+def on_hearing_adjourned(case: Case, rules: Rules, on: date, adjourned_to: date) -> Decision:
+    s = _begin(case)
+    s.case.hearing_date = adjourned_to
+    s.notes.append(Note("hearing_adjourned", f"to {adjourned_to}"))
+    return s.decide(rules, on)
+
+
+def on_agent_return(case: Case, rules: Rules, outcome: AgentOutcome, agent: str, on: date) -> Decision:
+    s = _begin(case)
+    if outcome == AgentOutcome.PAID_IN_FULL:
+        s.move(Stage.PAID, f"agent {agent or s.case.agent} returned paid in full")
+        s.case.is_open = False
+    elif outcome == AgentOutcome.NULLA_BONA:
+        # No goods: the council considers committal (individuals) or write-off next.
+        s.move(Stage.NULLA_BONA, "agent found no goods to take control of")
+        s.case.is_open = False
+    else:
+        s.move(Stage(f"returned_{outcome.value}"), f"agent returned: {outcome.value}")
+    return s.decide(rules, on)
+
+
+# --- holds and vulnerability -------------------------------------------------------
+
+
+def pauses_recovery(rules: Rules, kind: HoldKind) -> bool:
+    return holds.pauses_recovery(kind, dispute_pauses_recovery=rules.council.holds.dispute_pauses_recovery)
+
+
+def apply_hold(case: Case, rules: Rules, kind: HoldKind, on: date) -> Decision:
+    """The case stops where it is; an agent case comes back (statute/holds.py)."""
+    s = _begin(case)
+    c = s.case
+    if pauses_recovery(rules, kind) and not c.held:
+        c.held, c.held_since = True, on
+    recall = holds.recalls_agent(kind, dispute_pauses_recovery=rules.council.holds.dispute_pauses_recovery)
+    if c.stage == Stage.AGENT and recall and c.referral_id is not None:
+        words = kind.value.replace("_", " ")
+        s.recall = Recall(c.referral_id, words)
+        c.referred_on, c.referral_due_on = None, on
+        s.move(Stage.LIABILITY_ORDER, f"recalled from the agent: {words}")
+    s.notes.append(Note("hold_applied", kind.value))
+    return s.decide(rules, on)
+
+
+def release_hold(case: Case, rules: Rules, kind: HoldKind, on: date) -> Decision:
+    """No time ran while the hold lasted; a miss it held back is answered now."""
+    s = _begin(case)
+    c = s.case
+    held_days = max((on - c.held_since).days, 0) if c.held_since else 0
+    _stop_the_clock(c, held_days)
+    c.held, c.held_since = False, None
+    if c.unanswered_miss_on is not None:
+        miss = MissedInstalment(c.unanswered_miss_on, c.reminders_sent + 1, on)
+        c.unanswered_miss_on = None
+        _missed(s, rules, miss)
+    s.notes.append(Note("hold_released", kind.value))
+    return s.decide(rules, on)
+
+
+def _stop_the_clock(c: Case, held_days: int) -> None:
+    shift = timedelta(days=held_days)
+    if c.reminder_pay_by is not None:
+        c.reminder_pay_by += shift
+    if c.balance_due_on is not None and not c.balance_fell_due:
+        c.balance_due_on += shift
+    if c.referral_due_on is not None:
+        c.referral_due_on += shift
+    if c.final_notice_issued_on is not None and c.summons_id is None:
+        c.final_notice_issued_on += shift
+
+
+def flag_vulnerability(case: Case, rules: Rules, on: date) -> Decision:
+    s = _begin(case)
+    c = s.case
+    c.vulnerable = True
+    if c.stage == Stage.AGENT and c.is_open and rules.council.holds.recall_agent_when_vulnerable:
+        if c.referral_id is not None:
+            s.recall = Recall(c.referral_id, "debtor vulnerable")
+        s.move(Stage.LIABILITY_ORDER, "recalled from the agent: vulnerable")
+        c.referred_on = None
+    return s.decide(rules, on)
+
+
+def clear_vulnerability(case: Case, rules: Rules, on: date) -> Decision:
+    s = _begin(case)
+    s.case.vulnerable = False
+    return s.decide(rules, on)

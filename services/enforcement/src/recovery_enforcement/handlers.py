@@ -1,26 +1,27 @@
-"""Enforcement's use cases: move each case along its ladder and say so in events."""
+"""Enforcement's use cases: one per event type it acts on. Each loads the case(s)
+through the unit of work, asks the ladder's rules (``domain``) for a decision,
+applies it to the stored case and publishes it through the mapper (``events``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from recovery_enforcement import domain
-from recovery_enforcement.models import AgentReturn, Hold, LadderStep, RecoveryCase
-from recovery_enforcement.store import Cases
-from recovery_shared import topics
+from recovery_enforcement import domain, events
+from recovery_enforcement.store import AgentReturnRecord, CaseRecord, Cases, HoldRecord, new_case
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
-    AgentOutcome,
     BreathingSpaceEnded,
     BreathingSpaceStarted,
     CaseReturned,
     ChargeAdjusted,
     ChargeRaised,
+    CircumstanceData,
     DayStarted,
     DebtorDeceased,
     DisputeRaised,
@@ -35,207 +36,189 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.contracts.internal import (
     ArrangementMade,
     BalanceChanged,
-    BalanceFellDue,
-    BalanceFellDueData,
-    CaseRecalled,
-    CaseRecalledData,
-    CaseReferred,
-    CaseReferredData,
-    CostsAdded,
-    CostsAddedData,
-    HoldApplied,
-    HoldData,
-    HoldReleased,
     InstalmentMissed,
-    LiabilityOrderRecorded,
-    LiabilityOrderRecordedData,
     NoticeFailed,
     NoticeIssued,
-    NoticeRequested,
-    NoticeRequestedData,
-    NoticeType,
-    StageChanged,
-    StageChangedData,
-    SummonsListed,
-    SummonsListedData,
 )
 from recovery_shared.council import CouncilConfig
-from recovery_shared.messaging.consumer import BatchHandler
-from recovery_shared.messaging.errors import Refused
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.refusal import Refused
+from recovery_shared.statute import holds
+from recovery_shared.statute.holds import HoldKind
 
 log = structlog.get_logger("recovery.enforcement")
 
-# Holds that freeze every action on the cases they cover.
-FREEZING = {"breathing_space", "dispute", "deceased", "insolvency"}
-
 
 class Enforcement:
+    """The recovery case per debt: its ladder, holds, court steps and agent referrals."""
+
     def __init__(self, council: CouncilConfig) -> None:
         self.council = council
+        self._rules: dict[DebtType, domain.Rules] = {
+            debt_type: domain.rules_for(council, debt_type)
+            for debt_type in council.ladders
+            if debt_type in domain.STATUTES
+        }
 
-    # --- batches ----------------------------------------------------------------
+    def rules(self, debt_type: DebtType | str) -> domain.Rules:
+        rules = self._rules.get(DebtType(debt_type))
+        if rules is None:
+            return domain.rules_for(self.council, DebtType(debt_type))  # refuses, saying why
+        return rules
 
-    def in_batches(self, handler: Callable[[UnitOfWork, Any], Awaitable[None]]) -> BatchHandler:
-        """``handler`` applied to each event of a batch in turn, with every case the batch
-        names loaded first in one query: a bill run or a payment day brings thousands of
-        events, and one query per event was most of enforcement's time."""
+    # --- a batch ---------------------------------------------------------------------
 
-        async def apply_batch(uow: UnitOfWork, events: list[Any]) -> None:
-            loaded = await Cases(uow).load_cases({debt_id for event in events for debt_id in debts_named(event)})
-            for event in events:
-                uow.cause = event
-                try:
-                    await handler(uow, event)
-                finally:
-                    uow.cause = None
-            del loaded  # held until here so the identity map keeps every case of the batch
+    async def prefetch(self, uow: Cases, batch: list[Envelope]) -> None:
+        """Every case, hold and waiting schedule the batch's events name, in a few
+        queries: a bill run or a payment day brings thousands of events at once."""
+        wanted = _Wanted()
+        for event in batch:
+            _NAMES[type(event)](event, wanted)
+        await uow.cases.load(
+            debt_ids=wanted.debts,
+            summons_ids=wanted.summonses,
+            referral_ids=wanted.referrals,
+            parties=wanted.parties,
+            accounts=wanted.accounts,
+        )
+        if wanted.schedules:
+            await uow.schedules.load(wanted.schedules)
+        if wanted.parties:
+            await uow.holds.load_open(wanted.parties)
 
-        return apply_batch
+    # --- billing.charges.v1 ----------------------------------------------------------
 
-    # --- billing.charges.v1 ---------------------------------------------------
-
-    async def on_charge(self, uow: UnitOfWork, event: ChargeRaised | ChargeAdjusted) -> None:
-        cases = Cases(uow)
-        if isinstance(event, ChargeAdjusted):
-            case = await cases.case_for_debt(event.data.debt_id)
-            if case is None:
-                raise Refused(
-                    f"debt {event.data.debt_id} has no recovery case; it must be raised before it is adjusted"
-                )
-            return  # the new amount reaches us as balance.changed from payments
+    async def open_case(self, uow: Cases, event: ChargeRaised) -> None:
+        """Opens a recovery case on the debt type's ladder; a debt type with no ladder
+        configured yet is refused."""
         data = event.data
-        existing = await cases.case_for_debt(data.debt_id)
+        existing = await uow.cases.for_debt(data.debt_id)
         if existing is not None:
             if existing.account_ref == data.account_ref:
                 return
             raise Refused(f"debt {data.debt_id} already has a recovery case on another account")
-        self.council.ladder(data.debt_type)  # refuse debt types with no ladder configured
-        # The instalments printed on the demand notice are the statutory schedule;
-        # a bill without them gets its schedule from arrangements (arrangement.made),
-        # which may already be waiting for us.
-        pending = await cases.take_pending_schedule(data.debt_id)
-        if data.instalments:
-            schedule: list[list[object]] = [[i.due_date.isoformat(), i.amount_pence] for i in data.instalments]
-        else:
-            schedule = pending or []
-        cases.add(
-            RecoveryCase(
-                case_id=data.debt_id,
+        self.rules(data.debt_type)
+        # The instalments printed on the demand notice are the statutory schedule; a
+        # bill without them gets its schedule from arrangements (arrangement.made),
+        # which may already be waiting.
+        pending = await uow.schedules.take(data.debt_id)
+        schedule = [[i.due_date.isoformat(), i.amount_pence] for i in data.instalments or ()] or pending or []
+        party = data.liable_party
+        uow.cases.add(
+            new_case(
                 debt_id=data.debt_id,
                 account_ref=data.account_ref,
-                party_id=data.liable_party.party_id,
-                debt_type=data.debt_type.value,
+                party_id=party.party_id,
+                debt_type=data.debt_type,
                 financial_year=data.financial_year,
                 bill_issued_on=data.bill_issued_on,
-                recipient_name=data.liable_party.name,
-                recipient_address=[*data.liable_party.address_lines, data.liable_party.postcode],
-                charged_pence=data.amount_pence,
-                balance_pence=data.amount_pence,
-                charge_at_last_notice_pence=data.amount_pence,
+                recipient_name=party.name,
+                recipient_address=[*party.address_lines, party.postcode],
+                amount_pence=data.amount_pence,
                 schedule=schedule,
             )
         )
 
-    # --- payments.events.v1 ---------------------------------------------------
+    async def note_adjustment(self, uow: Cases, event: ChargeAdjusted) -> None:
+        """Checks the debt has a case; the new amount itself arrives from payments as balance.changed."""
+        if await uow.cases.for_debt(event.data.debt_id) is None:
+            raise Refused(
+                f"debt {event.data.debt_id} has no recovery case: it must be raised before it is adjusted,"
+                " and a debt type with no recovery ladder configured yet has none"
+            )
 
-    async def on_payment_event(self, uow: UnitOfWork, event: object) -> None:
-        if not isinstance(event, BalanceChanged):
-            return
-        cases = Cases(uow)
-        case = await cases.case_for_debt(event.data.debt_id)
+    # --- payments.events.v1 ----------------------------------------------------------
+
+    async def follow_balance(self, uow: Cases, event: BalanceChanged) -> None:
+        """What is paid decides compliance with a reminder; a cleared balance stops the
+        ladder (and recalls an agent case)."""
+        data = event.data
+        case = await uow.cases.for_debt(data.debt_id)
         if case is None:
-            return  # payments may know debts raised before enforcement started reading
-        steps = domain.on_balance(case, event.data.charged_pence, event.data.paid_pence, event.data.balance_pence)
-        await self._apply(uow, cases, case, steps, event.data.as_of)
+            return  # payments knows debts enforcement has no ladder for, or raised before it started reading
+        rules = self.rules(case.debt_type)
+        decision = domain.on_balance(
+            case.snapshot(), rules, data.charged_pence, data.paid_pence, data.balance_pence, data.as_of
+        )
+        self._apply(uow, case, decision)
 
-    # --- arrangements.events.v1 -----------------------------------------------
+    # --- arrangements.events.v1 ------------------------------------------------------
 
-    async def on_arrangement_event(self, uow: UnitOfWork, event: object) -> None:
-        cases = Cases(uow)
-        if isinstance(event, ArrangementMade):
-            schedule: list[list[object]] = [[i.due_date.isoformat(), i.amount_pence] for i in event.data.instalments]
-            for debt_id in event.data.debt_ids:
-                case = await cases.case_for_debt(debt_id)
-                if case is None:
-                    await cases.keep_pending_schedule(debt_id, schedule)
-                else:
-                    case.schedule = schedule
-                    cases.add(case)
-        elif isinstance(event, InstalmentMissed):
-            data = event.data
-            miss = domain.MissedInstalment(data.due_date, data.misses_this_year, data.overdue_pence, data.detected_on)
-            for debt_id in data.debt_ids:
-                case = await cases.case_for_debt(debt_id)
-                if case is None:
-                    raise Refused(f"instalment missed on debt {debt_id}, which has no recovery case")
-                steps = domain.on_missed_instalment(case, self.council.ladder(case.debt_type), miss)
-                await self._apply(uow, cases, case, steps, data.detected_on)
+    async def take_schedule(self, uow: Cases, event: ArrangementMade) -> None:
+        """Keeps the statutory instalment schedule each debt's reminders are judged by
+        (held until the bill arrives if it comes first)."""
+        schedule: list[list[Any]] = [[i.due_date.isoformat(), i.amount_pence] for i in event.data.instalments]
+        for debt_id in event.data.debt_ids:
+            case = await uow.cases.for_debt(debt_id)
+            if case is None:
+                await uow.schedules.keep(debt_id, schedule)
+            else:
+                case.schedule = schedule
 
-    # --- clock.days.v1 --------------------------------------------------------
+    async def answer_missed_instalment(self, uow: Cases, event: InstalmentMissed) -> None:
+        """Starts or moves the ladder: a reminder while the statute allows one, otherwise
+        the balance falls due (CT reg 23, NNDR reg 8)."""
+        data = event.data
+        miss = domain.MissedInstalment(data.due_date, data.misses_this_year, data.detected_on)
+        for debt_id in data.debt_ids:
+            case = await uow.cases.for_debt(debt_id)
+            if case is None:
+                raise Refused(
+                    f"instalment missed on debt {debt_id}, which has no recovery case: it was never billed"
+                    " here, or its debt type has no recovery ladder configured yet"
+                )
+            self._apply(uow, case, domain.on_missed_instalment(case.snapshot(), self.rules(case.debt_type), miss))
 
-    async def on_day(self, uow: UnitOfWork, event: DayStarted) -> None:
+    # --- clock.days.v1 ---------------------------------------------------------------
+
+    async def run_day(self, uow: Cases, event: DayStarted) -> None:
+        """Moves every case whose next step has fallen due: reminders judged, balances
+        falling due, final notices, summonses and agent referrals."""
         today = event.data.business_date
         if not await uow.advance_business_date(today):
             return
-        cases = Cases(uow)
-        for case in await cases.due_for_action(today):
-            steps = domain.on_day(case, self.council.ladder(case.debt_type), self.council, today)
-            await self._apply(uow, cases, case, steps, today)
+        for case in await uow.cases.due_for_action(today):
+            self._apply(uow, case, domain.on_day(case.snapshot(), self.rules(case.debt_type), today))
 
-    # --- courts.outcomes.v1 ---------------------------------------------------
+    # --- courts.outcomes.v1 ----------------------------------------------------------
 
-    async def on_court_outcome(
-        self, uow: UnitOfWork, event: LiabilityOrderGranted | LiabilityOrderWithdrawn | HearingAdjourned
-    ) -> None:
-        cases = Cases(uow)
+    async def record_liability_order(self, uow: Cases, event: LiabilityOrderGranted) -> None:
+        """Records the order and its costs; the agent referral follows after the council's wait."""
+        case = await self._summonsed(uow, event.data.summons_id)
+        rules = self.rules(case.debt_type)
         data = event.data
-        case = await cases.case_for_summons(data.summons_id)
+        self._apply(uow, case, domain.on_liability_order(case.snapshot(), rules, data.hearing_date, data.costs_pence))
+
+    async def close_withdrawn_application(self, uow: Cases, event: LiabilityOrderWithdrawn) -> None:
+        """Closes the case: the council withdrew its application for a liability order."""
+        case = await self._summonsed(uow, event.data.summons_id)
+        rules = self.rules(case.debt_type)
+        self._apply(uow, case, domain.on_application_withdrawn(case.snapshot(), rules, event.data.hearing_date))
+
+    async def move_hearing(self, uow: Cases, event: HearingAdjourned) -> None:
+        """Notes the new hearing date."""
+        case = await self._summonsed(uow, event.data.summons_id)
+        data = event.data
+        decision = domain.on_hearing_adjourned(
+            case.snapshot(), self.rules(case.debt_type), data.hearing_date, data.adjourned_to
+        )
+        self._apply(uow, case, decision)
+
+    async def _summonsed(self, uow: Cases, summons_id: str) -> CaseRecord:
+        case = await uow.cases.for_summons(summons_id)
         if case is None:
-            raise Refused(f"court outcome for unknown summons {data.summons_id}")
-        steps = domain.Steps()
-        ladder = self.council.ladder(case.debt_type)
-        if isinstance(event, LiabilityOrderGranted):
-            if case.liability_order_on is not None:
-                return
-            case.liability_order_on = data.hearing_date
-            case.referral_due_on = data.hearing_date + domain.days(ladder.agent_referral_after_days)
-            costs = data.costs_pence or ladder.liability_order_costs_pence
-            if costs:
-                steps.costs.append(("liability_order", costs))
-            steps.move(case, "liability_order", f"liability order granted {data.hearing_date}")
-            uow.publish(
-                topics.ENFORCEMENT_EVENTS,
-                LiabilityOrderRecorded(
-                    key=case.account_ref,
-                    data=LiabilityOrderRecordedData(
-                        summons_id=data.summons_id,
-                        account_ref=case.account_ref,
-                        debt_ids=[case.debt_id],
-                        granted_on=data.hearing_date,
-                        amount_pence=max(case.balance_pence, 1),
-                        costs_pence=costs,
-                    ),
-                ),
-            )
-        elif isinstance(event, LiabilityOrderWithdrawn):
-            steps.move(case, "withdrawn", "liability order application withdrawn")
-            case.is_open = False
-        else:
-            case.hearing_date = event.data.adjourned_to
-            self._record(cases, case, data.hearing_date, "hearing_adjourned", f"to {event.data.adjourned_to}")
-        await self._apply(uow, cases, case, steps, data.hearing_date)
+            raise Refused(f"court outcome for unknown summons {summons_id}")
+        return case
 
-    # --- agents.returns.v1 ----------------------------------------------------
+    # --- agents.returns.v1 -----------------------------------------------------------
 
-    async def on_agent_return(self, uow: UnitOfWork, event: CaseReturned) -> None:
-        cases = Cases(uow)
+    async def take_agent_return(self, uow: Cases, event: CaseReturned) -> None:
+        """Records the agent's return; paid in full or no goods (nulla bona) closes the case."""
         data = event.data
-        case = await cases.case_for_referral(data.referral_id)
+        case = await uow.cases.for_referral(data.referral_id)
         if case is None:
             raise Refused(f"agent return for unknown referral {data.referral_id}")
-        cases.add(
-            AgentReturn(
+        uow.history.agent_return(
+            AgentReturnRecord(
                 referral_id=data.referral_id,
                 case_id=case.case_id,
                 outcome=data.outcome.value,
@@ -244,328 +227,175 @@ class Enforcement:
                 returned_on=data.returned_on,
             )
         )
-        steps = domain.Steps()
-        if data.outcome == AgentOutcome.PAID_IN_FULL:
-            steps.move(case, "paid", f"agent {data.agent or case.agent} returned paid in full")
-            case.is_open = False
-        elif data.outcome == AgentOutcome.NULLA_BONA:
-            # No goods: the council considers committal (individuals) or write-off next.
-            steps.move(case, "nulla_bona", "agent found no goods to take control of")
-            case.is_open = False
-        else:
-            steps.move(case, f"returned_{data.outcome.value}", f"agent returned: {data.outcome.value}")
-        await self._apply(uow, cases, case, steps, data.returned_on)
+        decision = domain.on_agent_return(
+            case.snapshot(), self.rules(case.debt_type), data.outcome, data.agent, data.returned_on
+        )
+        self._apply(uow, case, decision)
 
-    # --- debtors.circumstances.v1 ---------------------------------------------
+    # --- debtors.circumstances.v1 ----------------------------------------------------
 
-    async def on_circumstance(self, uow: UnitOfWork, event: object) -> None:
-        cases = Cases(uow)
-        if isinstance(event, BreathingSpaceStarted):
-            # Reg 14: the hold reaches every debt the council holds for the person.
-            await self._hold(
-                uow,
-                cases,
-                "breathing_space",
-                event.data.party_id,
-                event.data.account_ref,
-                event.data.effective_on,
-                event.data.reference,
-                by_party=True,
-            )
-        elif isinstance(event, BreathingSpaceEnded):
-            await self._release(uow, cases, "breathing_space", event.data.party_id, event.data.effective_on)
-        elif isinstance(event, DisputeRaised):
-            await self._hold(
-                uow,
-                cases,
-                "dispute",
-                event.data.party_id,
-                event.data.account_ref,
-                event.data.effective_on,
-                event.data.reference,
-                by_party=False,
-            )
-        elif isinstance(event, DisputeResolved):
-            await self._release(uow, cases, "dispute", event.data.party_id, event.data.effective_on)
-        elif isinstance(event, DebtorDeceased | InsolvencyNotified):
-            kind = "deceased" if isinstance(event, DebtorDeceased) else "insolvency"
-            await self._hold(
-                uow,
-                cases,
-                kind,
-                event.data.party_id,
-                event.data.account_ref,
-                event.data.effective_on,
-                event.data.reference,
-                by_party=True,
-            )
-        elif isinstance(event, VulnerabilityFlagged | VulnerabilityCleared):
-            flagged = isinstance(event, VulnerabilityFlagged)
-            for case in await cases.cases_for_party(event.data.party_id):
-                case.vulnerable = flagged
-                steps = domain.Steps()
-                if flagged and case.stage == "agent" and case.is_open:
-                    # Councils may recall on evidence of vulnerability [S31][S54c].
-                    steps.recall = "debtor vulnerable"
-                    steps.move(case, "liability_order", "recalled from the agent: vulnerable")
-                    case.referred_on = None
-                await self._apply(uow, cases, case, steps, event.data.effective_on)
+    async def start_breathing_space(self, uow: Cases, event: BreathingSpaceStarted) -> None:
+        """Holds every debt the person owed when it started, on every account (SI 2020/1311
+        reg 14), and recalls agent cases."""
+        await self._hold(uow, HoldKind.BREATHING_SPACE, event.data)
 
-    async def _hold(
-        self,
-        uow: UnitOfWork,
-        cases: Cases,
-        kind: str,
-        party_id: str,
-        account_ref: str,
-        on: date,
-        reference: str,
-        *,
-        by_party: bool,
-    ) -> None:
-        if await cases.open_holds(party_id, kind):
+    async def end_breathing_space(self, uow: Cases, event: BreathingSpaceEnded) -> None:
+        """Releases the hold: the clock restarts where it stopped."""
+        await self._release(uow, HoldKind.BREATHING_SPACE, event.data)
+
+    async def note_dispute(self, uow: Cases, event: DisputeRaised) -> None:
+        """Notes the dispute on the account's cases; recovery pauses only where the council
+        chose so (a dispute does not suspend liability)."""
+        if holds.pauses_recovery(HoldKind.DISPUTE, dispute_pauses_recovery=self.council.holds.dispute_pauses_recovery):
+            await self._hold(uow, HoldKind.DISPUTE, event.data)
             return
-        covered = await (cases.cases_for_party(party_id) if by_party else cases.cases_for_account(account_ref))
-        # Debts arising after a breathing space starts are not covered by it [S47e].
-        covered = [c for c in covered if c.is_open and not (kind == "breathing_space" and c.bill_issued_on > on)]
-        cases.add(
-            Hold(
-                party_id=party_id,
-                account_ref=account_ref,
-                kind=kind,
-                reference=reference,
-                started_on=on,
-                case_ids=[c.case_id for c in covered],
+        for case in await uow.cases.of_account(event.data.account_ref):
+            uow.history.step(case.case_id, event.data.effective_on, "dispute_raised", event.data.reference)
+
+    async def resolve_dispute(self, uow: Cases, event: DisputeResolved) -> None:
+        """Ends a paused dispute's hold, or notes the resolution where recovery carried on."""
+        data = event.data
+        if await uow.holds.open_holds(data.party_id, HoldKind.DISPUTE):
+            await self._release(uow, HoldKind.DISPUTE, data)
+            return
+        for case in await uow.cases.of_account(data.account_ref):
+            uow.history.step(case.case_id, data.effective_on, "dispute_resolved", data.reference)
+
+    async def flag_vulnerability(self, uow: Cases, event: VulnerabilityFlagged) -> None:
+        """No referral while the flag stands; an agent case is recalled where the council chose so."""
+        for case in await uow.cases.of_party(event.data.party_id):
+            rules = self.rules(case.debt_type)
+            self._apply(uow, case, domain.flag_vulnerability(case.snapshot(), rules, event.data.effective_on))
+
+    async def clear_vulnerability(self, uow: Cases, event: VulnerabilityCleared) -> None:
+        """Lifts the flag: a referral held back is made at the next day's sweep."""
+        for case in await uow.cases.of_party(event.data.party_id):
+            rules = self.rules(case.debt_type)
+            self._apply(uow, case, domain.clear_vulnerability(case.snapshot(), rules, event.data.effective_on))
+
+    async def hold_for_death(self, uow: Cases, event: DebtorDeceased) -> None:
+        """Holds every debt of the person and recalls agent cases: the estate deals with them."""
+        await self._hold(uow, HoldKind.DECEASED, event.data)
+
+    async def hold_for_insolvency(self, uow: Cases, event: InsolvencyNotified) -> None:
+        """Holds every debt of the person and recalls agent cases."""
+        await self._hold(uow, HoldKind.INSOLVENCY, event.data)
+
+    async def _hold(self, uow: Cases, kind: HoldKind, data: CircumstanceData) -> None:
+        if await uow.holds.open_holds(data.party_id, kind):
+            return  # already held: a second notification changes nothing
+        on = data.effective_on
+        if holds.reaches_every_debt_of_the_person(kind):
+            reach = await uow.cases.of_party(data.party_id)
+        else:
+            reach = await uow.cases.of_account(data.account_ref)
+        covered = [c for c in reach if c.is_open and holds.covers(kind, c.bill_issued_on, on)]
+        uow.holds.add(
+            HoldRecord(
+                data.party_id, data.account_ref, kind.value, data.reference, on, None, [c.case_id for c in covered]
             )
         )
         for case in covered:
-            steps = domain.Steps()
-            if not case.held:
-                case.held, case.held_since = True, on
-            if case.stage == "agent" and kind in FREEZING:
-                steps.recall = kind.replace("_", " ")
-                case.referred_on = None
-                case.referral_due_on = on
-                steps.move(case, "liability_order", f"recalled from the agent: {kind.replace('_', ' ')}")
-            self._record(cases, case, on, "hold_applied", kind)
-            await self._apply(uow, cases, case, steps, on)
+            self._apply(uow, case, domain.apply_hold(case.snapshot(), self.rules(case.debt_type), kind, on))
         if covered:
             uow.publish(
-                topics.ENFORCEMENT_EVENTS,
-                HoldApplied(
-                    key=account_ref,
-                    data=HoldData(
-                        party_id=party_id,
-                        account_ref=account_ref,
-                        debt_ids=[c.debt_id for c in covered],
-                        hold=kind,
-                        on=on,
-                    ),
-                ),
+                events.hold_applied(data.party_id, data.account_ref, [c.debt_id for c in covered], kind.value, on)
             )
 
-    async def _release(self, uow: UnitOfWork, cases: Cases, kind: str, party_id: str, on: date) -> None:
-        for hold in await cases.open_holds(party_id, kind):
+    async def _release(self, uow: Cases, kind: HoldKind, data: CircumstanceData) -> None:
+        on = data.effective_on
+        for hold in await uow.holds.open_holds(data.party_id, kind):
             hold.ended_on = on
-            cases.add(hold)
-            released = []
+            still_open = await uow.holds.open_holds(data.party_id)
+            released: list[CaseRecord] = []
             for case_id in hold.case_ids:
-                case = await cases.case(case_id)
-                if case is None or not case.held:
-                    continue
-                await uow.session.flush()
-                if await cases.any_open_hold_on(case_id, party_id):
-                    continue  # another hold still covers it
-                held_days = (on - case.held_since).days if case.held_since else 0
-                domain.stop_the_clock(case, max(held_days, 0))
-                case.held, case.held_since = False, None
-                steps = domain.Steps()
-                if case.unanswered_miss_on is not None:
-                    miss = domain.MissedInstalment(case.unanswered_miss_on, case.reminders_sent + 1, 0, on)
-                    case.unanswered_miss_on = None
-                    steps = domain.on_missed_instalment(case, self.council.ladder(case.debt_type), miss)
-                self._record(cases, case, on, "hold_released", kind)
-                await self._apply(uow, cases, case, steps, on)
+                case = await uow.cases.for_debt(case_id)
+                if case is None or not case.held or any(case_id in other.case_ids for other in still_open):
+                    continue  # not held, or another hold still covers it
+                self._apply(uow, case, domain.release_hold(case.snapshot(), self.rules(case.debt_type), kind, on))
                 released.append(case)
             if released:
                 uow.publish(
-                    topics.ENFORCEMENT_EVENTS,
-                    HoldReleased(
-                        key=hold.account_ref,
-                        data=HoldData(
-                            party_id=party_id,
-                            account_ref=hold.account_ref,
-                            debt_ids=[c.debt_id for c in released],
-                            hold=kind,
-                            on=on,
-                        ),
-                    ),
+                    events.hold_released(data.party_id, hold.account_ref, [c.debt_id for c in released], kind.value, on)
                 )
 
-    # --- notices.events.v1 ----------------------------------------------------
+    # --- notices.events.v1 -----------------------------------------------------------
 
-    async def on_notice_event(self, uow: UnitOfWork, event: object) -> None:
-        if not isinstance(event, NoticeIssued | NoticeFailed):
-            return
-        cases = Cases(uow)
-        case = await cases.case(event.data.case_id) if event.data.case_id else None
+    async def note_notice_served(self, uow: Cases, event: NoticeIssued) -> None:
+        """Writes the served date of a notice this service requested into the case history."""
+        data = event.data
+        case = await uow.cases.for_debt(data.case_id) if data.case_id else None
+        if case is not None:
+            uow.history.step(case.case_id, data.served_on, f"served_{data.notice_type.value}", data.document_id)
+
+    async def note_notice_failed(self, uow: Cases, event: NoticeFailed) -> None:
+        """Writes a notice that could not be rendered into the case history for an officer."""
+        data = event.data
+        case = await uow.cases.for_debt(data.case_id) if data.case_id else None
         if case is None:
             return
-        if isinstance(event, NoticeIssued):
-            self._record(
-                cases, case, event.data.served_on, f"served_{event.data.notice_type.value}", event.data.document_id
-            )
-        else:
-            log.error(
-                "notice failed",
-                case_id=case.case_id,
-                notice_type=event.data.notice_type.value,
-                reason=event.data.reason,
-            )
-            self._record(
-                cases,
-                case,
-                await uow.today() or case.bill_issued_on,
-                f"failed_{event.data.notice_type.value}",
-                event.data.reason[:200],
-            )
+        log.error("notice failed", case_id=case.case_id, notice_type=data.notice_type.value, reason=data.reason)
+        on = await uow.today() or case.bill_issued_on
+        uow.history.step(case.case_id, on, f"failed_{data.notice_type.value}", data.reason[:200])
 
-    # --- turning decisions into events ----------------------------------------
+    # --- applying a decision ---------------------------------------------------------
 
-    async def _apply(self, uow: UnitOfWork, cases: Cases, case: RecoveryCase, steps: domain.Steps, on: date) -> None:
-        ladder = self.council.ladder(case.debt_type)
-        case.next_action_on = domain.next_action_on(case, ladder)
-        case.updated_at = utc_now()
-        cases.add(case)
-        if not steps:
-            return
-        key = case.account_ref
-        for from_stage, to_stage, why in steps.stages:
-            self._record(cases, case, on, to_stage, why)
-            uow.publish(
-                topics.ENFORCEMENT_EVENTS,
-                StageChanged(
-                    key=key,
-                    data=StageChangedData(
-                        case_id=case.case_id,
-                        debt_id=case.debt_id,
-                        account_ref=key,
-                        debt_type=DebtType(case.debt_type),
-                        from_stage=from_stage,
-                        to_stage=to_stage,
-                        on=on,
-                        reason=why,
-                    ),
-                ),
-            )
-        if steps.balance_due is not None:
-            due_on, why = steps.balance_due
-            uow.publish(
-                topics.ENFORCEMENT_EVENTS,
-                BalanceFellDue(
-                    key=key, data=BalanceFellDueData(debt_id=case.debt_id, account_ref=key, due_on=due_on, reason=why)
-                ),
-            )
-        for kind, amount in steps.costs:
-            uow.publish(
-                topics.ENFORCEMENT_EVENTS,
-                CostsAdded(
-                    key=key,
-                    data=CostsAddedData(
-                        debt_id=case.debt_id, account_ref=key, amount_pence=amount, kind=kind, added_on=on
-                    ),
-                ),
-            )
-        if steps.summons is not None and case.summons_id is not None:
-            issued, hearing, costs = steps.summons
-            uow.publish(
-                topics.ENFORCEMENT_EVENTS,
-                SummonsListed(
-                    key=key,
-                    data=SummonsListedData(
-                        summons_id=case.summons_id,
-                        account_ref=key,
-                        debt_ids=[case.debt_id],
-                        court=self.council.court.name,
-                        issued_on=issued,
-                        hearing_date=hearing,
-                        amount_pence=max(case.balance_pence, 1),
-                        costs_pence=costs,
-                    ),
-                ),
-            )
-        for notice_type, amounts, dates in steps.notices:
-            request_id = f"{case.case_id}:{notice_type.value}:{on.isoformat()}"
-            template_data = {"debt_type": case.debt_type, "financial_year": case.financial_year or ""}
-            if notice_type == NoticeType.SUMMONS:
-                template_data["court"] = self.council.court.name
-            if notice_type == NoticeType.AGENT_REFERRAL_LETTER and steps.referral is not None:
-                template_data["agent"] = steps.referral[0]
-            uow.publish(
-                topics.NOTICE_REQUESTS,
-                NoticeRequested(
-                    key=key,
-                    data=NoticeRequestedData(
-                        request_id=request_id,
-                        notice_type=notice_type,
-                        account_ref=key,
-                        case_id=case.case_id,
-                        debt_ids=[case.debt_id],
-                        council_name=self.council.council_name,
-                        recipient_name=case.recipient_name,
-                        recipient_address=case.recipient_address,
-                        amounts=amounts,
-                        dates=dates,
-                        issued_on=on,
-                        template_data=template_data,
-                    ),
-                ),
-            )
-        if steps.referral is not None and case.referral_id is not None:
-            agent, amount, fee = steps.referral
-            uow.publish(
-                topics.AGENT_REFERRALS,
-                CaseReferred(
-                    key=key,
-                    data=CaseReferredData(
-                        referral_id=case.referral_id,
-                        case_id=case.case_id,
-                        account_ref=key,
-                        debt_ids=[case.debt_id],
-                        agent=agent,
-                        referred_on=on,
-                        liability_order_ref=case.summons_id or "",
-                        amount_pence=max(amount, 1),
-                        compliance_fee_pence=fee,
-                        debtor_is_vulnerable=case.vulnerable,
-                    ),
-                ),
-            )
-        if steps.recall is not None and case.referral_id is not None:
-            uow.publish(
-                topics.AGENT_REFERRALS,
-                CaseRecalled(
-                    key=key,
-                    data=CaseRecalledData(
-                        referral_id=case.referral_id,
-                        case_id=case.case_id,
-                        account_ref=key,
-                        recalled_on=on,
-                        reason=steps.recall,
-                    ),
-                ),
-            )
-
-    def _record(self, cases: Cases, case: RecoveryCase, on: date, step: str, detail: str) -> None:
-        cases.add(LadderStep(case_id=case.case_id, on=on, step=step, detail=detail))
+    def _apply(self, uow: Cases, case: CaseRecord, decision: domain.Decision) -> None:
+        if case.take(decision.case):
+            case.updated_at = utc_now()
+        for move in decision.moves:
+            uow.history.step(case.case_id, decision.on, move.to_stage.value, move.reason)
+        for note in decision.notes:
+            uow.history.step(case.case_id, decision.on, note.step, note.detail)
+        for event in events.for_decision(decision, case, self.council.council_name):
+            uow.publish(event)
 
 
-def debts_named(event: Any) -> list[str]:
-    """The debts an event is about, whichever contract it is."""
-    data = getattr(event, "data", None)
-    if data is None:
-        return []
-    if isinstance(getattr(data, "debt_ids", None), list):
-        return list(data.debt_ids)
-    debt_id = getattr(data, "debt_id", None)
-    return [debt_id] if isinstance(debt_id, str) else []
+@dataclass
+class _Wanted:
+    debts: set[str] = field(default_factory=set)
+    schedules: set[str] = field(default_factory=set)
+    summonses: set[str] = field(default_factory=set)
+    referrals: set[str] = field(default_factory=set)
+    parties: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
+
+
+def _bill(e: Any, w: _Wanted) -> None:
+    w.debts.add(e.data.debt_id)
+    w.schedules.add(e.data.debt_id)
+
+
+def _schedule(e: Any, w: _Wanted) -> None:
+    w.debts.update(e.data.debt_ids)
+    w.schedules.update(e.data.debt_ids)
+
+
+def _person(e: Any, w: _Wanted) -> None:
+    w.parties.add(e.data.party_id)
+    w.accounts.add(e.data.account_ref)
+
+
+# What each routed event type names, for the batch's prefetch.
+_NAMES: dict[type[Envelope], Callable[[Any, _Wanted], None]] = {
+    ChargeRaised: _bill,
+    ChargeAdjusted: lambda e, w: w.debts.add(e.data.debt_id),
+    BalanceChanged: lambda e, w: w.debts.add(e.data.debt_id),
+    ArrangementMade: _schedule,
+    InstalmentMissed: lambda e, w: w.debts.update(e.data.debt_ids),
+    DayStarted: lambda e, w: None,
+    LiabilityOrderGranted: lambda e, w: w.summonses.add(e.data.summons_id),
+    LiabilityOrderWithdrawn: lambda e, w: w.summonses.add(e.data.summons_id),
+    HearingAdjourned: lambda e, w: w.summonses.add(e.data.summons_id),
+    CaseReturned: lambda e, w: w.referrals.add(e.data.referral_id),
+    BreathingSpaceStarted: _person,
+    BreathingSpaceEnded: _person,
+    DisputeRaised: _person,
+    DisputeResolved: _person,
+    VulnerabilityFlagged: _person,
+    VulnerabilityCleared: _person,
+    DebtorDeceased: _person,
+    InsolvencyNotified: _person,
+    NoticeIssued: lambda e, w: w.debts.add(e.data.case_id) if e.data.case_id else None,
+    NoticeFailed: lambda e, w: w.debts.add(e.data.case_id) if e.data.case_id else None,
+}

@@ -1,92 +1,485 @@
-"""All of enforcement's queries."""
+"""Enforcement's unit of work and repositories: every query the service makes.
+
+``Cases`` is the unit the use cases are written against; ``SqlCases`` is the real
+one on the service's database and ``tests/unit/fakes/enforcement.FakeCases`` the
+in-memory twin. A batch's cases, holds and waiting schedules are loaded by the
+route table's prefetch in a few queries; each event's use case then finds them
+held in memory, and the changes go back in bulk at commit.
+
+A case's id is its debt's id (one recovery case per debt), so a case is looked up
+by debt id as by primary key.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
 
-from sqlmodel import col, select
+from sqlalchemy import and_
 
+from recovery_enforcement import domain
 from recovery_enforcement.models import AgentReturn, Hold, LadderStep, PendingSchedule, RecoveryCase
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.clock import utc_now
+from recovery_shared.contracts.common import DebtType
+from recovery_shared.messaging.records import Log, Records
+from recovery_shared.messaging.unit_of_work import SqlUnitOfWork, UnitOfWork
+
+# --- records: one dataclass per table, fields named as its columns ----------------
 
 
-class Cases:
-    def __init__(self, uow: UnitOfWork) -> None:
+@dataclass(slots=True)
+class CaseRecord:
+    case_id: str
+    debt_id: str
+    account_ref: str
+    party_id: str
+    debt_type: str
+    financial_year: str | None
+    bill_issued_on: date
+    recipient_name: str
+    recipient_address: list[str]
+    stage: str
+    is_open: bool
+    charged_pence: int
+    paid_pence: int
+    balance_pence: int
+    schedule: list[list[Any]]
+    reminders_sent: int
+    reminder_issued_on: date | None
+    reminder_pay_by: date | None
+    reminder_required_pence: int
+    charge_at_last_notice_pence: int
+    unanswered_miss_on: date | None
+    failure_on: date | None
+    balance_due_on: date | None
+    balance_fell_due: bool
+    final_notice_issued_on: date | None
+    summons_id: str | None
+    summons_issued_on: date | None
+    hearing_date: date | None
+    liability_order_on: date | None
+    referral_id: str | None
+    referral_due_on: date | None
+    referred_on: date | None
+    agent: str | None
+    held: bool
+    held_since: date | None
+    vulnerable: bool
+    next_action_on: date | None
+    opened_at: datetime
+    updated_at: datetime
+
+    def snapshot(self) -> domain.Case:
+        """The case as the ladder's rules see it."""
+        return domain.Case(
+            case_id=self.case_id,
+            debt_id=self.debt_id,
+            account_ref=self.account_ref,
+            party_id=self.party_id,
+            debt_type=DebtType(self.debt_type),
+            bill_issued_on=self.bill_issued_on,
+            stage=domain.Stage(self.stage),
+            is_open=self.is_open,
+            charged_pence=self.charged_pence,
+            paid_pence=self.paid_pence,
+            balance_pence=self.balance_pence,
+            schedule=tuple(domain.Due(date.fromisoformat(str(d)), int(p)) for d, p in self.schedule),
+            reminders_sent=self.reminders_sent,
+            reminder_issued_on=self.reminder_issued_on,
+            reminder_pay_by=self.reminder_pay_by,
+            reminder_required_pence=self.reminder_required_pence,
+            charge_at_last_notice_pence=self.charge_at_last_notice_pence,
+            unanswered_miss_on=self.unanswered_miss_on,
+            failure_on=self.failure_on,
+            balance_due_on=self.balance_due_on,
+            balance_fell_due=self.balance_fell_due,
+            final_notice_issued_on=self.final_notice_issued_on,
+            summons_id=self.summons_id,
+            summons_issued_on=self.summons_issued_on,
+            hearing_date=self.hearing_date,
+            liability_order_on=self.liability_order_on,
+            referral_id=self.referral_id,
+            referral_due_on=self.referral_due_on,
+            referred_on=self.referred_on,
+            agent=self.agent,
+            held=self.held,
+            held_since=self.held_since,
+            vulnerable=self.vulnerable,
+            next_action_on=self.next_action_on,
+        )
+
+    def take(self, case: domain.Case) -> bool:
+        """Store what a decision made of the case (the fields the rules may change);
+        says whether anything changed."""
+        changed = self.stage != case.stage.value
+        self.stage = case.stage.value
+        for name in _LADDER_FIELDS:
+            value = getattr(case, name)
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+                changed = True
+        return changed
+
+
+# The case's identity, its bill and its schedule are set by the use cases, never by a rule.
+_LADDER_FIELDS = (
+    "is_open",
+    "charged_pence",
+    "paid_pence",
+    "balance_pence",
+    "reminders_sent",
+    "reminder_issued_on",
+    "reminder_pay_by",
+    "reminder_required_pence",
+    "charge_at_last_notice_pence",
+    "unanswered_miss_on",
+    "failure_on",
+    "balance_due_on",
+    "balance_fell_due",
+    "final_notice_issued_on",
+    "summons_id",
+    "summons_issued_on",
+    "hearing_date",
+    "liability_order_on",
+    "referral_id",
+    "referral_due_on",
+    "referred_on",
+    "agent",
+    "held",
+    "held_since",
+    "vulnerable",
+    "next_action_on",
+)
+
+
+def new_case(
+    *,
+    debt_id: str,
+    account_ref: str,
+    party_id: str,
+    debt_type: DebtType,
+    financial_year: str | None,
+    bill_issued_on: date,
+    recipient_name: str,
+    recipient_address: list[str],
+    amount_pence: int,
+    schedule: list[list[Any]],
+) -> CaseRecord:
+    now = utc_now()
+    return CaseRecord(
+        case_id=debt_id,
+        debt_id=debt_id,
+        account_ref=account_ref,
+        party_id=party_id,
+        debt_type=debt_type.value,
+        financial_year=financial_year,
+        bill_issued_on=bill_issued_on,
+        recipient_name=recipient_name,
+        recipient_address=recipient_address,
+        stage=domain.Stage.BILLED.value,
+        is_open=True,
+        charged_pence=amount_pence,
+        paid_pence=0,
+        balance_pence=amount_pence,
+        schedule=schedule,
+        reminders_sent=0,
+        reminder_issued_on=None,
+        reminder_pay_by=None,
+        reminder_required_pence=0,
+        charge_at_last_notice_pence=amount_pence,
+        unanswered_miss_on=None,
+        failure_on=None,
+        balance_due_on=None,
+        balance_fell_due=False,
+        final_notice_issued_on=None,
+        summons_id=None,
+        summons_issued_on=None,
+        hearing_date=None,
+        liability_order_on=None,
+        referral_id=None,
+        referral_due_on=None,
+        referred_on=None,
+        agent=None,
+        held=False,
+        held_since=None,
+        vulnerable=False,
+        next_action_on=None,
+        opened_at=now,
+        updated_at=now,
+    )
+
+
+@dataclass(slots=True)
+class HoldRecord:
+    """A breathing space, paused dispute, death or insolvency, and the cases it covers."""
+
+    party_id: str
+    account_ref: str
+    kind: str
+    reference: str
+    started_on: date
+    ended_on: date | None
+    case_ids: list[str]
+
+
+HOLD_KEY = ("party_id", "kind", "started_on", "reference")
+
+
+@dataclass(slots=True)
+class PendingScheduleRecord:
+    debt_id: str
+    schedule: list[list[Any]]
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class LadderStepRecord:
+    case_id: str
+    on: date
+    step: str
+    detail: str
+    recorded_at: datetime
+
+
+@dataclass(slots=True)
+class AgentReturnRecord:
+    referral_id: str
+    case_id: str
+    outcome: str
+    amount_collected_pence: int
+    fees_pence: int
+    returned_on: date
+
+
+# --- what the use cases ask of the store ------------------------------------------
+
+
+class CaseRepository(Protocol):
+    async def load(
+        self,
+        *,
+        debt_ids: Iterable[str] = (),
+        summons_ids: Iterable[str] = (),
+        referral_ids: Iterable[str] = (),
+        parties: Iterable[str] = (),
+        accounts: Iterable[str] = (),
+    ) -> None:
+        """Hold every case these name, in a few queries (a batch's prefetch)."""
+
+    async def for_debt(self, debt_id: str) -> CaseRecord | None: ...
+    async def for_summons(self, summons_id: str) -> CaseRecord | None: ...
+    async def for_referral(self, referral_id: str) -> CaseRecord | None: ...
+    async def of_party(self, party_id: str) -> list[CaseRecord]: ...
+    async def of_account(self, account_ref: str) -> list[CaseRecord]: ...
+
+    async def due_for_action(self, today: date) -> list[CaseRecord]:
+        """Open, unheld cases whose next step falls due by ``today`` (the daily sweep)."""
+
+    def add(self, case: CaseRecord) -> None: ...
+
+
+class HoldRepository(Protocol):
+    async def load_open(self, parties: Iterable[str]) -> None: ...
+
+    async def open_holds(self, party_id: str, kind: str | None = None) -> list[HoldRecord]:
+        """The person's holds not yet ended (of one kind, if given)."""
+
+    def add(self, hold: HoldRecord) -> None: ...
+
+
+class PendingSchedules(Protocol):
+    """Instalment schedules that arrived (arrangement.made) before their bill."""
+
+    async def load(self, debt_ids: Iterable[str]) -> None: ...
+    async def take(self, debt_id: str) -> list[list[Any]] | None: ...
+    async def keep(self, debt_id: str, schedule: list[list[Any]]) -> None: ...
+
+
+class CaseHistory(Protocol):
+    """What an officer reads: every stage change, notice, court step and agent return."""
+
+    def step(self, case_id: str, on: date, step: str, detail: str) -> None: ...
+    def agent_return(self, record: AgentReturnRecord) -> None: ...
+
+
+class Cases(UnitOfWork):
+    """Enforcement's unit of work, whatever it stores into."""
+
+    cases: CaseRepository
+    holds: HoldRepository
+    schedules: PendingSchedules
+    history: CaseHistory
+
+
+# --- on the service's database --------------------------------------------------------
+
+
+def _find(records: Records[CaseRecord], match: Callable[[CaseRecord], bool]) -> list[CaseRecord]:
+    return [r for r in records.held_records() if match(r)]
+
+
+class SqlCaseRepository:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
         self.uow = uow
-        self.session = uow.session
+        self.records: Records[CaseRecord] = Records(RecoveryCase.__table__, CaseRecord, key=("case_id",))  # type: ignore[attr-defined]
+        self._asked: dict[str, set[str]] = {
+            "summons_id": set(),
+            "referral_id": set(),
+            "party_id": set(),
+            "account_ref": set(),
+        }
 
-    async def case(self, case_id: str) -> RecoveryCase | None:
-        return await self.session.get(RecoveryCase, case_id)
+    async def load(
+        self,
+        *,
+        debt_ids: Iterable[str] = (),
+        summons_ids: Iterable[str] = (),
+        referral_ids: Iterable[str] = (),
+        parties: Iterable[str] = (),
+        accounts: Iterable[str] = (),
+    ) -> None:
+        records = self.records
+        wanted = [d for d in set(debt_ids) if not records.knows(d)]
+        conditions = records.key_column_in(wanted)
+        for column, values in (
+            ("summons_id", summons_ids),
+            ("referral_id", referral_ids),
+            ("party_id", parties),
+            ("account_ref", accounts),
+        ):
+            asked = self._asked[column]
+            new = sorted(set(values) - asked)
+            asked.update(new)
+            for start in range(0, len(new), 2000):
+                conditions.append(records.table.c[column].in_(new[start : start + 2000]))
+        for condition in conditions:
+            rows = await self.uow.session.execute(records.select().where(condition))
+            records.remember(rows)
+        records.absent(wanted)
 
-    async def case_for_debt(self, debt_id: str) -> RecoveryCase | None:
-        # A case is keyed by its debt (on_charge), so this is an identity-map lookup
-        # once the batch's cases are loaded (``load_cases``), not a query per event.
-        return await self.session.get(RecoveryCase, debt_id)
+    async def for_debt(self, debt_id: str) -> CaseRecord | None:
+        if not self.records.knows(debt_id):
+            await self.load(debt_ids=[debt_id])
+        return self.records.held(debt_id)
 
-    async def load_cases(self, debt_ids: set[str]) -> list[RecoveryCase]:
-        """Every case a batch of events names, in one query per 500. The session's identity
-        map holds objects weakly: the caller keeps the list for as long as the batch runs."""
-        ids = sorted(debt_ids)
-        loaded: list[RecoveryCase] = []
-        for start in range(0, len(ids), 500):
-            result = await self.session.exec(
-                select(RecoveryCase).where(col(RecoveryCase.case_id).in_(ids[start : start + 500]))
-            )
-            loaded.extend(result.all())
-        return loaded
+    async def _one(self, column: str, value: str) -> CaseRecord | None:
+        if value not in self._asked[column]:
+            await self.load(**{_LOAD_ARGUMENT[column]: [value]})
+        found = _find(self.records, lambda r: getattr(r, column) == value)
+        return found[0] if found else None
 
-    async def case_for_summons(self, summons_id: str) -> RecoveryCase | None:
-        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.summons_id == summons_id))
-        return result.first()
+    async def for_summons(self, summons_id: str) -> CaseRecord | None:
+        return await self._one("summons_id", summons_id)
 
-    async def case_for_referral(self, referral_id: str) -> RecoveryCase | None:
-        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.referral_id == referral_id))
-        return result.first()
+    async def for_referral(self, referral_id: str) -> CaseRecord | None:
+        return await self._one("referral_id", referral_id)
 
-    async def cases_for_party(self, party_id: str) -> list[RecoveryCase]:
-        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.party_id == party_id))
-        return list(result.all())
+    async def of_party(self, party_id: str) -> list[CaseRecord]:
+        if party_id not in self._asked["party_id"]:
+            await self.load(parties=[party_id])
+        return sorted(_find(self.records, lambda r: r.party_id == party_id), key=lambda r: r.case_id)
 
-    async def cases_for_account(self, account_ref: str) -> list[RecoveryCase]:
-        result = await self.session.exec(select(RecoveryCase).where(RecoveryCase.account_ref == account_ref))
-        return list(result.all())
+    async def of_account(self, account_ref: str) -> list[CaseRecord]:
+        if account_ref not in self._asked["account_ref"]:
+            await self.load(accounts=[account_ref])
+        return sorted(_find(self.records, lambda r: r.account_ref == account_ref), key=lambda r: r.case_id)
 
-    async def due_for_action(self, today: date) -> list[RecoveryCase]:
-        result = await self.session.exec(
-            select(RecoveryCase)
-            .where(
-                col(RecoveryCase.is_open).is_(True),
-                col(RecoveryCase.held).is_(False),
-                col(RecoveryCase.next_action_on) <= today,
-            )
-            .order_by(col(RecoveryCase.case_id))
+    async def due_for_action(self, today: date) -> list[CaseRecord]:
+        await self.uow.flush()  # the query must see what earlier events of the batch changed
+        c = self.records.table.c
+        rows = await self.uow.session.execute(
+            self.records.select()
+            .where(c.is_open.is_(True), c.held.is_(False), c.next_action_on <= today)
+            .order_by(c.case_id)
         )
-        return list(result.all())
+        return self.records.remember(rows)
 
-    async def open_holds(self, party_id: str, kind: str) -> list[Hold]:
-        result = await self.session.exec(
-            select(Hold).where(Hold.party_id == party_id, Hold.kind == kind, col(Hold.ended_on).is_(None))
+    def add(self, case: CaseRecord) -> None:
+        self.records.add(case)
+
+
+_LOAD_ARGUMENT = {"summons_id": "summons_ids", "referral_id": "referral_ids"}
+
+
+class SqlHoldRepository:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self.uow = uow
+        self.records: Records[HoldRecord] = Records(Hold.__table__, HoldRecord, key=HOLD_KEY)  # type: ignore[attr-defined]
+        self._parties: set[str] = set()
+
+    async def load_open(self, parties: Iterable[str]) -> None:
+        new = sorted(set(parties) - self._parties)
+        self._parties.update(new)
+        c = self.records.table.c
+        for start in range(0, len(new), 2000):
+            rows = await self.uow.session.execute(
+                self.records.select().where(and_(c.party_id.in_(new[start : start + 2000]), c.ended_on.is_(None)))
+            )
+            self.records.remember(rows)
+
+    async def open_holds(self, party_id: str, kind: str | None = None) -> list[HoldRecord]:
+        if party_id not in self._parties:
+            await self.load_open([party_id])
+        return [
+            h
+            for h in self.records.held_records()
+            if h.party_id == party_id and h.ended_on is None and (kind is None or h.kind == kind)
+        ]
+
+    def add(self, hold: HoldRecord) -> None:
+        self.records.add(hold)
+
+
+class SqlPendingSchedules:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self.uow = uow
+        self.records: Records[PendingScheduleRecord] = Records(
+            PendingSchedule.__table__,  # type: ignore[attr-defined]
+            PendingScheduleRecord,
+            key=("debt_id",),
         )
-        return list(result.all())
 
-    async def any_open_hold_on(self, case_id: str, party_id: str) -> bool:
-        result = await self.session.exec(select(Hold).where(Hold.party_id == party_id, col(Hold.ended_on).is_(None)))
-        return any(case_id in hold.case_ids for hold in result.all())
+    async def load(self, debt_ids: Iterable[str]) -> None:
+        wanted = [d for d in set(debt_ids) if not self.records.knows(d)]
+        for condition in self.records.key_column_in(wanted):
+            self.records.remember(await self.uow.session.execute(self.records.select().where(condition)))
+        self.records.absent(wanted)
 
-    async def take_pending_schedule(self, debt_id: str) -> list[list[object]] | None:
-        pending = await self.session.get(PendingSchedule, debt_id)
+    async def take(self, debt_id: str) -> list[list[Any]] | None:
+        await self.load([debt_id])
+        pending = self.records.held(debt_id)
         if pending is None:
             return None
-        await self.session.delete(pending)
+        self.records.remove(pending)
         return list(pending.schedule)
 
-    async def keep_pending_schedule(self, debt_id: str, schedule: list[list[object]]) -> None:
-        pending = await self.session.get(PendingSchedule, debt_id)
+    async def keep(self, debt_id: str, schedule: list[list[Any]]) -> None:
+        await self.load([debt_id])
+        pending = self.records.held(debt_id)
         if pending is None:
-            self.session.add(PendingSchedule(debt_id=debt_id, schedule=schedule))
+            self.records.add(PendingScheduleRecord(debt_id, schedule, utc_now()))
         else:
             pending.schedule = schedule
-            self.session.add(pending)
 
-    def add(self, row: RecoveryCase | Hold | LadderStep | AgentReturn) -> None:
-        self.session.add(row)
+
+class SqlCaseHistory:
+    def __init__(self) -> None:
+        self.steps: Log[LadderStepRecord] = Log(LadderStep.__table__, LadderStepRecord)  # type: ignore[attr-defined]
+        self.returns: Log[AgentReturnRecord] = Log(AgentReturn.__table__, AgentReturnRecord)  # type: ignore[attr-defined]
+
+    def step(self, case_id: str, on: date, step: str, detail: str) -> None:
+        self.steps.append(LadderStepRecord(case_id, on, step, detail, utc_now()))
+
+    def agent_return(self, record: AgentReturnRecord) -> None:
+        self.returns.append(record)
+
+
+class SqlCases(SqlUnitOfWork, Cases):
+    def open_repositories(self) -> None:
+        cases, holds = SqlCaseRepository(self), SqlHoldRepository(self)
+        schedules, history = SqlPendingSchedules(self), SqlCaseHistory()
+        self.cases, self.holds, self.schedules, self.history = cases, holds, schedules, history
+        for records in (cases.records, holds.records, schedules.records, history.steps, history.returns):
+            self.track(records)
