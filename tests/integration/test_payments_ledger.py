@@ -1,22 +1,35 @@
-"""The ledger on SQLite and PostgreSQL: receipts, suspense, officer allocation,
-reversals, and the check that every penny is placed exactly once."""
+"""The ledger on SQLite and PostgreSQL, through the kernel's consumer: receipts,
+suspense, officer allocation, reversals, the other messages payments acts on, and
+the check that every penny is placed exactly once (design §5)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from recovery_payments.api import ledger_totals
 from recovery_payments.app import build_runtime
-from recovery_payments.models import Debt, Receipt
+from recovery_payments.handlers import Payments
+from recovery_payments.models import Debt, DebtInstalment, Receipt
 from recovery_payments.settings import PaymentsSettings
+from recovery_payments.store import Ledger
 from recovery_shared import topics
-from recovery_shared.messaging.errors import Refused
+from recovery_shared.contracts.common import Instalment
+from recovery_shared.contracts.inbound import DirectDebitUnpaid, DirectDebitUnpaidData
+from recovery_shared.contracts.internal import (
+    ArrangementKind,
+    ArrangementMade,
+    ArrangementMadeData,
+    CostsAdded,
+    CostsAddedData,
+)
 from recovery_shared.messaging.runtime import ServiceRuntime
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.refusal import Refused
 from tests.factories import charge_raised, payment_received, record
 
 
@@ -39,15 +52,25 @@ async def _debt(runtime: ServiceRuntime, debt_id: str) -> Debt:
     return debt
 
 
+def _ledger(runtime: ServiceRuntime) -> Ledger:
+    unit = runtime.unit()
+    assert isinstance(unit, Ledger)
+    return unit
+
+
+def _payments(runtime: ServiceRuntime) -> Payments:
+    assert isinstance(runtime.use_cases, Payments)
+    return runtime.use_cases
+
+
 async def test_receipts_are_allocated_once_and_unknown_ones_wait_in_suspense(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    charges, receipts = runtime.consumers[topics.BILLING_CHARGES], runtime.consumers[topics.PAYMENT_RECEIPTS]
-    await charges.handle([record(topics.BILLING_CHARGES, charge_raised("5001", amount_pence=100000))])
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5001", amount_pence=100000))])
 
     paid = payment_received("CARD-1", 15000, reference="5001")
     copy_of_paid = payment_received("CARD-1", 15000, reference="5001")  # new event id, same receipt
     unknown = payment_received("CARD-2", 2500, reference="NO-SUCH-ACCOUNT")
-    await receipts.handle([record(topics.PAYMENT_RECEIPTS, e) for e in (paid, copy_of_paid, unknown)])
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, e) for e in (paid, copy_of_paid, unknown)])
 
     assert (await _debt(runtime, "CT-5001-2026")).paid_pence == 15000
     allocated = await _published(runtime, "payment.allocated")
@@ -66,22 +89,19 @@ async def test_receipts_are_allocated_once_and_unknown_ones_wait_in_suspense(dat
 
 async def test_a_conflicting_copy_of_a_receipt_is_dead_lettered(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised("5002"))])
-    receipts = runtime.consumers[topics.PAYMENT_RECEIPTS]
-    await receipts.handle([record(topics.PAYMENT_RECEIPTS, payment_received("CARD-9", 1000, reference="5002"))])
-    await receipts.handle([record(topics.PAYMENT_RECEIPTS, payment_received("CARD-9", 9999, reference="5002"))])
-    assert receipts.dead_lettered == 1
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5002"))])
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, payment_received("CARD-9", 1000, reference="5002"))])
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, payment_received("CARD-9", 9999, reference="5002"))])
+    assert runtime.consumer.counts[topics.PAYMENT_RECEIPTS].dead_lettered == 1
     assert (await _debt(runtime, "CT-5002-2026")).paid_pence == 1000
     await runtime.db.dispose()
 
 
 async def test_money_that_arrives_before_its_bill_is_allocated_when_the_bill_comes(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.PAYMENT_RECEIPTS].handle(
-        [record(topics.PAYMENT_RECEIPTS, payment_received("PP-1", 4000, reference="5003"))]
-    )
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, payment_received("PP-1", 4000, reference="5003"))])
     assert (await ledger_totals(runtime))["suspended_pence"] == 4000
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised("5003"))])
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5003"))])
     assert (await _debt(runtime, "CT-5003-2026")).paid_pence == 4000
     totals = await ledger_totals(runtime)
     assert totals["suspended_pence"] == 0 and totals["balanced"]
@@ -90,27 +110,21 @@ async def test_money_that_arrives_before_its_bill_is_allocated_when_the_bill_com
 
 async def test_an_officer_allocates_suspense_and_reverses_a_receipt(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    payments = runtime.extras["payments"]
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised("5004"))])
-    await runtime.consumers[topics.PAYMENT_RECEIPTS].handle(
+    payments = _payments(runtime)
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5004"))])
+    await runtime.handle_records(
         [record(topics.PAYMENT_RECEIPTS, payment_received("BT-7", 3000, reference="typo-5O04"))]
     )
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "officer:test")
-        try:
+    async with _ledger(runtime) as uow:
+        with pytest.raises(Refused, match="account '9999' has no debts"):
             await payments.allocate_from_suspense(uow, "BT-7", "9999", date(2026, 5, 10))
-        except Refused as exc:
-            assert "account '9999' has no debts" in str(exc)
-        else:
-            raise AssertionError("allocating to an unknown account must be refused")
-        await uow.rollback()
-        await payments.allocate_from_suspense(uow, "BT-7", "5004", date(2026, 5, 10))
+    async with _ledger(runtime) as uow:
+        assert await payments.allocate_from_suspense(uow, "BT-7", "5004", date(2026, 5, 10))
         await uow.commit()
     assert (await _debt(runtime, "CT-5004-2026")).paid_pence == 3000
 
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "officer:test")
-        await payments.reverse_receipt(uow, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
+    async with _ledger(runtime) as uow:
+        assert await payments.reverse_receipt(uow, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
         await uow.commit()
     assert (await _debt(runtime, "CT-5004-2026")).paid_pence == 0
     reversed_ = await _published(runtime, "payment.reversed")
@@ -122,4 +136,69 @@ async def test_an_officer_allocates_suspense_and_reverses_a_receipt(database_url
     assert receipt.status == "reversed"
     totals = await ledger_totals(runtime)
     assert totals["balanced"] and totals["reversed_pence"] == 3000
+    await runtime.db.dispose()
+
+
+async def test_an_unpaid_direct_debit_is_reversed_once(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5005"))])
+    unpaid = DirectDebitUnpaid(
+        key="5005",
+        data=DirectDebitUnpaidData(
+            mandate_ref="DDI-5005",
+            account_ref="5005",
+            receipt_ref="DD-1",
+            amount_pence=15000,
+            collection_date=date(2026, 5, 1),
+            reason_code="0",
+        ),
+    )
+    # The collection, and the bank's report of it unpaid, twice: in one batch and again later.
+    await runtime.handle_records(
+        [
+            record(topics.PAYMENT_RECEIPTS, payment_received("DD-1", 15000, reference="5005", channel="direct_debit")),
+            record(topics.BANKING_DD_REPORTS, unpaid),
+        ]
+    )
+    await runtime.handle_records(
+        [record(topics.BANKING_DD_REPORTS, unpaid.model_copy(update={"event_id": uuid.uuid4()}))]
+    )
+    assert (await _debt(runtime, "CT-5005-2026")).paid_pence == 0
+    (reversed_,) = await _published(runtime, "payment.reversed")
+    assert reversed_["data"]["reason"] == "Direct Debit unpaid, ARUDD reason 0"
+    assert reversed_["causation_id"] == str(unpaid.event_id)
+    assert (await ledger_totals(runtime))["balanced"]
+    await runtime.db.dispose()
+
+
+async def test_costs_and_a_single_debt_arrangements_schedule_reach_the_ledger(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5006", amount_pence=100000))])
+    costs = CostsAdded(
+        key="5006",
+        data=CostsAddedData(
+            debt_id="CT-5006-2026", account_ref="5006", amount_pence=7000, kind="summons", added_on=date(2026, 7, 1)
+        ),
+    )
+    arrangement = ArrangementMade(
+        key="5006",
+        data=ArrangementMadeData(
+            arrangement_id="A-1",
+            account_ref="5006",
+            kind=ArrangementKind.NEGOTIATED,
+            debt_ids=["CT-5006-2026"],
+            instalments=[Instalment(due_date=date(2026, 8, n), amount_pence=3500) for n in (1, 15)],
+        ),
+    )
+    await runtime.handle_records(
+        [record(topics.ENFORCEMENT_EVENTS, costs), record(topics.ARRANGEMENT_EVENTS, arrangement)]
+    )
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, payment_received("C-1", 3500, reference="5006"))])
+    debt = await _debt(runtime, "CT-5006-2026")
+    assert (debt.costs_pence, debt.paid_pence, debt.balance_pence) == (7000, 3500, 103500)
+    async with runtime.db.session() as session:
+        schedule = (await session.execute(select(DebtInstalment.amount_pence))).scalars().all()
+    assert sorted(schedule) == [3500, 3500]
+    (allocated,) = await _published(runtime, "payment.allocated")
+    assert allocated["data"]["rule"] == "instalment_match"
     await runtime.db.dispose()

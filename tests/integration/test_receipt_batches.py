@@ -1,9 +1,11 @@
-"""Receipts in bulk (payments' batch handler) on SQLite and PostgreSQL: the same
-ledger as one receipt at a time, in a fixed handful of statements per batch, and
-the kernel's guarantees when the batch handler refuses or fails."""
+"""Receipts in bulk on SQLite and PostgreSQL, through the real consumer: a batch
+leaves the same ledger as one receipt at a time (the same use case runs for each;
+only the loading and the writing are done a batch at once), in a fixed handful of
+statements per batch, and the kernel's guarantees when a batch refuses or fails."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import date
@@ -12,14 +14,13 @@ from typing import Any
 from sqlalchemy import delete, event, select
 from sqlalchemy.exc import OperationalError
 
-from recovery_payments.app import build_runtime
+from recovery_payments.app import ROUTES, build_runtime
 from recovery_payments.models import AllocationLine, Debt, Receipt, metadata
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
 from recovery_shared.contracts import parse
 from recovery_shared.contracts.common import DebtType, Instalment
 from recovery_shared.contracts.envelope import Envelope
-from recovery_shared.messaging.consumer import InboxConsumer
 from recovery_shared.messaging.runtime import ServiceRuntime
 from tests.factories import Record, charge_raised, payment_received, record
 
@@ -139,40 +140,48 @@ async def _wipe(runtime: ServiceRuntime) -> None:
         await session.commit()
 
 
-async def _receive(
-    runtime: ServiceRuntime, receipts: InboxConsumer, charges: list[Envelope], batches: list[list[Envelope]]
-) -> None:
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, c) for c in charges])
-    for batch in batches:
-        await receipts.handle([record(topics.PAYMENT_RECEIPTS, e) for e in batch])
+def _counts(runtime: ServiceRuntime) -> tuple[int, int, int]:
+    c = runtime.consumer.counts[topics.PAYMENT_RECEIPTS]
+    return (c.handled, c.duplicates, c.dead_lettered)
+
+
+def _reset_counts(runtime: ServiceRuntime) -> None:
+    for counts in runtime.consumer.counts.values():
+        counts.handled = counts.skipped = counts.duplicates = counts.dead_lettered = 0
 
 
 async def test_a_batch_of_receipts_leaves_the_same_ledger_as_one_at_a_time(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    receipts = runtime.consumers[topics.PAYMENT_RECEIPTS]
-    batch_handler = receipts.batch_handler
-    assert batch_handler is not None
-    charges = _charges()
+    charges = [record(topics.BILLING_CHARGES, c) for c in _charges()]
     earlier, batch = _mixed_receipts()
+    earlier_records = [record(topics.PAYMENT_RECEIPTS, e) for e in earlier]
+    batch_records = [record(topics.PAYMENT_RECEIPTS, e) for e in batch]
 
-    receipts.batch_handler = None
-    await _receive(runtime, receipts, charges, [earlier, batch])
+    for one in [*charges, *earlier_records, *batch_records]:
+        await runtime.handle_records([one])
     one_at_a_time = await _ledger(runtime)
-    counts = (receipts.handled, receipts.duplicates, receipts.dead_lettered)
+    counts = _counts(runtime)
 
     await _wipe(runtime)
-    receipts.handled = receipts.duplicates = receipts.dead_lettered = 0
-    receipts.batch_handler = batch_handler
+    _reset_counts(runtime)
+    replayed: list[int] = []
+    prefetch = ROUTES.prefetch
+    assert prefetch is not None
 
-    async def not_expected(*_: Any) -> None:
-        raise AssertionError("the batch must not fall back to one message at a time")
+    async def counted(use_cases: Any, uow: Any, events: list[Any]) -> None:
+        replayed.append(len(events))
+        await prefetch(use_cases, uow, events)
 
-    receipts.handler = not_expected
-    await _receive(runtime, receipts, charges, [earlier, batch])
+    runtime.consumer.routes = dataclasses.replace(ROUTES, prefetch=counted)
+    await runtime.handle_records(charges)
+    await runtime.handle_records(earlier_records)
+    await runtime.handle_records(batch_records)
     in_bulk = await _ledger(runtime)
 
+    # Each batch was prefetched and applied whole: never replayed one message at a time.
+    assert replayed == [len(charges), 1, 10], replayed
     assert in_bulk == one_at_a_time
-    assert (receipts.handled, receipts.duplicates, receipts.dead_lettered) == counts == (11, 1, 0)
+    assert _counts(runtime) == counts == (11, 1, 0)
     # The cases the batch was built to cover really happened.
     debts = dict(in_bulk["debts"])
     assert debts == {
@@ -194,9 +203,7 @@ async def test_a_batch_of_receipts_leaves_the_same_ledger_as_one_at_a_time(datab
 async def test_a_batch_takes_the_same_few_statements_however_many_receipts_it_holds(database_url: str) -> None:
     runtime = await _runtime(database_url)
     accounts = [f"7{n:03d}" for n in range(200)]
-    await runtime.consumers[topics.BILLING_CHARGES].handle(
-        [record(topics.BILLING_CHARGES, charge_raised(a)) for a in accounts]
-    )
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised(a)) for a in accounts])
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -205,7 +212,6 @@ async def test_a_batch_takes_the_same_few_statements_however_many_receipts_it_ho
             statements.append(statement)
 
     event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", count)
-    receipts = runtime.consumers[topics.PAYMENT_RECEIPTS]
     per_batch = []
     for size in (10, 200):
         batch = [
@@ -213,13 +219,16 @@ async def test_a_batch_takes_the_same_few_statements_however_many_receipts_it_ho
             for n in range(size)
         ]
         statements.clear()
-        await receipts.handle(batch)
+        await runtime.handle_records(batch)
         per_batch.append(len(statements))
-    assert receipts.handled == 210
+    assert _counts(runtime)[0] == 210
+    # Read the receipts on file, the accounts' debts and their schedules; write the
+    # receipts, the allocation lines and the debts (COPY on PostgreSQL is not a
+    # cursor execute, so it counts fewer there).
     assert per_batch[0] == per_batch[1] <= 6, per_batch
 
-    await receipts.handle(batch)  # the last batch delivered again: the inbox knows every one
-    assert (receipts.handled, receipts.duplicates) == (210, 200)
+    await runtime.handle_records(batch)  # the last batch delivered again: the inbox knows every one
+    assert _counts(runtime)[:2] == (210, 200)
     assert await _paid(runtime, "CT-7199-2026") == 1199
     await runtime.db.dispose()
 
@@ -233,21 +242,18 @@ async def _paid(runtime: ServiceRuntime, debt_id: str) -> int:
 
 async def test_a_conflicting_copy_in_a_batch_is_dead_lettered_alone(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.BILLING_CHARGES].handle(
-        [record(topics.BILLING_CHARGES, charge_raised(a)) for a in ("8001", "8002")]
-    )
-    receipts = runtime.consumers[topics.PAYMENT_RECEIPTS]
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised(a)) for a in ("8001", "8002")])
     batch = [
         record(topics.PAYMENT_RECEIPTS, payment_received("CARD-81", 1000, reference="8001")),
         record(topics.PAYMENT_RECEIPTS, payment_received("CARD-81", 9999, reference="8001")),
         record(topics.PAYMENT_RECEIPTS, b"{not json"),
         record(topics.PAYMENT_RECEIPTS, payment_received("CARD-82", 2000, reference="8002")),
     ]
-    await receipts.handle(batch)
-    await receipts.handle(batch)  # redelivered: nothing happens twice
+    await runtime.handle_records(batch)
+    await runtime.handle_records(batch)  # redelivered: nothing happens twice
     assert await _paid(runtime, "CT-8001-2026") == 1000
     assert await _paid(runtime, "CT-8002-2026") == 2000
-    assert (receipts.handled, receipts.dead_lettered, receipts.duplicates) == (2, 2, 4)
+    assert _counts(runtime) == (2, 4, 2)
     async with runtime.db.session() as session:
         rows = (await session.execute(select(runtime.kernel.outbox).order_by(runtime.kernel.outbox.c.id))).all()
     reasons = [r.headers["dlq.reason"] for r in rows if r.topic == topics.dead_letter_topic(topics.PAYMENT_RECEIPTS)]
@@ -257,49 +263,45 @@ async def test_a_conflicting_copy_in_a_batch_is_dead_lettered_alone(database_url
     await runtime.db.dispose()
 
 
-async def test_a_failing_batch_handler_falls_back_to_one_receipt_at_a_time(database_url: str) -> None:
+async def test_a_batch_that_fails_unexpectedly_is_applied_one_receipt_at_a_time(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised("8101"))])
-    receipts = runtime.consumers[topics.PAYMENT_RECEIPTS]
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("8101"))])
+    prefetch = ROUTES.prefetch
+    assert prefetch is not None
 
-    async def broken(*_: Any) -> None:
-        raise RuntimeError("a bug in the bulk path")
+    async def broken_for_batches(use_cases: Any, uow: Any, events: list[Any]) -> None:
+        await prefetch(use_cases, uow, events)
+        if len(events) > 1:
+            raise RuntimeError("a bug that only a batch meets")
 
-    receipts.batch_handler = broken
+    runtime.consumer.routes = dataclasses.replace(ROUTES, prefetch=broken_for_batches)
     batch: list[Record] = [
         record(topics.PAYMENT_RECEIPTS, payment_received(f"CARD-9{n}", 1000, reference="8101")) for n in range(3)
     ]
-    await receipts.handle(batch)
+    await runtime.handle_records(batch)
     assert await _paid(runtime, "CT-8101-2026") == 3000
-    assert (receipts.handled, receipts.dead_lettered) == (3, 0)
+    assert _counts(runtime)[::2] == (3, 0)
     await runtime.db.dispose()
 
 
-async def test_a_transient_failure_in_the_batch_handler_retries_the_whole_batch_once(database_url: str) -> None:
+async def test_a_transient_failure_retries_the_whole_batch(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised("8201"))])
-    receipts = runtime.consumers[topics.PAYMENT_RECEIPTS]
-    in_bulk = receipts.batch_handler
-    assert in_bulk is not None
-    calls = 0
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("8201"))])
+    prefetch = ROUTES.prefetch
+    assert prefetch is not None
+    calls: list[int] = []
 
-    async def locked_once(uow: Any, events: list[Any]) -> None:
-        nonlocal calls
-        calls += 1
-        assert in_bulk is not None
-        await in_bulk(uow, events)  # its writes are rolled back with the failure
-        if calls == 1:
-            raise OperationalError("UPDATE debt", {}, Exception("database is locked"))
+    async def locked_once(use_cases: Any, uow: Any, events: list[Any]) -> None:
+        calls.append(len(events))
+        await prefetch(use_cases, uow, events)
+        if len(calls) == 1:
+            raise OperationalError("SELECT debt", {}, Exception("database is locked"))
 
-    async def not_expected(*_: Any) -> None:
-        raise AssertionError("a transient error is retried, not replayed one by one")
-
-    receipts.batch_handler = locked_once
-    receipts.handler = not_expected
-    await receipts.handle(
+    runtime.consumer.routes = dataclasses.replace(ROUTES, prefetch=locked_once)
+    await runtime.handle_records(
         [record(topics.PAYMENT_RECEIPTS, payment_received(f"CARD-A{n}", 500, reference="8201")) for n in range(4)]
     )
-    assert calls == 2
+    assert calls == [4, 4]  # the whole batch again, not one at a time
     assert await _paid(runtime, "CT-8201-2026") == 2000
-    assert receipts.handled == 4
+    assert _counts(runtime)[0] == 4
     await runtime.db.dispose()

@@ -11,17 +11,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recovery_payments.domain import DebtPosition, allocate
+from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.internal import AllocationRule
 from recovery_shared.council import AllocationOrder, AllocationPolicy, load_council_config
-from recovery_shared.messaging.errors import Refused
+from recovery_shared.refusal import Refused
 
 OLDEST = load_council_config().allocation
-PRIORITY = AllocationPolicy(order=AllocationOrder.PRIORITY, priority=["CT", "NNDR", "TA", "HBOP", "SUNDRY"])  # type: ignore[list-item]
+PRIORITY = AllocationPolicy(
+    order=AllocationOrder.PRIORITY,
+    priority=[
+        DebtType.COUNCIL_TAX,
+        DebtType.BUSINESS_RATES,
+        DebtType.TEMPORARY_ACCOMMODATION,
+        DebtType.HB_OVERPAYMENT,
+        DebtType.SUNDRY,
+    ],
+)
+CT, SUNDRY = DebtType.COUNCIL_TAX, DebtType.SUNDRY
 
-ARREARS_2024 = DebtPosition("CT-1-2024", "CT", "2024/25", date(2024, 3, 1), 30000)
-ARREARS_2025 = DebtPosition("CT-1-2025", "CT", "2025/26", date(2025, 3, 1), 20000)
-CURRENT_2026 = DebtPosition("CT-1-2026", "CT", "2026/27", date(2026, 3, 1), 150000, frozenset({15000}))
-SUNDRY_OLD = DebtPosition("SUN-1", "SUNDRY", "2023/24", date(2023, 6, 1), 5000)
+ARREARS_2024 = DebtPosition("CT-1-2024", CT, "2024/25", date(2024, 3, 1), 30000)
+ARREARS_2025 = DebtPosition("CT-1-2025", CT, "2025/26", date(2025, 3, 1), 20000)
+CURRENT_2026 = DebtPosition("CT-1-2026", CT, "2026/27", date(2026, 3, 1), 150000, frozenset({15000}))
+SUNDRY_OLD = DebtPosition("SUN-1", SUNDRY, "2023/24", date(2023, 6, 1), 5000)
 PAID_IN = date(2026, 6, 3)
 
 
@@ -68,9 +79,7 @@ def test_a_payment_of_nothing_is_refused() -> None:
     directed=st.one_of(st.none(), st.integers(0, 7)),
 )
 def test_parts_and_credit_always_add_up_to_the_payment(amount: int, balances: list[int], directed: int | None) -> None:
-    debts = [
-        DebtPosition(f"D{i}", "CT", f"{2020 + i}/{21 + i}", date(2020 + i, 3, 1), b) for i, b in enumerate(balances)
-    ]
+    debts = [DebtPosition(f"D{i}", CT, f"{2020 + i}/{21 + i}", date(2020 + i, 3, 1), b) for i, b in enumerate(balances)]
     result = allocate(amount, debts, OLDEST, received_on=PAID_IN, directed_debt_id=f"D{directed}")
     assert result.allocated_pence + result.credit_pence == amount
     owed = {d.debt_id: d.balance_pence for d in debts}

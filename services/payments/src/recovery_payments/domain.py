@@ -1,4 +1,4 @@
-"""Ledger rules: pure functions over plain values, no I/O.
+"""Ledger rules: pure functions over plain values that return decisions, no I/O.
 
 Allocation follows the council's policy (domain §10): money the payer directed
 goes to that debt (R v Miskin Lower Justices, 1953 [S52]); otherwise a payment
@@ -6,35 +6,53 @@ that exactly matches a current-year instalment goes to that year [S52b]; the
 rest in the configured order, oldest debt first by default, or by debt-type
 priority (Council Tax first, as in debt-advice practice [S53]). Anything left
 once every debt is clear is held as a credit on the account.
+
+The ledger's invariant (design §5): every penny received is allocated (to a debt
+or as account credit), held in suspense, or reversed, exactly once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from recovery_shared.clock import financial_year_of
+from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.internal import AllocationRule
 from recovery_shared.council import AllocationOrder, AllocationPolicy
-from recovery_shared.messaging.errors import Refused
+from recovery_shared.refusal import Refused
 
 
-@dataclass(frozen=True)
+class ReceiptStatus(StrEnum):
+    ALLOCATED = "allocated"
+    SUSPENDED = "suspended"
+    REVERSED = "reversed"
+
+
+# --- allocation -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
 class DebtPosition:
     """What allocation needs to know about one debt."""
 
     debt_id: str
-    debt_type: str
+    debt_type: DebtType
     financial_year: str | None
     bill_issued_on: date
     balance_pence: int
     instalment_amounts: frozenset[int] = field(default_factory=frozenset)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Allocation:
+    """Where a payment goes: ``parts`` (debt id, pence) in the order they were
+    placed, and what is left over as account credit."""
+
     rule: AllocationRule
-    parts: list[tuple[str, int]]  # (debt_id, pence), in the order they were placed
+    parts: list[tuple[str, int]]
     credit_pence: int
 
     @property
@@ -101,9 +119,96 @@ def allocate(
     return Allocation(rule=rule or AllocationRule.POLICY_ORDER, parts=parts, credit_pence=remaining)
 
 
-def same_receipt(existing: tuple[int, date, str], amount_pence: int, received_on: date, channel: str) -> bool:
-    """A receipt reference seen before is a harmless second copy only if it says the same thing."""
-    return existing == (amount_pence, received_on, channel)
+# --- receipts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptFacts:
+    """What a channel told us about one receipt; its reference is unique per channel."""
+
+    channel: str
+    receipt_ref: str
+    amount_pence: int
+    received_on: date
+
+
+def check_second_copy(on_file: ReceiptFacts, copy: ReceiptFacts) -> None:
+    """A receipt reference seen before is a harmless second copy (never allocated
+    twice) only if it says the same thing; a different amount or date is refused."""
+    if (on_file.amount_pence, on_file.received_on) != (copy.amount_pence, copy.received_on):
+        raise Refused(
+            f"receipt {copy.receipt_ref} from {copy.channel} was already recorded with a different "
+            "amount or date; correct it with a reversal, not a second receipt"
+        )
+
+
+def account_for(reference: str, reference_is_account: bool, directed_debt_account: str | None) -> str | None:
+    """The account a receipt pays: that of the debt the payer directed it to, else
+    the account the quoted reference names; None means it waits in suspense."""
+    if directed_debt_account is not None:
+        return directed_debt_account
+    if reference and reference_is_account:
+        return reference
+    return None
+
+
+def no_account(reference: str) -> str:
+    """Why a receipt went to suspense, in words an officer can act on."""
+    return f"no account matches the quoted reference {reference!r}"
+
+
+def allocation_from_suspense(
+    receipt_ref: str, status: ReceiptStatus, allocated_to: str | None, account_ref: str, account_has_debts: bool
+) -> bool:
+    """An officer's allocation of a suspended receipt: True to allocate it, False
+    when it already sits on that account (a repeated command), refused otherwise."""
+    if status == ReceiptStatus.ALLOCATED and allocated_to == account_ref:
+        return False
+    if status != ReceiptStatus.SUSPENDED:
+        raise Refused(f"receipt {receipt_ref} is not in suspense (it is {status}); nothing to allocate")
+    if not account_has_debts:
+        raise Refused(f"account {account_ref!r} has no debts on the ledger; check the account reference")
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """What a reversal takes back: (debt id, pence) per debt, with None for account
+    credit; empty for money that was only in suspense."""
+
+    lines: list[tuple[str | None, int]]
+
+    @property
+    def debt_parts(self) -> list[tuple[str, int]]:
+        return [(debt_id, amount) for debt_id, amount in self.lines if debt_id is not None]
+
+
+def reverse(receipt_ref: str, status: ReceiptStatus, placed: Mapping[str | None, int]) -> Reversal:
+    """Undo exactly what a receipt has on each debt now (``placed``, net of any
+    earlier reversal lines); a receipt is reversed at most once."""
+    if status == ReceiptStatus.REVERSED:
+        raise Refused(f"receipt {receipt_ref} has already been reversed")
+    if status == ReceiptStatus.SUSPENDED:
+        return Reversal(lines=[])
+    return Reversal(lines=sorted(((d, p) for d, p in placed.items() if p != 0), key=lambda kv: kv[0] or ""))
+
+
+def direct_debit_unpaid_reason(reason_code: str) -> str:
+    return f"Direct Debit unpaid, ARUDD reason {reason_code}"
+
+
+# --- debts ----------------------------------------------------------------------
+
+
+def check_repeated_charge(
+    debt_id: str, held_amount: int, held_account: str, amount_pence: int, account_ref: str
+) -> None:
+    """A second charge.raised for a debt we hold is a replay (changing nothing) only
+    if it says the same thing; a different amount or account is refused."""
+    if (held_amount, held_account) != (amount_pence, account_ref):
+        raise Refused(
+            f"debt {debt_id} is already open for a different amount or account; send charge.adjusted to change a debt"
+        )
 
 
 def check_adjustment(new_amount_pence: int, debt_id: str) -> int:
@@ -113,6 +218,56 @@ def check_adjustment(new_amount_pence: int, debt_id: str) -> int:
     return new_amount_pence
 
 
-def same_charge(existing_amount: int, existing_account: str, amount_pence: int, account_ref: str) -> bool:
-    """A second charge.raised for a debt we hold is a replay only if it says the same thing."""
-    return existing_amount == amount_pence and existing_account == account_ref
+def check_write_off(amount_pence: int, balance_pence: int, debt_id: str) -> int:
+    """An approved write-off never takes a debt below nothing."""
+    if amount_pence > balance_pence:
+        raise Refused(f"write-off of {amount_pence}p exceeds the balance of debt {debt_id}")
+    return amount_pence
+
+
+# --- the ledger check -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusTotal:
+    count: int
+    pence: int
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    """The ledger's totals, and whether every penny is placed exactly once."""
+
+    receipts: Mapping[str, StatusTotal]
+    allocated_to_debts_pence: int
+    held_as_credit_pence: int
+    receipts_out_of_balance: int
+    """Receipts whose lines do not add to their amount (allocated) or to nothing (otherwise)."""
+
+    def _pence(self, status: ReceiptStatus) -> int:
+        total = self.receipts.get(status)
+        return total.pence if total is not None else 0
+
+    @property
+    def received_pence(self) -> int:
+        return sum(t.pence for t in self.receipts.values())
+
+    @property
+    def allocated_pence(self) -> int:
+        return self._pence(ReceiptStatus.ALLOCATED)
+
+    @property
+    def suspended_pence(self) -> int:
+        return self._pence(ReceiptStatus.SUSPENDED)
+
+    @property
+    def reversed_pence(self) -> int:
+        return self._pence(ReceiptStatus.REVERSED)
+
+    @property
+    def balanced(self) -> bool:
+        return (
+            self.receipts_out_of_balance == 0
+            and self.allocated_pence == self.allocated_to_debts_pence + self.held_as_credit_pence
+            and self.received_pence == self.allocated_pence + self.suspended_pence + self.reversed_pence
+        )

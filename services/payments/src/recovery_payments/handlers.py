@@ -1,43 +1,40 @@
-"""Payments' use cases: one function per thing that can happen to the ledger."""
+"""Payments' use cases: one per thing that can happen to the ledger.
+
+Each loads what it needs through the ledger's repositories, asks the rules in
+``domain`` for a decision, applies the decision to the records and publishes it
+through the mapper in ``events``. A batch of messages goes through the very same
+use cases: ``Payments.prefetch`` first loads everything the batch's events will
+ask for in a few queries, so each use case then runs in memory.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from recovery_payments import domain
-from recovery_payments.models import AllocationLine, Debt, Receipt
-from recovery_payments.store import DebtFigures, Ledger
-from recovery_shared import topics
+from recovery_payments import domain, events
+from recovery_payments.domain import ReceiptFacts, ReceiptStatus
+from recovery_payments.models import AllocationLineRecord, DebtRecord, ReceiptRecord
+from recovery_payments.store import Ledger, ReceiptKey
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts.common import DebtType
-from recovery_shared.contracts.envelope import Envelope, causation
+from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     ChargeAdjusted,
     ChargeRaised,
     DirectDebitUnpaid,
+    PaymentChannel,
     PaymentReceived,
     PaymentReceivedData,
 )
-from recovery_shared.contracts.internal import (
-    AllocationPart,
-    AllocationRule,
-    ArrangementMade,
-    BalanceChanged,
-    BalanceChangedData,
-    CostsAdded,
-    PaymentAllocated,
-    PaymentAllocatedData,
-    PaymentReversed,
-    PaymentReversedData,
-    PaymentSuspended,
-    PaymentSuspendedData,
-    WriteOffApproved,
-)
+from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded, WriteOffApproved
 from recovery_shared.council import AllocationPolicy
-from recovery_shared.messaging.errors import Refused
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.refusal import Refused
+
+REVERSAL_LINE = "reversal"
+"""The rule recorded on the negative lines a reversal adds."""
 
 
 class Payments:
@@ -46,26 +43,46 @@ class Payments:
     def __init__(self, policy: AllocationPolicy) -> None:
         self.policy = policy
 
+    async def prefetch(self, uow: Ledger, batch: list[Envelope]) -> None:
+        """Hold everything the batch's events will look up: the receipts on file for
+        its receipt references, every debt on the accounts its payers quote or its
+        directed debts belong to (and their instalment amounts), the debts it
+        names, and the receipts waiting in suspense for its bills' accounts."""
+        needs = _Needs()
+        for event in batch:
+            note = _NEEDS.get(type(event))
+            if note is not None:
+                note(event, needs)
+        await uow.receipts.load(needs.receipts)
+        await uow.debts.load(accounts=needs.accounts, debt_ids=needs.debt_ids, accounts_of=needs.accounts_of)
+        schedules = set(needs.schedules)
+        for account_ref in needs.accounts:
+            schedules.update(d.debt_id for d in await uow.debts.on_account(account_ref))
+        for debt_id in needs.accounts_of:
+            directed = await uow.debts.get(debt_id)
+            if directed is not None:
+                schedules.update(d.debt_id for d in await uow.debts.on_account(directed.account_ref))
+        await uow.instalments.load(schedules)
+        await uow.receipts.load_suspended_for(needs.suspended_for)
+
     # --- billing.charges.v1 ---------------------------------------------------
 
-    async def on_charge(self, uow: UnitOfWork, event: ChargeRaised | ChargeAdjusted) -> None:
-        ledger = Ledger(uow)
-        if isinstance(event, ChargeRaised):
-            await self.open_debt(ledger, event)
-        else:
-            await self.adjust_debt(ledger, event)
+    async def open_debt(self, uow: Ledger, event: ChargeRaised) -> None:
+        """Opens the debt on the ledger with its instalment schedule and publishes its
+        balance; money that arrived before the bill and waited in suspense under the
+        account's reference is then allocated to it. A repeated bill changes nothing.
 
-    async def open_debt(self, ledger: Ledger, event: ChargeRaised) -> None:
+        A second bill for the same debt with a different amount or account is
+        refused: billing changes a debt with charge.adjusted."""
         data = event.data
-        existing = await ledger.debt(data.debt_id)
-        if existing is not None:
-            if domain.same_charge(existing.charged_pence, existing.account_ref, data.amount_pence, data.account_ref):
-                return
-            raise Refused(
-                f"debt {data.debt_id} is already open for a different amount or account; "
-                "send charge.adjusted to change a debt"
+        held = await uow.debts.get(data.debt_id)
+        if held is not None:
+            domain.check_repeated_charge(
+                data.debt_id, held.charged_pence, held.account_ref, data.amount_pence, data.account_ref
             )
-        debt = Debt(
+            return
+        now = utc_now()
+        debt = DebtRecord(
             debt_id=data.debt_id,
             account_ref=data.account_ref,
             debt_type=data.debt_type.value,
@@ -73,439 +90,322 @@ class Payments:
             party_id=data.liable_party.party_id,
             bill_issued_on=data.bill_issued_on,
             charged_pence=data.amount_pence,
+            costs_pence=0,
+            paid_pence=0,
+            written_off_pence=0,
+            created_at=now,
+            updated_at=now,
         )
-        ledger.add(debt)
+        uow.debts.add(debt)
         if data.instalments:
-            await ledger.replace_instalments(debt.debt_id, [(i.due_date, i.amount_pence) for i in data.instalments])
-        publish_balances(ledger.uow, [debt], data.bill_issued_on)
-        # Money that arrived before its bill waited in suspense under this reference.
-        for receipt in await ledger.suspended_for_reference(data.account_ref):
-            await self.allocate_receipt(ledger, receipt, data.account_ref, on=receipt.received_on)
+            await uow.instalments.replace(debt.debt_id, [(i.due_date, i.amount_pence) for i in data.instalments])
+        uow.publish(events.balance_changed(debt, data.bill_issued_on, cause=event))
+        for receipt in await uow.receipts.suspended_for(data.account_ref):
+            await self._allocate(uow, receipt, data.account_ref, on=receipt.received_on, cause=event)
 
-    async def adjust_debt(self, ledger: Ledger, event: ChargeAdjusted) -> None:
+    async def adjust_debt(self, uow: Ledger, event: ChargeAdjusted) -> None:
+        """Sets the debt's charge to the new amount (and its schedule, if reissued) and
+        publishes its balance; a charge reduced below what was paid leaves a credit."""
         data = event.data
-        debt = await ledger.debt(data.debt_id)
+        debt = await uow.debts.get(data.debt_id)
         if debt is None:
             raise Refused(f"debt {data.debt_id} is not known to payments; it must be raised before it is adjusted")
         debt.charged_pence = domain.check_adjustment(data.new_amount_pence, data.debt_id)
         debt.updated_at = utc_now()
-        ledger.add(debt)
         if data.instalments:
-            await ledger.replace_instalments(debt.debt_id, [(i.due_date, i.amount_pence) for i in data.instalments])
-        publish_balances(ledger.uow, [debt], data.adjusted_on)
+            await uow.instalments.replace(debt.debt_id, [(i.due_date, i.amount_pence) for i in data.instalments])
+        uow.publish(events.balance_changed(debt, data.adjusted_on, cause=event))
 
     # --- payments.receipts.v1 -------------------------------------------------
 
-    async def on_receipt(self, uow: UnitOfWork, event: PaymentReceived) -> None:
-        ledger = Ledger(uow)
+    async def record_receipt(self, uow: Ledger, event: PaymentReceived) -> None:
+        """Records the receipt and allocates it to the payer's account by the council's
+        policy (payment.allocated, and balance.changed per debt it paid), or holds
+        it in suspense when no account matches (payment.suspended). A second copy of
+        a receipt changes nothing; a copy with a different amount or date is refused."""
         data = event.data
-        existing = await ledger.receipt(data.channel.value, data.receipt_ref)
-        if existing is not None:
-            if domain.same_receipt(
-                (existing.amount_pence, existing.received_on, existing.channel),
-                data.amount_pence,
-                data.received_on,
-                data.channel.value,
-            ):
-                return  # a second copy of a receipt: never allocated twice
-            raise _conflicting_copy(data)
-        receipt = Receipt(
-            channel=data.channel.value,
-            receipt_ref=data.receipt_ref,
-            amount_pence=data.amount_pence,
-            received_on=data.received_on,
-            payer_reference=data.payer_reference,
-        )
-        account_ref = await self._account_for(ledger, data.payer_reference, data.directed_debt_id)
+        channel = data.channel.value
+        on_file = await uow.receipts.get(channel, data.receipt_ref)
+        if on_file is not None:
+            domain.check_second_copy(
+                _facts(on_file), ReceiptFacts(channel, data.receipt_ref, data.amount_pence, data.received_on)
+            )
+            return
+        account_ref = await self._account_for(uow, data.payer_reference, data.directed_debt_id)
         if account_ref is None:
-            suspend(ledger, receipt, _no_account(data.payer_reference))
+            reason = domain.no_account(data.payer_reference)
+            receipt = _new_receipt(data, ReceiptStatus.SUSPENDED, reason)
+            uow.receipts.add(receipt)
+            uow.publish(events.payment_suspended(receipt, reason, cause=event))
             return
-        await self.allocate_receipt(ledger, receipt, account_ref, on=data.received_on, directed=data.directed_debt_id)
-
-    async def on_receipts(self, uow: UnitOfWork, events: list[PaymentReceived]) -> None:
-        """A batch of receipts in a fixed handful of round trips, with the same effect
-        as ``on_receipt`` on each in turn: read every receipt and debt the batch can
-        touch, allocate in memory in offset order, then write it all in bulk."""
-        ledger = Ledger(uow)
-        on_file = await ledger.receipts_on_file({(e.data.channel.value, e.data.receipt_ref) for e in events})
-        new: list[PaymentReceived] = []
-        for event in events:
-            data = event.data
-            key = (data.channel.value, data.receipt_ref)
-            earlier = on_file.get(key)
-            if earlier is None:
-                # A later copy in this same batch must find this one, as it would
-                # on the ledger one message at a time.
-                on_file[key] = (data.amount_pence, data.received_on, data.channel.value)
-                new.append(event)
-            elif not domain.same_receipt(earlier, data.amount_pence, data.received_on, data.channel.value):
-                # The kernel replays the batch one message at a time, so only this
-                # copy is dead-lettered.
-                raise _conflicting_copy(data)
-        if not new:
-            return
-
-        debts = await ledger.debts_for_receipts(
-            {e.data.payer_reference for e in new if e.data.payer_reference},
-            {e.data.directed_debt_id for e in new if e.data.directed_debt_id},
+        receipt = _new_receipt(data, ReceiptStatus.ALLOCATED, None)
+        uow.receipts.add(receipt)
+        await self._allocate(
+            uow, receipt, account_ref, on=data.received_on, directed=data.directed_debt_id, cause=event
         )
-        instalments = await ledger.instalment_amounts([d.debt_id for d in debts])
-        by_id = {d.debt_id: d for d in debts}
-        by_account: dict[str, list[DebtFigures]] = {}
-        for debt in debts:
-            by_account.setdefault(debt.account_ref, []).append(debt)
 
-        now = utc_now()
-        receipts: list[dict[str, Any]] = []
-        lines: list[dict[str, Any]] = []
-        paid: dict[str, int] = {}
-        try:
-            for event in new:
-                uow.cause = event
-                data = event.data
-                receipt = _receipt_row(data, now)
-                receipts.append(receipt)
-                account_ref = _account_among(by_id, by_account, data.payer_reference, data.directed_debt_id)
-                if account_ref is None:
-                    reason = _no_account(data.payer_reference)
-                    receipt["status"], receipt["suspense_reason"] = "suspended", reason
-                    uow.publish(topics.PAYMENT_EVENTS, _suspended(data, reason, cause=event))
-                    continue
-                account_debts = by_account[account_ref]
-                allocation = domain.allocate(
-                    data.amount_pence,
-                    _positions(account_debts, instalments),
-                    self.policy,
-                    received_on=data.received_on,
-                    directed_debt_id=data.directed_debt_id,
-                )
-                touched: list[DebtFigures] = []
-                for debt_id, amount in allocation.parts:
-                    debt = by_id[debt_id]
-                    debt.paid_pence += amount
-                    paid[debt_id] = paid.get(debt_id, 0) + amount
-                    touched.append(debt)
-                    lines.append(_line_row(data, account_ref, debt_id, amount, allocation.rule, data.received_on, now))
-                if allocation.credit_pence:
-                    lines.append(
-                        _line_row(
-                            data, account_ref, None, allocation.credit_pence, allocation.rule, data.received_on, now
-                        )
-                    )
-                receipt["account_ref"] = account_ref
-                uow.publish(
-                    topics.PAYMENT_EVENTS,
-                    _allocated(
-                        data.receipt_ref,
-                        account_ref,
-                        data.amount_pence,
-                        data.received_on,
-                        allocation,
-                        allocation.rule,
-                        by_id,
-                        cause=event,
-                    ),
-                )
-                publish_balances(uow, touched, data.received_on, cause=event)
-        finally:
-            uow.cause = None
-        await ledger.record_receipts(receipts)
-        await ledger.record_allocation_lines(lines)
-        await ledger.add_payments(paid, now)
-
-    async def _account_for(self, ledger: Ledger, reference: str, directed_debt_id: str | None) -> str | None:
+    async def _account_for(self, uow: Ledger, reference: str, directed_debt_id: str | None) -> str | None:
+        directed_account = None
         if directed_debt_id:
-            debt = await ledger.debt(directed_debt_id)
-            if debt is not None:
-                return debt.account_ref
-        if reference and await ledger.account_exists(reference):
-            return reference
-        return None
+            directed = await uow.debts.get(directed_debt_id)
+            directed_account = directed.account_ref if directed is not None else None
+        is_account = bool(reference) and directed_account is None and bool(await uow.debts.on_account(reference))
+        return domain.account_for(reference, is_account, directed_account)
 
-    async def allocate_receipt(
+    # --- banking.dd-reports.v1 ------------------------------------------------
+
+    async def reverse_unpaid_direct_debit(self, uow: Ledger, event: DirectDebitUnpaid) -> None:
+        """Reverses the Direct Debit collection the bank reports unpaid (ARUDD) and
+        publishes payment.reversed with what came off each debt, and their balances.
+        A report for a collection already reversed changes nothing."""
+        data = event.data
+        receipt = await uow.receipts.get(PaymentChannel.DIRECT_DEBIT.value, data.receipt_ref)
+        if receipt is None:
+            raise Refused(
+                f"ARUDD for unknown Direct Debit collection {data.receipt_ref}; "
+                "check the collection's receipt reference against the Direct Debit run"
+            )
+        if receipt.status == ReceiptStatus.REVERSED:
+            return
+        reason = domain.direct_debit_unpaid_reason(data.reason_code)
+        await self._reverse(uow, receipt, reason, on=data.collection_date, cause=event)
+
+    # --- arrangements.events.v1 -----------------------------------------------
+
+    async def take_arrangement_schedule(self, uow: Ledger, event: ArrangementMade) -> None:
+        """A single-debt arrangement's instalments become that debt's schedule for
+        exact-instalment matching. One across several debts changes no schedule (its
+        payments are attributed pro rata), nor does one for a debt payments does not hold."""
+        data = event.data
+        if len(data.debt_ids) != 1:
+            return
+        (debt_id,) = data.debt_ids
+        if await uow.debts.get(debt_id) is None:
+            return
+        await uow.instalments.replace(debt_id, [(i.due_date, i.amount_pence) for i in data.instalments])
+
+    # --- enforcement.events.v1 ------------------------------------------------
+
+    async def add_costs(self, uow: Ledger, event: CostsAdded) -> None:
+        """Adds court or enforcement costs to what the debt owes and publishes its balance."""
+        data = event.data
+        debt = await uow.debts.get(data.debt_id)
+        if debt is None:
+            raise Refused(f"costs added to unknown debt {data.debt_id}; the debt must be raised in billing first")
+        debt.costs_pence += data.amount_pence
+        debt.updated_at = utc_now()
+        uow.publish(events.balance_changed(debt, data.added_on, cause=event))
+
+    async def write_off(self, uow: Ledger, event: WriteOffApproved) -> None:
+        """Writes off the approved amount of the debt and publishes its balance; a
+        write-off larger than the balance is refused."""
+        data = event.data
+        debt = await uow.debts.get(data.debt_id)
+        if debt is None:
+            raise Refused(f"write-off approved for unknown debt {data.debt_id}")
+        debt.written_off_pence += domain.check_write_off(data.amount_pence, debt.balance_pence, debt.debt_id)
+        debt.updated_at = utc_now()
+        uow.publish(events.balance_changed(debt, data.approved_on, cause=event))
+
+    # --- officer commands -----------------------------------------------------
+
+    async def allocate_from_suspense(self, uow: Ledger, receipt_ref: str, account_ref: str, on: date) -> bool:
+        """An officer allocates a receipt held in suspense to an account. False when it
+        already sits on that account: a repeated command changes nothing."""
+        receipt = await uow.receipts.by_reference(receipt_ref)
+        if receipt is None:
+            raise Refused(f"there is no receipt {receipt_ref!r}; check the reference on the suspense list")
+        has_debts = bool(await uow.debts.on_account(account_ref))
+        status = ReceiptStatus(receipt.status)
+        if not domain.allocation_from_suspense(receipt_ref, status, receipt.account_ref, account_ref, has_debts):
+            return False
+        await self._allocate(uow, receipt, account_ref, on=on, rule=AllocationRule.OFFICER, cause=None)
+        return True
+
+    async def reverse_receipt(self, uow: Ledger, receipt_ref: str, reason: str, on: date) -> bool:
+        """An officer reverses a receipt (a correction). False when it was already
+        reversed: a repeated command changes nothing."""
+        receipt = await uow.receipts.by_reference(receipt_ref)
+        if receipt is None:
+            raise Refused(f"there is no receipt {receipt_ref!r} to reverse; check the reference on the receipt")
+        if receipt.status == ReceiptStatus.REVERSED:
+            return False
+        await self._reverse(uow, receipt, reason, on=on, cause=None)
+        return True
+
+    async def check_ledger(self, uow: Ledger) -> domain.LedgerTotals:
+        """The ledger's totals and whether every penny is placed exactly once."""
+        return await uow.reconciliation.totals()
+
+    # --- steps shared by the use cases ------------------------------------------
+
+    async def _allocate(
         self,
-        ledger: Ledger,
-        receipt: Receipt,
+        uow: Ledger,
+        receipt: ReceiptRecord,
         account_ref: str,
         *,
         on: date,
+        cause: Envelope | None,
         directed: str | None = None,
-        rule_override: AllocationRule | None = None,
+        rule: AllocationRule | None = None,
     ) -> None:
-        debts = await ledger.debts_for_account(account_ref)
-        instalments = await ledger.instalment_amounts([d.debt_id for d in debts])
+        debts = await uow.debts.on_account(account_ref)
+        amounts = await uow.instalments.amounts([d.debt_id for d in debts])
         allocation = domain.allocate(
             receipt.amount_pence,
-            _positions(debts, instalments),
+            _positions(debts, amounts),
             self.policy,
             received_on=receipt.received_on,
             directed_debt_id=directed,
         )
-        rule = rule_override or allocation.rule
+        rule = rule or allocation.rule
         by_id = {d.debt_id: d for d in debts}
-        touched: list[Debt] = []
+        now = utc_now()
+        lines = uow.allocation_lines
         for debt_id, amount in allocation.parts:
             debt = by_id[debt_id]
             debt.paid_pence += amount
-            debt.updated_at = utc_now()
-            ledger.add(debt)
-            touched.append(debt)
-            ledger.add(_line(receipt, account_ref, debt_id, amount, rule, on))
+            debt.updated_at = now
+            lines.append(_line(receipt, account_ref, debt_id, amount, rule.value, on, now))
         if allocation.credit_pence:
-            ledger.add(_line(receipt, account_ref, None, allocation.credit_pence, rule, on))
+            lines.append(_line(receipt, account_ref, None, allocation.credit_pence, rule.value, on, now))
         receipt.account_ref = account_ref
-        receipt.status = "allocated"
+        receipt.status = ReceiptStatus.ALLOCATED.value
         receipt.suspense_reason = None
-        ledger.add(receipt)
-        ledger.uow.publish(
-            topics.PAYMENT_EVENTS,
-            _allocated(
-                receipt.receipt_ref, account_ref, receipt.amount_pence, receipt.received_on, allocation, rule, by_id
-            ),
-        )
-        publish_balances(ledger.uow, touched, on)
+        uow.publish(events.payment_allocated(receipt, account_ref, allocation, rule, by_id, cause=cause))
+        _publish_balances(uow, (by_id[debt_id] for debt_id, _ in allocation.parts), on, cause)
 
-    # --- officer commands -----------------------------------------------------
-
-    async def allocate_from_suspense(self, uow: UnitOfWork, receipt_ref: str, account_ref: str, on: date) -> None:
-        ledger = Ledger(uow)
-        receipt = await ledger.receipt_by_ref(receipt_ref)
-        if receipt is None:
-            raise Refused(f"there is no receipt {receipt_ref!r}; check the reference on the suspense list")
-        if receipt.status != "suspended":
-            raise Refused(f"receipt {receipt_ref} is not in suspense (it is {receipt.status}); nothing to allocate")
-        if not await ledger.account_exists(account_ref):
-            raise Refused(f"account {account_ref!r} has no debts on the ledger; check the account reference")
-        await self.allocate_receipt(ledger, receipt, account_ref, on=on, rule_override=AllocationRule.OFFICER)
-
-    async def reverse_receipt(self, uow: UnitOfWork, receipt_ref: str, reason: str, on: date) -> None:
-        ledger = Ledger(uow)
-        receipt = await ledger.receipt_by_ref(receipt_ref)
-        if receipt is None:
-            raise Refused(f"there is no receipt {receipt_ref!r} to reverse")
-        await self._reverse(ledger, receipt, reason, on)
-
-    async def _reverse(self, ledger: Ledger, receipt: Receipt, reason: str, on: date) -> None:
-        if receipt.status == "reversed":
-            raise Refused(f"receipt {receipt.receipt_ref} has already been reversed")
-        if receipt.status == "suspended":
-            receipt.status = "reversed"
-            ledger.add(receipt)
-            return
-        assert receipt.account_ref is not None
-        current = await ledger.net_allocation(receipt.channel, receipt.receipt_ref)
-        touched: list[Debt] = []
-        parts: list[AllocationPart] = []
-        for debt_id, amount in sorted(current.items(), key=lambda kv: kv[0] or ""):
-            ledger.add(_line(receipt, receipt.account_ref, debt_id, -amount, "reversal", on))
+    async def _reverse(
+        self, uow: Ledger, receipt: ReceiptRecord, reason: str, *, on: date, cause: Envelope | None
+    ) -> None:
+        status = ReceiptStatus(receipt.status)
+        placed = {} if status != ReceiptStatus.ALLOCATED else await uow.allocation_lines.placed(*_key(receipt))
+        reversal = domain.reverse(receipt.receipt_ref, status, placed)
+        receipt.status = ReceiptStatus.REVERSED.value
+        account_ref = receipt.account_ref
+        if account_ref is None:
+            return  # money that was only in suspense: nothing was placed, nothing to tell
+        now = utc_now()
+        debts: dict[str, DebtRecord] = {}
+        for debt_id, amount in reversal.lines:
+            uow.allocation_lines.append(_line(receipt, account_ref, debt_id, -amount, REVERSAL_LINE, on, now))
             if debt_id is None:
                 continue
-            debt = await ledger.debt(debt_id)
-            assert debt is not None
+            debt = await uow.debts.get(debt_id)
+            if debt is None:
+                raise Refused(f"receipt {receipt.receipt_ref} was placed on debt {debt_id}, which the ledger lacks")
             debt.paid_pence -= amount
-            debt.updated_at = utc_now()
-            ledger.add(debt)
-            touched.append(debt)
-            parts.append(AllocationPart(debt_id=debt_id, amount_pence=amount, financial_year=debt.financial_year))
-        receipt.status = "reversed"
-        ledger.add(receipt)
-        ledger.uow.publish(
-            topics.PAYMENT_EVENTS,
-            PaymentReversed(
-                key=receipt.account_ref,
-                data=PaymentReversedData(
-                    receipt_ref=receipt.receipt_ref,
-                    account_ref=receipt.account_ref,
-                    amount_pence=receipt.amount_pence,
-                    reversed_on=on,
-                    reason=reason,
-                    parts=parts,
-                ),
-            ),
-        )
-        publish_balances(ledger.uow, touched, on)
-
-    # --- banking.dd-reports.v1 ------------------------------------------------
-
-    async def on_dd_report(self, uow: UnitOfWork, event: object) -> None:
-        if not isinstance(event, DirectDebitUnpaid):
-            return  # mandate changes are for the DD schedule, not the ledger
-        ledger = Ledger(uow)
-        receipt = await ledger.receipt("direct_debit", event.data.receipt_ref)
-        if receipt is None:
-            raise Refused(f"ARUDD for unknown Direct Debit collection {event.data.receipt_ref}")
-        if receipt.status == "reversed":
-            return
-        await self._reverse(
-            ledger, receipt, f"Direct Debit unpaid, ARUDD reason {event.data.reason_code}", event.data.collection_date
-        )
-
-    # --- arrangements.events.v1 -----------------------------------------------
-
-    async def on_arrangement_event(self, uow: UnitOfWork, event: object) -> None:
-        if not isinstance(event, ArrangementMade):
-            return
-        ledger = Ledger(uow)
-        if len(event.data.debt_ids) != 1:
-            return  # instalment matching is per debt; a multi-debt arrangement attributes pro rata
-        schedule = [(i.due_date, i.amount_pence) for i in event.data.instalments]
-        if await ledger.debt(event.data.debt_ids[0]) is not None:
-            await ledger.replace_instalments(event.data.debt_ids[0], schedule)
-
-    # --- enforcement.events.v1 ------------------------------------------------
-
-    async def on_enforcement_event(self, uow: UnitOfWork, event: object) -> None:
-        ledger = Ledger(uow)
-        if isinstance(event, CostsAdded):
-            debt = await ledger.debt(event.data.debt_id)
-            if debt is None:
-                raise Refused(f"costs added to unknown debt {event.data.debt_id}")
-            debt.costs_pence += event.data.amount_pence
-            ledger.add(debt)
-            publish_balances(uow, [debt], event.data.added_on)
-        elif isinstance(event, WriteOffApproved):
-            debt = await ledger.debt(event.data.debt_id)
-            if debt is None:
-                raise Refused(f"write-off approved for unknown debt {event.data.debt_id}")
-            if event.data.amount_pence > debt.balance_pence:
-                raise Refused(f"write-off of {event.data.amount_pence}p exceeds the balance of debt {debt.debt_id}")
-            debt.written_off_pence += event.data.amount_pence
-            ledger.add(debt)
-            publish_balances(uow, [debt], event.data.approved_on)
+            debt.updated_at = now
+            debts[debt_id] = debt
+        uow.publish(events.payment_reversed(receipt, account_ref, reversal, debts, reason=reason, on=on, cause=cause))
+        _publish_balances(uow, debts.values(), on, cause)
 
 
-def suspend(ledger: Ledger, receipt: Receipt, reason: str) -> None:
-    receipt.status = "suspended"
-    receipt.suspense_reason = reason
-    ledger.add(receipt)
-    ledger.uow.publish(topics.PAYMENT_EVENTS, _suspended(receipt, reason))
+# --- what a batch's events need loaded -------------------------------------------------
 
 
-def _suspended(
-    receipt: Receipt | PaymentReceivedData, reason: str, *, cause: Envelope | None = None
-) -> PaymentSuspended:
-    return PaymentSuspended(
-        **(causation(cause) if cause is not None else {}),
-        key=receipt.payer_reference or receipt.receipt_ref,
-        data=PaymentSuspendedData(
-            receipt_ref=receipt.receipt_ref,
-            amount_pence=receipt.amount_pence,
-            received_on=receipt.received_on,
-            payer_reference=receipt.payer_reference,
-            reason=reason,
-        ),
+@dataclass
+class _Needs:
+    receipts: set[ReceiptKey] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
+    """Accounts whose every debt (and their schedules) may be needed."""
+    accounts_of: set[str] = field(default_factory=set)
+    """Debts whose whole account may be needed (a payer's direction)."""
+    debt_ids: set[str] = field(default_factory=set)
+    schedules: set[str] = field(default_factory=set)
+    suspended_for: set[str] = field(default_factory=set)
+
+
+def _receipt_needs(event: PaymentReceived, needs: _Needs) -> None:
+    data = event.data
+    needs.receipts.add((data.channel.value, data.receipt_ref))
+    if data.payer_reference:
+        needs.accounts.add(data.payer_reference)
+    if data.directed_debt_id:
+        needs.accounts_of.add(data.directed_debt_id)
+
+
+def _bill_needs(event: ChargeRaised, needs: _Needs) -> None:
+    needs.debt_ids.add(event.data.debt_id)
+    needs.accounts.add(event.data.account_ref)
+    needs.schedules.add(event.data.debt_id)
+    needs.suspended_for.add(event.data.account_ref)
+
+
+def _adjustment_needs(event: ChargeAdjusted, needs: _Needs) -> None:
+    needs.debt_ids.add(event.data.debt_id)
+    needs.schedules.add(event.data.debt_id)
+
+
+def _unpaid_needs(event: DirectDebitUnpaid, needs: _Needs) -> None:
+    needs.receipts.add((PaymentChannel.DIRECT_DEBIT.value, event.data.receipt_ref))
+
+
+def _arrangement_needs(event: ArrangementMade, needs: _Needs) -> None:
+    if len(event.data.debt_ids) == 1:
+        needs.debt_ids.update(event.data.debt_ids)
+        needs.schedules.update(event.data.debt_ids)
+
+
+def _costs_needs(event: CostsAdded | WriteOffApproved, needs: _Needs) -> None:
+    needs.debt_ids.add(event.data.debt_id)
+
+
+_NEEDS: Mapping[type[Envelope], Callable[[Any, _Needs], None]] = {
+    PaymentReceived: _receipt_needs,
+    ChargeRaised: _bill_needs,
+    ChargeAdjusted: _adjustment_needs,
+    DirectDebitUnpaid: _unpaid_needs,
+    ArrangementMade: _arrangement_needs,
+    CostsAdded: _costs_needs,
+    WriteOffApproved: _costs_needs,
+}
+
+
+# --- records in, values out ----------------------------------------------------------
+
+
+def _new_receipt(data: PaymentReceivedData, status: ReceiptStatus, suspense_reason: str | None) -> ReceiptRecord:
+    return ReceiptRecord(
+        channel=data.channel.value,
+        receipt_ref=data.receipt_ref,
+        amount_pence=data.amount_pence,
+        received_on=data.received_on,
+        payer_reference=data.payer_reference,
+        account_ref=None,
+        status=status.value,
+        suspense_reason=suspense_reason,
+        recorded_at=utc_now(),
     )
 
 
-def _no_account(reference: str) -> str:
-    return f"no account matches the quoted reference {reference!r}"
+def _facts(receipt: ReceiptRecord) -> ReceiptFacts:
+    return ReceiptFacts(receipt.channel, receipt.receipt_ref, receipt.amount_pence, receipt.received_on)
 
 
-def _conflicting_copy(data: PaymentReceivedData) -> Refused:
-    return Refused(
-        f"receipt {data.receipt_ref} from {data.channel.value} was already recorded with a different "
-        "amount or date; correct it with a reversal, not a second receipt"
-    )
+def _key(receipt: ReceiptRecord) -> ReceiptKey:
+    return (receipt.channel, receipt.receipt_ref)
 
 
-def _account_among(
-    by_id: Mapping[str, DebtFigures],
-    by_account: Mapping[str, Sequence[DebtFigures]],
-    reference: str,
-    directed_debt_id: str | None,
-) -> str | None:
-    """``Payments._account_for`` over debts already read for the batch."""
-    if directed_debt_id:
-        debt = by_id.get(directed_debt_id)
-        if debt is not None:
-            return debt.account_ref
-    if reference and reference in by_account:
-        return reference
-    return None
-
-
-def _positions(
-    debts: Iterable[Debt | DebtFigures], instalments: Mapping[str, frozenset[int]]
-) -> list[domain.DebtPosition]:
+def _positions(debts: Sequence[DebtRecord], amounts: Mapping[str, frozenset[int]]) -> list[domain.DebtPosition]:
     return [
         domain.DebtPosition(
             debt_id=d.debt_id,
-            debt_type=d.debt_type,
+            debt_type=DebtType(d.debt_type),
             financial_year=d.financial_year,
             bill_issued_on=d.bill_issued_on,
             balance_pence=max(d.balance_pence, 0),
-            instalment_amounts=instalments.get(d.debt_id, frozenset()),
+            instalment_amounts=amounts[d.debt_id],
         )
         for d in debts
     ]
 
 
-def _allocated(
-    receipt_ref: str,
-    account_ref: str,
-    amount_pence: int,
-    received_on: date,
-    allocation: domain.Allocation,
-    rule: AllocationRule,
-    debts: Mapping[str, Debt] | Mapping[str, DebtFigures],
-    *,
-    cause: Envelope | None = None,
-) -> PaymentAllocated:
-    return PaymentAllocated(
-        **(causation(cause) if cause is not None else {}),
-        key=account_ref,
-        data=PaymentAllocatedData(
-            receipt_ref=receipt_ref,
-            account_ref=account_ref,
-            amount_pence=amount_pence,
-            received_on=received_on,
-            rule=rule,
-            parts=[
-                AllocationPart(debt_id=debt_id, amount_pence=amount, financial_year=debts[debt_id].financial_year)
-                for debt_id, amount in allocation.parts
-            ],
-            credit_pence=allocation.credit_pence,
-        ),
-    )
-
-
-def _receipt_row(data: PaymentReceivedData, now: datetime) -> dict[str, Any]:
-    return {
-        "channel": data.channel.value,
-        "receipt_ref": data.receipt_ref,
-        "amount_pence": data.amount_pence,
-        "received_on": data.received_on,
-        "payer_reference": data.payer_reference,
-        "account_ref": None,
-        "status": "allocated",
-        "suspense_reason": None,
-        "recorded_at": now,
-    }
-
-
-def _line_row(
-    data: PaymentReceivedData,
-    account_ref: str,
-    debt_id: str | None,
-    amount: int,
-    rule: str,
-    on: date,
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "channel": data.channel.value,
-        "receipt_ref": data.receipt_ref,
-        "account_ref": account_ref,
-        "debt_id": debt_id,
-        "amount_pence": amount,
-        "rule": str(rule),
-        "on": on,
-        "recorded_at": now,
-    }
-
-
-def _line(receipt: Receipt, account_ref: str, debt_id: str | None, amount: int, rule: str, on: date) -> AllocationLine:
-    return AllocationLine(
+def _line(
+    receipt: ReceiptRecord, account_ref: str, debt_id: str | None, amount: int, rule: str, on: date, now: datetime
+) -> AllocationLineRecord:
+    return AllocationLineRecord(
         channel=receipt.channel,
         receipt_ref=receipt.receipt_ref,
         account_ref=account_ref,
@@ -513,31 +413,13 @@ def _line(receipt: Receipt, account_ref: str, debt_id: str | None, amount: int, 
         amount_pence=amount,
         rule=rule,
         on=on,
+        recorded_at=now,
     )
 
 
-def publish_balances(
-    uow: UnitOfWork, debts: Iterable[Debt | DebtFigures], as_of: date, *, cause: Envelope | None = None
-) -> None:
-    chain = causation(cause) if cause is not None else {}
+def _publish_balances(uow: Ledger, debts: Iterable[DebtRecord], as_of: date, cause: Envelope | None) -> None:
     seen: set[str] = set()
     for debt in debts:
-        if debt.debt_id in seen:
-            continue
-        seen.add(debt.debt_id)
-        uow.publish(
-            topics.PAYMENT_EVENTS,
-            BalanceChanged(
-                **chain,
-                key=debt.account_ref,
-                data=BalanceChangedData(
-                    debt_id=debt.debt_id,
-                    account_ref=debt.account_ref,
-                    debt_type=DebtType(debt.debt_type),
-                    charged_pence=debt.charged_pence + debt.costs_pence,
-                    paid_pence=debt.paid_pence,
-                    balance_pence=debt.balance_pence,
-                    as_of=as_of,
-                ),
-            ),
-        )
+        if debt.debt_id not in seen:
+            seen.add(debt.debt_id)
+            uow.publish(events.balance_changed(debt, as_of, cause=cause))

@@ -1,10 +1,17 @@
-"""The payments ledger's tables, on this service's own metadata."""
+"""The payments ledger's tables, on this service's own metadata, and the records a
+unit of work holds their rows in.
+
+The SQLModel tables are the schema (and what the migrations are written from);
+the use cases work on the plain records below, which the kernel's ``Records``
+writes back in bulk. A record's fields are its table's column names."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, Table
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -84,3 +91,70 @@ class AllocationLine(PaymentsTable, table=True):
     rule: str = Field(max_length=20)
     on: date
     recorded_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+DEBTS = cast(Table, Debt.__table__)  # type: ignore[attr-defined]
+INSTALMENTS = cast(Table, DebtInstalment.__table__)  # type: ignore[attr-defined]
+RECEIPTS = cast(Table, Receipt.__table__)  # type: ignore[attr-defined]
+ALLOCATION_LINES = cast(Table, AllocationLine.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class DebtRecord:
+    """A ``debt`` row. ``paid_pence``, ``costs_pence`` and ``written_off_pence`` are
+    written back as increments (see ``store.SqlDebts``)."""
+
+    debt_id: str
+    account_ref: str
+    debt_type: str
+    financial_year: str | None
+    party_id: str
+    bill_issued_on: date
+    charged_pence: int
+    costs_pence: int
+    paid_pence: int
+    written_off_pence: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def balance_pence(self) -> int:
+        return self.charged_pence + self.costs_pence - self.paid_pence - self.written_off_pence
+
+
+@dataclass(slots=True)
+class InstalmentRecord:
+    """A ``debt_instalment`` row."""
+
+    debt_id: str
+    due_date: date
+    amount_pence: int
+
+
+@dataclass(slots=True)
+class ReceiptRecord:
+    """A ``receipt`` row; ``status`` holds a ``domain.ReceiptStatus`` value."""
+
+    channel: str
+    receipt_ref: str
+    amount_pence: int
+    received_on: date
+    payer_reference: str
+    account_ref: str | None
+    status: str
+    suspense_reason: str | None
+    recorded_at: datetime
+
+
+@dataclass(slots=True)
+class AllocationLineRecord:
+    """An ``allocation_line`` row as appended (its id comes from the database)."""
+
+    channel: str
+    receipt_ref: str
+    account_ref: str
+    debt_id: str | None
+    amount_pence: int
+    rule: str
+    on: date
+    recorded_at: datetime

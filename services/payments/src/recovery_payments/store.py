@@ -1,221 +1,399 @@
-"""All of payments' queries, behind one repository per unit of work."""
+"""The ledger's unit of work and its repositories: every query payments runs.
+
+``Ledger`` is what the use cases are typed against: a unit of work that hands out
+the repositories below. ``SqlLedger`` is the real one. Its repositories hold rows
+as records (``recovery_shared.messaging.records``): a batch's prefetch loads what
+its events need in a few queries, the use cases then find everything in memory,
+and the commit writes the changes in bulk. A repository that must query (an
+officer's command, a message the prefetch did not foresee) first writes what this
+unit has changed so far, so the query sees it.
+
+The unit tests' in-memory twin is ``tests/unit/fakes/payments.py``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from operator import itemgetter
-from typing import Any, TypeVar, cast
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date
+from typing import Any, Protocol
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, String, Table, any_, bindparam, delete, func, text, update
-from sqlalchemy import select as core_select
-from sqlmodel import col, select
+from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from recovery_payments.models import AllocationLine, Debt, DebtInstalment, Receipt
-from recovery_shared.messaging.bulk import insert_rows
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_payments.domain import LedgerTotals, ReceiptStatus, StatusTotal
+from recovery_payments.models import (
+    ALLOCATION_LINES,
+    DEBTS,
+    INSTALMENTS,
+    RECEIPTS,
+    AllocationLineRecord,
+    DebtRecord,
+    InstalmentRecord,
+    ReceiptRecord,
+)
+from recovery_shared.messaging.records import IN_CHUNK, Log, Records
+from recovery_shared.messaging.unit_of_work import SqlUnitOfWork, UnitOfWork
 
-DEBTS = cast(Table, Debt.__table__)  # type: ignore[attr-defined]
-RECEIPTS = cast(Table, Receipt.__table__)  # type: ignore[attr-defined]
-LINES = cast(Table, AllocationLine.__table__)  # type: ignore[attr-defined]
-
-# Keys per IN list on SQLite: a default batch (500 receipts) takes one query
-# each, and a much larger configured batch stays far under the bound-parameter limit.
-_IN_CHUNK = 2000
-
-T = TypeVar("T")
+ReceiptKey = tuple[str, str]
+"""(channel, receipt_ref): a receipt reference is unique per channel."""
 
 
-def _chunks(values: Collection[T]) -> Iterator[list[T]]:
+# --- what the use cases see ---------------------------------------------------------
+
+
+class Debts(Protocol):
+    async def get(self, debt_id: str) -> DebtRecord | None: ...
+
+    async def on_account(self, account_ref: str) -> list[DebtRecord]:
+        """Every debt on the account (an empty list: the ledger has no such account)."""
+        ...
+
+    def add(self, debt: DebtRecord) -> None: ...
+
+    async def load(self, *, accounts: Collection[str], debt_ids: Collection[str], accounts_of: Collection[str]) -> None:
+        """Hold every debt on ``accounts`` and on the accounts of ``accounts_of``'s
+        debts, and the debts ``debt_ids`` on their own."""
+        ...
+
+
+class Instalments(Protocol):
+    async def amounts(self, debt_ids: Sequence[str]) -> dict[str, frozenset[int]]:
+        """The distinct instalment amounts of each debt's schedule (for exact matching)."""
+        ...
+
+    async def replace(self, debt_id: str, schedule: Sequence[tuple[date, int]]) -> None: ...
+
+    async def load(self, debt_ids: Collection[str]) -> None: ...
+
+
+class Receipts(Protocol):
+    async def get(self, channel: str, receipt_ref: str) -> ReceiptRecord | None: ...
+
+    async def by_reference(self, receipt_ref: str) -> ReceiptRecord | None:
+        """The receipt with this reference, whichever channel it came from."""
+        ...
+
+    async def suspended_for(self, payer_reference: str) -> list[ReceiptRecord]:
+        """Receipts in suspense that quoted this reference, oldest first."""
+        ...
+
+    def add(self, receipt: ReceiptRecord) -> None: ...
+
+    async def load(self, keys: Collection[ReceiptKey]) -> None: ...
+
+    async def load_suspended_for(self, references: Collection[str]) -> None: ...
+
+
+class AllocationLines(Protocol):
+    def append(self, line: AllocationLineRecord) -> None: ...
+
+    async def placed(self, channel: str, receipt_ref: str) -> dict[str | None, int]:
+        """What a receipt has on each debt now (None: account credit), net of reversals."""
+        ...
+
+
+class Reconciliation(Protocol):
+    async def totals(self) -> LedgerTotals: ...
+
+
+class Ledger(UnitOfWork):
+    """A unit of work on the ledger: its repositories, the inbox, the outbox."""
+
+    debts: Debts
+    instalments: Instalments
+    receipts: Receipts
+    allocation_lines: AllocationLines
+    reconciliation: Reconciliation
+
+
+# --- on the database ----------------------------------------------------------------
+
+
+def one_of(unit: SqlUnitOfWork, column: Any, values: Collection[Any]) -> list[ColumnElement[bool]]:
+    """``column IN values``, as one condition per statement to run. On PostgreSQL a
+    single array parameter (``= ANY``): the statement text, and so the prepared
+    statement, is the same however many keys a batch has, and there is no limit.
+    On SQLite IN lists, chunked under the bound-parameter limit."""
+    if not values:
+        return []
     items = list(values)
-    for start in range(0, len(items), _IN_CHUNK):
-        yield items[start : start + _IN_CHUNK]
+    if unit.is_postgres:
+        return [column == any_(bindparam(None, items, type_=ARRAY(column.type)))]
+    return [column.in_(items[i : i + IN_CHUNK]) for i in range(0, len(items), IN_CHUNK)]
 
 
-@dataclass(slots=True)
-class DebtFigures:
-    """A debt's figures as read for a batch of receipts. What the batch pays is
-    added to ``paid_pence`` as it goes, so a later receipt in the same batch sees
-    the balance an earlier one left, exactly as it would one message at a time."""
+class _Repository:
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        self.unit = unit
 
-    debt_id: str
-    account_ref: str
-    debt_type: str
-    financial_year: str | None
-    bill_issued_on: date
-    charged_pence: int
-    costs_pence: int
-    paid_pence: int
-    written_off_pence: int
-
-    @property
-    def balance_pence(self) -> int:
-        return self.charged_pence + self.costs_pence - self.paid_pence - self.written_off_pence
-
-
-class Ledger:
-    def __init__(self, uow: UnitOfWork) -> None:
-        self.uow = uow
-        self.session = uow.session
-        bind = uow.session.bind
-        self._postgres = bind is not None and bind.dialect.name == "postgresql"
-
-    def _one_of(self, column: Any, values: Collection[Any]) -> list[ColumnElement[bool]]:
-        """``column IN values`` as one condition per query to run. On PostgreSQL a
-        single array parameter: the statement text (so SQLAlchemy's and psycopg's
-        caches) is the same however many keys a batch has, and there is no limit."""
-        if not values:
-            return []
-        if self._postgres:
-            return [column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))]
-        return [column.in_(chunk) for chunk in _chunks(values)]
-
-    async def debt(self, debt_id: str) -> Debt | None:
-        return await self.session.get(Debt, debt_id)
-
-    def add(self, row: Debt | Receipt | AllocationLine | DebtInstalment) -> None:
-        self.session.add(row)
-
-    async def debts_for_account(self, account_ref: str) -> list[Debt]:
-        result = await self.session.exec(select(Debt).where(Debt.account_ref == account_ref))
-        return list(result.all())
-
-    async def account_exists(self, account_ref: str) -> bool:
-        result = await self.session.exec(select(Debt.debt_id).where(Debt.account_ref == account_ref).limit(1))
-        return result.first() is not None
-
-    async def instalment_amounts(self, debt_ids: list[str]) -> dict[str, frozenset[int]]:
-        amounts: dict[str, set[int]] = {}
-        # An ORM select, not Core, so the session flushes a schedule added
-        # earlier in this unit of work before it is read.
-        for condition in self._one_of(col(DebtInstalment.debt_id), debt_ids):
-            result = await self.session.exec(
-                # Only the distinct amounts matter: a schedule repeats one amount.
-                select(DebtInstalment.debt_id, DebtInstalment.amount_pence).where(condition).distinct()
-            )
-            for debt_id, amount in result.all():
-                amounts.setdefault(debt_id, set()).add(amount)
-        return {k: frozenset(v) for k, v in amounts.items()}
-
-    async def replace_instalments(self, debt_id: str, schedule: list[tuple[date, int]]) -> None:
-        await self.session.exec(delete(DebtInstalment).where(col(DebtInstalment.debt_id) == debt_id))
-        for due_date, amount in schedule:
-            self.session.add(DebtInstalment(debt_id=debt_id, due_date=due_date, amount_pence=amount))
-
-    async def receipt(self, channel: str, receipt_ref: str) -> Receipt | None:
-        return await self.session.get(Receipt, (channel, receipt_ref))
-
-    async def receipt_by_ref(self, receipt_ref: str) -> Receipt | None:
-        result = await self.session.exec(select(Receipt).where(Receipt.receipt_ref == receipt_ref))
-        return result.first()
-
-    async def suspended_for_reference(self, reference: str) -> list[Receipt]:
-        result = await self.session.exec(
-            select(Receipt)
-            .where(Receipt.status == "suspended", Receipt.payer_reference == reference)
-            .order_by(col(Receipt.received_on), col(Receipt.receipt_ref))
-        )
-        return list(result.all())
-
-    async def net_allocation(self, channel: str, receipt_ref: str) -> dict[str | None, int]:
-        """What a receipt currently has on each debt (None = account credit), after any reversals."""
-        result = await self.session.exec(
-            select(AllocationLine.debt_id, func.sum(AllocationLine.amount_pence))
-            .where(AllocationLine.channel == channel, AllocationLine.receipt_ref == receipt_ref)
-            .group_by(col(AllocationLine.debt_id))
-        )
-        return {debt_id: int(total) for debt_id, total in result.all() if int(total) != 0}
-
-    # --- bulk reads and writes for a batch of receipts -----------------------
-
-    async def receipts_on_file(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, date, str]]:
-        """(amount, received on, channel) of each (channel, receipt_ref) the ledger already holds."""
-        r = RECEIPTS.c
-        wanted = set(keys)
-        channels = {channel for channel, _ in wanted}
-        found: dict[tuple[str, str], tuple[int, date, str]] = {}
-        # Both key columns as IN lists use the primary key index in one query on
-        # either database; the few same-reference-other-channel rows this also
-        # matches are dropped here.
-        for condition in self._one_of(r.receipt_ref, {ref for _, ref in wanted}):
-            result = await self.session.execute(
-                core_select(r.channel, r.receipt_ref, r.amount_pence, r.received_on).where(
-                    r.channel.in_(channels), condition
-                )
-            )
-            for row in result.all():
-                key = (str(row.channel), str(row.receipt_ref))
-                if key in wanted:
-                    found[key] = (int(row.amount_pence), row.received_on, key[0])
+    async def rows(self, records: Records[Any], conditions: Iterable[ColumnElement[bool]]) -> list[Any]:
+        found: list[Any] = []
+        for condition in conditions:
+            result = await self.unit.session.execute(records.select().where(condition))
+            found.extend(records.remember(result.all()))
         return found
 
-    async def debts_for_receipts(
-        self, references: Collection[str], directed_debt_ids: Collection[str]
-    ) -> list[DebtFigures]:
-        """Every debt on an account that one of ``references`` names, or that holds
-        one of ``directed_debt_ids``: all an allocation may touch or must rule out."""
-        d = DEBTS.c
-        columns = (
-            d.debt_id,
-            d.account_ref,
-            d.debt_type,
-            d.financial_year,
-            d.bill_issued_on,
-            d.charged_pence,
-            d.costs_pence,
-            d.paid_pence,
-            d.written_off_pence,
+
+class SqlDebts(_Repository):
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        super().__init__(unit)
+        # Money accumulated on a debt is written as an increment, so two consumers
+        # paying onto the same debt never lose each other's receipts.
+        self.records = Records(
+            DEBTS, DebtRecord, key=("debt_id",), counters=("paid_pence", "costs_pence", "written_off_pence")
         )
-        found: dict[str, DebtFigures] = {}
-        conditions = self._one_of(d.account_ref, references)
-        conditions += [
-            d.account_ref.in_(core_select(d.account_ref).where(directed).scalar_subquery())
-            for directed in self._one_of(d.debt_id, directed_debt_ids)
-        ]
-        for condition in conditions:
-            for row in (await self.session.execute(core_select(*columns).where(condition))).all():
-                found.setdefault(row.debt_id, DebtFigures(*cast(tuple[Any, ...], row)))
-        return list(found.values())
+        self._accounts: dict[str, list[DebtRecord]] = {}
+        """Accounts whose every debt is held, and those debts."""
 
-    async def record_receipts(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        await _insert(self, RECEIPTS, rows)
+    async def get(self, debt_id: str) -> DebtRecord | None:
+        if not self.records.knows(debt_id):
+            await self.load(accounts=(), debt_ids=(debt_id,), accounts_of=())
+        return self.records.held(debt_id)
 
-    async def record_allocation_lines(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        await _insert(self, LINES, rows)
+    async def on_account(self, account_ref: str) -> list[DebtRecord]:
+        if account_ref not in self._accounts:
+            await self.load(accounts=(account_ref,), debt_ids=(), accounts_of=())
+        return self._accounts[account_ref]
 
-    async def add_payments(self, paid: Mapping[str, int], at: datetime) -> None:
-        """Add what a batch paid to each debt. An increment rather than the figure
-        read earlier, so a change another consumer made meanwhile is kept."""
-        if not paid:
+    def add(self, debt: DebtRecord) -> None:
+        self.records.add(debt)
+        if debt.account_ref in self._accounts:
+            self._accounts[debt.account_ref].append(debt)
+
+    async def load(self, *, accounts: Collection[str], debt_ids: Collection[str], accounts_of: Collection[str]) -> None:
+        accounts = {a for a in accounts if a not in self._accounts}
+        debt_ids = {d for d in debt_ids if not self.records.knows(d)}
+        accounts_of = set(accounts_of)
+        if not (accounts or debt_ids or accounts_of):
             return
+        await self.unit.flush()
         d = DEBTS.c
-        if self._postgres:
-            # One statement for the whole batch, the amounts as two parallel arrays.
-            await self.session.execute(
-                text(
-                    "UPDATE debt SET paid_pence = debt.paid_pence + batch.paid_now, updated_at = :at "
-                    "FROM unnest(:debt_ids, :amounts) AS batch(debt_id, paid_now) WHERE debt.debt_id = batch.debt_id"
-                ).bindparams(
-                    bindparam("debt_ids", list(paid), type_=ARRAY(String())),
-                    bindparam("amounts", list(paid.values()), type_=ARRAY(BigInteger())),
-                    bindparam("at", at, type_=d.updated_at.type),
+        conditions = one_of(self.unit, d.account_ref, accounts) + one_of(self.unit, d.debt_id, debt_ids)
+        conditions += [
+            d.account_ref.in_(select(d.account_ref).where(directed).scalar_subquery())
+            for directed in one_of(self.unit, d.debt_id, accounts_of)
+        ]
+        found: list[DebtRecord] = await self.rows(self.records, conditions)
+        whole = accounts | {r.account_ref for r in found if r.debt_id in accounts_of}
+        new_accounts = whole - self._accounts.keys()
+        for account in new_accounts:
+            self._accounts[account] = []
+        placed: set[str] = set()
+        for record in found:
+            if record.account_ref in new_accounts and record.debt_id not in placed:
+                placed.add(record.debt_id)
+                self._accounts[record.account_ref].append(record)
+        self.records.absent(debt_ids | accounts_of)
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.records.flush(session)
+
+    def reset(self) -> None:
+        self.records.reset()
+        self._accounts.clear()
+
+
+class SqlInstalments(_Repository):
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        super().__init__(unit)
+        self.records = Records(INSTALMENTS, InstalmentRecord, key=("debt_id", "due_date"))
+        self._schedules: dict[str, list[InstalmentRecord]] = {}
+        self._amounts: dict[str, frozenset[int]] = {}
+
+    async def amounts(self, debt_ids: Sequence[str]) -> dict[str, frozenset[int]]:
+        await self.load(debt_ids)
+        amounts = self._amounts
+        for debt_id in debt_ids:
+            if debt_id not in amounts:
+                amounts[debt_id] = frozenset(i.amount_pence for i in self._schedules[debt_id])
+        return {debt_id: amounts[debt_id] for debt_id in debt_ids}
+
+    async def replace(self, debt_id: str, schedule: Sequence[tuple[date, int]]) -> None:
+        await self.load((debt_id,))
+        for instalment in self._schedules[debt_id]:
+            self.records.remove(instalment)
+        new = [InstalmentRecord(debt_id, due_date, amount) for due_date, amount in schedule]
+        for instalment in new:
+            self.records.add(instalment)
+        self._schedules[debt_id] = new
+        self._amounts.pop(debt_id, None)
+
+    async def load(self, debt_ids: Collection[str]) -> None:
+        wanted = {d for d in debt_ids if d not in self._schedules}
+        if not wanted:
+            return
+        await self.unit.flush()
+        for debt_id in wanted:
+            self._schedules[debt_id] = []
+        found: list[InstalmentRecord] = await self.rows(self.records, one_of(self.unit, INSTALMENTS.c.debt_id, wanted))
+        for instalment in found:
+            self._schedules[instalment.debt_id].append(instalment)
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.records.flush(session)
+
+    def reset(self) -> None:
+        self.records.reset()
+        self._schedules.clear()
+        self._amounts.clear()
+
+
+class SqlReceipts(_Repository):
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        super().__init__(unit)
+        self.records = Records(RECEIPTS, ReceiptRecord, key=("channel", "receipt_ref"))
+        self._suspended: dict[str, list[ReceiptRecord]] = {}
+        """Per payer reference whose suspended receipts are held: those receipts."""
+
+    async def get(self, channel: str, receipt_ref: str) -> ReceiptRecord | None:
+        key = (channel, receipt_ref)
+        if not self.records.knows(key):
+            await self.load((key,))
+        return self.records.held(key)
+
+    async def by_reference(self, receipt_ref: str) -> ReceiptRecord | None:
+        await self.unit.flush()
+        r = RECEIPTS.c
+        statement = self.records.select().where(r.receipt_ref == receipt_ref).order_by(r.channel).limit(1)
+        found = self.records.remember((await self.unit.session.execute(statement)).all())
+        return found[0] if found else None
+
+    async def suspended_for(self, payer_reference: str) -> list[ReceiptRecord]:
+        if payer_reference not in self._suspended:
+            await self.load_suspended_for((payer_reference,))
+        # One held earlier in this unit may have been allocated since.
+        waiting = [r for r in self._suspended[payer_reference] if r.status == ReceiptStatus.SUSPENDED]
+        return sorted(waiting, key=lambda r: (r.received_on, r.receipt_ref))
+
+    def add(self, receipt: ReceiptRecord) -> None:
+        self.records.add(receipt)
+        if receipt.status == ReceiptStatus.SUSPENDED and receipt.payer_reference in self._suspended:
+            self._suspended[receipt.payer_reference].append(receipt)
+
+    async def load(self, keys: Collection[ReceiptKey]) -> None:
+        wanted = {k for k in keys if not self.records.knows(k)}
+        if not wanted:
+            return
+        r = RECEIPTS.c
+        channels = sorted({channel for channel, _ in wanted})
+        # Both key columns as IN lists use the primary key index in one statement on
+        # either database; the few same-reference-other-channel rows it also matches
+        # are dropped here.
+        for condition in one_of(self.unit, r.receipt_ref, {ref for _, ref in wanted}):
+            result = await self.unit.session.execute(self.records.select().where(r.channel.in_(channels), condition))
+            self.records.remember(row for row in result.all() if (row.channel, row.receipt_ref) in wanted)
+        self.records.absent(wanted)
+
+    async def load_suspended_for(self, references: Collection[str]) -> None:
+        wanted = {ref for ref in references if ref not in self._suspended}
+        if not wanted:
+            return
+        await self.unit.flush()
+        for reference in wanted:
+            self._suspended[reference] = []
+        r = RECEIPTS.c
+        conditions = [
+            (r.status == ReceiptStatus.SUSPENDED.value) & condition
+            for condition in one_of(self.unit, r.payer_reference, wanted)
+        ]
+        found: list[ReceiptRecord] = await self.rows(self.records, conditions)
+        for receipt in found:
+            self._suspended[receipt.payer_reference].append(receipt)
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.records.flush(session)
+
+    def reset(self) -> None:
+        self.records.reset()
+        self._suspended.clear()
+
+
+class SqlAllocationLines(_Repository):
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        super().__init__(unit)
+        self.log = Log(ALLOCATION_LINES, AllocationLineRecord)
+
+    def append(self, line: AllocationLineRecord) -> None:
+        self.log.append(line)
+
+    async def placed(self, channel: str, receipt_ref: str) -> dict[str | None, int]:
+        await self.unit.flush()
+        line = ALLOCATION_LINES.c
+        result = await self.unit.session.execute(
+            select(line.debt_id, func.sum(line.amount_pence))
+            .where(line.channel == channel, line.receipt_ref == receipt_ref)
+            .group_by(line.debt_id)
+        )
+        rows: list[Any] = list(result.all())
+        return {debt_id: int(total) for debt_id, total in rows if int(total) != 0}
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.log.flush(session)
+
+    def reset(self) -> None:
+        self.log.reset()
+
+
+class SqlReconciliation(_Repository):
+    async def totals(self) -> LedgerTotals:
+        await self.unit.flush()
+        session = self.unit.session
+        r, line = RECEIPTS.c, ALLOCATION_LINES.c
+        by_status: Sequence[Any] = (
+            await session.execute(
+                select(r.status, func.count(), func.coalesce(func.sum(r.amount_pence), 0)).group_by(r.status)
+            )
+        ).all()
+        lines: Any = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(line.amount_pence).filter(line.debt_id.is_not(None)), 0),
+                    func.coalesce(func.sum(line.amount_pence).filter(line.debt_id.is_(None)), 0),
                 )
             )
-            return
-        statement = (
-            update(DEBTS)
-            .where(d.debt_id == bindparam("paid_debt_id"))
-            .values(paid_pence=d.paid_pence + bindparam("paid_now", type_=d.paid_pence.type), updated_at=at)
+        ).one()
+        on_debts, as_credit = lines
+        # A receipt's lines must add to its amount (allocated) or to nothing (suspended/reversed).
+        per_receipt = (
+            select(r.status, r.amount_pence, func.coalesce(func.sum(line.amount_pence), 0).label("placed"))
+            .select_from(
+                RECEIPTS.join(
+                    ALLOCATION_LINES, (line.receipt_ref == r.receipt_ref) & (line.channel == r.channel), isouter=True
+                )
+            )
+            .group_by(r.channel, r.receipt_ref, r.status, r.amount_pence)
+            .subquery()
         )
-        await self.session.execute(
-            statement, [{"paid_debt_id": debt_id, "paid_now": amount} for debt_id, amount in paid.items()]
+        p = per_receipt.c
+        allocated = ReceiptStatus.ALLOCATED.value
+        broken: int = (
+            await session.execute(
+                select(func.count())
+                .select_from(per_receipt)
+                .where(
+                    ((p.status == allocated) & (p.placed != p.amount_pence))
+                    | ((p.status != allocated) & (p.placed != 0))
+                )
+            )
+        ).scalar_one()
+        return LedgerTotals(
+            receipts={str(status): StatusTotal(int(count), int(pence)) for status, count, pence in by_status},
+            allocated_to_debts_pence=int(on_debts),
+            held_as_credit_pence=int(as_credit),
+            receipts_out_of_balance=int(broken),
         )
 
 
-async def _insert(ledger: Ledger, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    if not rows:
-        return
-    columns = list(rows[0])
-    row_values = itemgetter(*columns)
-    await insert_rows(ledger.session, table, columns, [row_values(row) for row in rows])
+class SqlLedger(SqlUnitOfWork, Ledger):
+    """The ledger on the service's database (SQLite or PostgreSQL)."""
+
+    def open_repositories(self) -> None:
+        self.debts = debts = SqlDebts(self)
+        self.instalments = instalments = SqlInstalments(self)
+        self.receipts = receipts = SqlReceipts(self)
+        self.allocation_lines = lines = SqlAllocationLines(self)
+        self.reconciliation = SqlReconciliation(self)
+        # Parents before children: the order they are written in. Each repository
+        # flushes its records and, on rollback, forgets what it had indexed.
+        for repository in (debts, instalments, receipts, lines):
+            self.track(repository)

@@ -1,0 +1,124 @@
+"""The ledger's decisions as contract events on ``payments.events.v1``.
+
+``payment.allocated`` and ``balance.changed`` go out for nearly every receipt, so
+they are assembled with ``model_construct`` from values that are valid by
+construction (amounts the allocation made positive, references and types read
+from events that were validated on the way in): the pydantic validation would
+only check again what is already known. ``tests/unit/test_payments_events.py``
+shows their bytes parse as the contract. The rarer events are validated as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from recovery_payments.domain import Allocation, Reversal
+from recovery_payments.models import DebtRecord, ReceiptRecord
+from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.envelope import Envelope, causation
+from recovery_shared.contracts.internal import (
+    AllocationPart,
+    AllocationRule,
+    BalanceChanged,
+    BalanceChangedData,
+    PaymentAllocated,
+    PaymentAllocatedData,
+    PaymentReversed,
+    PaymentReversedData,
+    PaymentSuspended,
+    PaymentSuspendedData,
+)
+
+
+def _chain(cause: Envelope | None) -> dict[str, Any]:
+    # Built with the event rather than copied on afterwards by ``uow.publish``.
+    return causation(cause) if cause is not None else {}
+
+
+def payment_allocated(
+    receipt: ReceiptRecord,
+    account_ref: str,
+    allocation: Allocation,
+    rule: AllocationRule,
+    debts: Mapping[str, DebtRecord],
+    *,
+    cause: Envelope | None,
+) -> PaymentAllocated:
+    parts = [
+        AllocationPart.model_construct(
+            debt_id=debt_id, amount_pence=amount, financial_year=debts[debt_id].financial_year
+        )
+        for debt_id, amount in allocation.parts
+    ]
+    return PaymentAllocated.model_construct(
+        **_chain(cause),
+        key=account_ref,
+        data=PaymentAllocatedData.model_construct(
+            receipt_ref=receipt.receipt_ref,
+            account_ref=account_ref,
+            amount_pence=receipt.amount_pence,
+            received_on=receipt.received_on,
+            rule=rule,
+            parts=parts,
+            credit_pence=allocation.credit_pence,
+        ),
+    )
+
+
+def balance_changed(debt: DebtRecord, as_of: date, *, cause: Envelope | None) -> BalanceChanged:
+    return BalanceChanged.model_construct(
+        **_chain(cause),
+        key=debt.account_ref,
+        data=BalanceChangedData.model_construct(
+            debt_id=debt.debt_id,
+            account_ref=debt.account_ref,
+            debt_type=DebtType(debt.debt_type),
+            charged_pence=debt.charged_pence + debt.costs_pence,
+            paid_pence=debt.paid_pence,
+            balance_pence=debt.balance_pence,
+            as_of=as_of,
+        ),
+    )
+
+
+def payment_suspended(receipt: ReceiptRecord, reason: str, *, cause: Envelope | None) -> PaymentSuspended:
+    return PaymentSuspended(
+        **_chain(cause),
+        key=receipt.payer_reference or receipt.receipt_ref,
+        data=PaymentSuspendedData(
+            receipt_ref=receipt.receipt_ref,
+            amount_pence=receipt.amount_pence,
+            received_on=receipt.received_on,
+            payer_reference=receipt.payer_reference,
+            reason=reason,
+        ),
+    )
+
+
+def payment_reversed(
+    receipt: ReceiptRecord,
+    account_ref: str,
+    reversal: Reversal,
+    debts: Mapping[str, DebtRecord],
+    *,
+    reason: str,
+    on: date,
+    cause: Envelope | None,
+) -> PaymentReversed:
+    return PaymentReversed(
+        **_chain(cause),
+        key=account_ref,
+        data=PaymentReversedData(
+            receipt_ref=receipt.receipt_ref,
+            account_ref=account_ref,
+            amount_pence=receipt.amount_pence,
+            reversed_on=on,
+            reason=reason,
+            parts=[
+                AllocationPart(debt_id=debt_id, amount_pence=amount, financial_year=debts[debt_id].financial_year)
+                for debt_id, amount in reversal.debt_parts
+            ],
+        ),
+    )
