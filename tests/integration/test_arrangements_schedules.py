@@ -91,9 +91,9 @@ async def test_a_bill_gets_its_schedule_misses_are_reported_once_and_payments_ma
     database_url: str,
 ) -> None:
     runtime = await _runtime(database_url)
-    charges = runtime.consumers[topics.BILLING_CHARGES]
-    clock = runtime.consumers[topics.CLOCK_DAYS]
-    payments = runtime.consumers[topics.PAYMENT_EVENTS]
+    charges = runtime.consumer
+    clock = runtime.consumer
+    payments = runtime.consumer
 
     bill = charge_raised(ACCOUNT, amount_pence=150000, bill_issued_on=date(2026, 3, 10))
     await charges.handle([record(topics.BILLING_CHARGES, bill, key=ACCOUNT)])
@@ -185,10 +185,10 @@ async def test_a_bill_gets_its_schedule_misses_are_reported_once_and_payments_ma
 
 async def test_a_reversal_reopens_an_instalment_and_the_sweep_reports_it(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
-    payments = runtime.consumers[topics.PAYMENT_EVENTS]
+    await runtime.consumer.handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
+    payments = runtime.consumer
     await payments.handle([record(topics.PAYMENT_EVENTS, _allocated("DD-1", 15000, date(2026, 4, 1)))])
-    await runtime.consumers[topics.CLOCK_DAYS].handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 2)))])
+    await runtime.consumer.handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 2)))])
     assert await _published(runtime, "instalment.missed") == []
 
     reversed_ = PaymentReversed(
@@ -203,7 +203,7 @@ async def test_a_reversal_reopens_an_instalment_and_the_sweep_reports_it(databas
         ),
     )
     await payments.handle([record(topics.PAYMENT_EVENTS, reversed_)])
-    await runtime.consumers[topics.CLOCK_DAYS].handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 5)))])
+    await runtime.consumer.handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 5)))])
     missed = await _published(runtime, "instalment.missed")
     assert [(m["data"]["due_date"], m["data"]["detected_on"]) for m in missed] == [("2026-04-01", "2026-04-05")]
     await runtime.db.dispose()
@@ -211,26 +211,20 @@ async def test_a_reversal_reopens_an_instalment_and_the_sweep_reports_it(databas
 
 async def test_paying_everything_completes_the_arrangement(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.BILLING_CHARGES].handle(
-        [record(topics.BILLING_CHARGES, charge_raised(ACCOUNT, amount_pence=50000))]
-    )
-    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
-        [record(topics.PAYMENT_EVENTS, _allocated("CARD-9", 50000, date(2026, 3, 20)))]
-    )
+    await runtime.consumer.handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT, amount_pence=50000))])
+    await runtime.consumer.handle([record(topics.PAYMENT_EVENTS, _allocated("CARD-9", 50000, date(2026, 3, 20)))])
     assert len(await _published(runtime, "instalment.paid")) == 10
     completed = await _published(runtime, "arrangement.completed")
     assert [c["data"]["on"] for c in completed] == ["2026-03-20"]
-    await runtime.consumers[topics.CLOCK_DAYS].handle([record(topics.CLOCK_DAYS, _day(date(2027, 3, 1)))])
+    await runtime.consumer.handle([record(topics.CLOCK_DAYS, _day(date(2027, 3, 1)))])
     assert await _published(runtime, "instalment.missed") == []
     await runtime.db.dispose()
 
 
 async def test_money_allocated_before_the_bill_reaches_us_waits_for_the_schedule(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
-        [record(topics.PAYMENT_EVENTS, _allocated("CARD-0", 15000, date(2026, 3, 12)))]
-    )
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
+    await runtime.consumer.handle([record(topics.PAYMENT_EVENTS, _allocated("CARD-0", 15000, date(2026, 3, 12)))])
+    await runtime.consumer.handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
     paid = await _published(runtime, "instalment.paid")
     assert [(p["data"]["due_date"], p["data"]["paid_on"]) for p in paid] == [("2026-04-01", "2026-03-12")]
     await runtime.db.dispose()
@@ -238,11 +232,9 @@ async def test_money_allocated_before_the_bill_reaches_us_waits_for_the_schedule
 
 async def test_a_balance_falling_due_collapses_the_schedule_and_stops_missed_reports(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    await runtime.consumers[topics.BILLING_CHARGES].handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
-    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
-        [record(topics.PAYMENT_EVENTS, _allocated("CARD-1", 20000, date(2026, 4, 1)))]
-    )
-    clock = runtime.consumers[topics.CLOCK_DAYS]
+    await runtime.consumer.handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT))])
+    await runtime.consumer.handle([record(topics.PAYMENT_EVENTS, _allocated("CARD-1", 20000, date(2026, 4, 1)))])
+    clock = runtime.consumer
     await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 5, 2)))])
     assert len(await _published(runtime, "instalment.missed")) == 1
 
@@ -252,7 +244,7 @@ async def test_a_balance_falling_due_collapses_the_schedule_and_stops_missed_rep
             debt_id=DEBT, account_ref=ACCOUNT, due_on=date(2026, 5, 16), reason="reminder not complied with"
         ),
     )
-    enforcement = runtime.consumers[topics.ENFORCEMENT_EVENTS]
+    enforcement = runtime.consumer
     await enforcement.handle([record(topics.ENFORCEMENT_EVENTS, fell_due)])
     await enforcement.handle(
         [record(topics.ENFORCEMENT_EVENTS, fell_due.model_copy(update={"event_id": uuid.uuid4()}))]
@@ -272,20 +264,16 @@ async def test_a_balance_falling_due_collapses_the_schedule_and_stops_missed_rep
     assert len(await _published(runtime, "instalment.missed")) == 1
 
     # Paying the balance completes it.
-    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
-        [record(topics.PAYMENT_EVENTS, _allocated("CARD-2", 130000, date(2026, 9, 3)))]
-    )
+    await runtime.consumer.handle([record(topics.PAYMENT_EVENTS, _allocated("CARD-2", 130000, date(2026, 9, 3)))])
     assert [c["data"]["arrangement_id"] for c in await _published(runtime, "arrangement.completed")] == [arrangement_id]
     await runtime.db.dispose()
 
 
 async def test_an_adjusted_charge_is_spread_over_the_instalments_still_to_come(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    charges = runtime.consumers[topics.BILLING_CHARGES]
+    charges = runtime.consumer
     await charges.handle([record(topics.BILLING_CHARGES, charge_raised(ACCOUNT, amount_pence=150000))])
-    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
-        [record(topics.PAYMENT_EVENTS, _allocated("CARD-1", 30000, date(2026, 5, 1)))]
-    )
+    await runtime.consumer.handle([record(topics.PAYMENT_EVENTS, _allocated("CARD-1", 30000, date(2026, 5, 1)))])
     adjusted = ChargeAdjusted(
         key=ACCOUNT,
         data=ChargeAdjustedData(
@@ -313,24 +301,24 @@ async def test_an_adjusted_charge_is_spread_over_the_instalments_still_to_come(d
 async def test_a_sweep_across_many_plans_reports_each_miss_once_with_its_count_and_overdue(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The set-based sweep (store.Plans.report_newly_missed, bulk-encoded events) against
+    """The set-based sweep (store.SqlSweep.report_newly_missed, events from the contract classes) against
     what each plan's history says, with the outbox written in several chunks."""
     monkeypatch.setattr(handlers, "SWEEP_OUTBOX_CHUNK", 4)
     runtime = await _runtime(database_url)
     accounts = [f"80{n:02d}" for n in range(18)]
-    await runtime.consumers[topics.BILLING_CHARGES].handle(
+    await runtime.consumer.handle(
         [record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000), key=a) for a in accounts]
     )
     # A third pay nothing, a third pay April, a third pay April and £50 of May.
     paid = {a: (0, 15000, 20000)[n % 3] for n, a in enumerate(accounts)}
-    await runtime.consumers[topics.PAYMENT_EVENTS].handle(
+    await runtime.consumer.handle(
         [
             record(topics.PAYMENT_EVENTS, _allocated(f"R-{a}", amount, date(2026, 3, 20), f"CT-{a}-2026"), key=a)
             for a, amount in paid.items()
             if amount
         ]
     )
-    clock = runtime.consumers[topics.CLOCK_DAYS]
+    clock = runtime.consumer
     may = _day(date(2026, 5, 2))
     await clock.handle([record(topics.CLOCK_DAYS, may)])
     await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 5, 2)))])  # the same day again

@@ -13,13 +13,14 @@ from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.statute.fees import FeeScale, fee_scale_on
+from recovery_shared.statute.instalments import scheme_for
 
 DEFAULT_PATH = Path(__file__).with_name("council_default.toml")
 
@@ -28,11 +29,29 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class InstalmentRules(Strict):
-    standard_count: int = Field(ge=1, le=12)
-    requested_count: int = Field(ge=1, le=12, description="When the payer asks in writing (CT reg 21(1A))")
-    minimum_instalment_pence: int = Field(ge=1)
-    minimum_days_after_issue: int = Field(ge=0, description="First instalment at least this long after the bill")
+class InstalmentChoices(Strict):
+    """What the law leaves to the council about paying a bill; the statutory schedule
+    itself (counts, minimums, notice) is ``recovery_shared.statute.instalments``."""
+
+    day_of_month: int = Field(
+        ge=1, le=28, description="The day instalments fall due each month (SI 1992/613 Sch 1 para 2(4))"
+    )
+    invoice_terms_days: dict[DebtType, Annotated[int, Field(ge=0)]] = Field(
+        description="Days from the invoice to its one payment, for each debt type with no statutory schedule"
+    )
+
+    @field_validator("invoice_terms_days")
+    @classmethod
+    def _every_invoiced_debt_has_terms(cls, terms: dict[DebtType, int]) -> dict[DebtType, int]:
+        scheduled = {t for t in DebtType if scheme_for(t) is not None}
+        if scheduled & set(terms):
+            raise ValueError(f"{sorted(scheduled & set(terms))} are paid by the statutory schedule, not an invoice")
+        if missing := set(DebtType) - scheduled - set(terms):
+            raise ValueError(f"no invoice terms for {sorted(missing)}")
+        return terms
+
+    def invoice_terms(self, debt_type: DebtType | str) -> int:
+        return self.invoice_terms_days[DebtType(debt_type)]
 
 
 class AllocationOrder(StrEnum):
@@ -128,8 +147,7 @@ class ServiceRule(Strict):
 
 class CouncilConfig(Strict):
     council_name: str
-    instalment_day_of_month: int = Field(ge=1, le=28)
-    instalments: dict[DebtType, InstalmentRules]
+    instalments: InstalmentChoices
     allocation: AllocationPolicy
     ladders: dict[DebtType, Ladder]
     court: Court
@@ -143,9 +161,6 @@ class CouncilConfig(Strict):
             return self.ladders[DebtType(debt_type)]
         except (KeyError, ValueError) as exc:
             raise KeyError(f"no recovery ladder is configured for debt type {debt_type}") from exc
-
-    def instalment_rules(self, debt_type: DebtType | str) -> InstalmentRules | None:
-        return self.instalments.get(DebtType(debt_type))
 
     def agent_fees_on(self, day: date) -> FeeScale:
         """The statutory fee scale in force on ``day`` (``recovery_shared.statute.fees``)."""

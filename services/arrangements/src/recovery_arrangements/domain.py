@@ -1,260 +1,259 @@
-"""Instalment rules: pure functions over plain values, no I/O.
+"""Instalment plans: the rules, over plain values, returning decisions. No I/O.
+
+The statutory schedule of a bill (how many instalments, when, how much) is the law's and
+lives in ``recovery_shared.statute.instalments``; the council's choices (the day of the
+month, invoice terms) come from its configuration. This module decides what happens to a
+plan when money arrives or is taken back, when a charge changes, when an instalment is
+missed and when the balance falls due. Each function takes values and returns a decision;
+the use cases (handlers) apply it to the records and the mapper (events) turns it into
+events.
 
 Sources (numbers as in ../shared/domain.md):
-- [S2]  SI 1992/613 (Council Tax (Administration and Enforcement) Regulations 1992) Sch 1 Part I:
-        para 2(3) the number of instalments, 2(4) uninterrupted months of the year on the day the
-        council sets, 2(5)-(6) whole-pound instalments with the difference on the first, 2(7) a
-        first instalment under £5 absorbs the second, para 3 fewer instalments of at least £5.
-- [S25] SI 1989/1058 (NNDR, local lists) Sch 1 Part I: para 1 the same count and whole-pound
-        rule, para 2 a bill issued 1 January-31 March is one instalment, para 3 at least £50.
-- [S3]  SI 1992/613 reg 21(1A)-(1D): 12 instalments on written request; [S26] SI 2014/479 for NNDR.
-- [S4]  the bill goes out at least 14 days before the first instalment; a bill issued
-        1 January-31 March is one instalment due at least 14 days after issue.
-
-The figures (counts, minimum instalment, days after issue, the day of the month) come from
-the council's configuration (``InstalmentRules``), never from here.
+- [S1]  SI 1992/613 reg 23: a missed instalment, counted per year, drives the reminders;
+        reg 23(3)-(4) the balance falls due. [S24] SI 1989/1058 reg 8 for Business Rates.
+- [S52] R v Miskin Lower Justices (1953): money goes to the liability it obviously matches,
+        so the oldest instalment due first (domain §10).
+- [S43b][S45] HBOP, TA and sundry debt: one payment on invoice terms (domain §4-5).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Generic, Protocol, TypeVar
+from enum import StrEnum
+from typing import NamedTuple
 
-from recovery_shared.clock import financial_year_bounds
-from recovery_shared.contracts.inbound import ChargeRaisedData
-from recovery_shared.council import InstalmentRules
-
-Schedule = list[tuple[date, int]]
-"""(due date, amount in pence), in due-date order."""
-
-INVOICE_TERMS_DAYS = 14
-"""Invoice terms for HBOP, TA and sundry debt where the council configures none (domain §4, §5 [S43b])."""
-
-POUND = 100
+from recovery_shared.contracts.common import DebtType
+from recovery_shared.council import InstalmentChoices
+from recovery_shared.statute import instalments as statute
+from recovery_shared.statute.instalments import Schedule
 
 
-def same_charge(existing_amount: int, existing_account: str, raised: ChargeRaisedData) -> bool:
+class PlanStatus(StrEnum):
+    LIVE = "live"
+    """Instalments being paid and watched for misses."""
+    COMPLETED = "completed"
+    """Everything paid."""
+    BALANCE_DUE = "balance_due"
+    """The right to instalments was lost: one balance, chased by enforcement."""
+
+
+TAKING_MONEY = frozenset({PlanStatus.LIVE, PlanStatus.BALANCE_DUE})
+
+
+@dataclass(frozen=True, slots=True)
+class Instalment:
+    seq: int
+    due_date: date
+    amount_pence: int
+    paid_pence: int = 0
+    missed_reported: bool = False
+    """instalment.missed was published for it (or enforcement chases it instead)."""
+    debt_id: str | None = None
+    """The debt it pays; None on a negotiated plan's shared instalment."""
+
+    @property
+    def unpaid_pence(self) -> int:
+        return max(self.amount_pence - self.paid_pence, 0)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_pence >= self.amount_pence
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    status: PlanStatus
+    balance_due_on: date | None
+    instalments: tuple[Instalment, ...]
+
+
+def in_due_order(instalments: Iterable[Instalment]) -> list[Instalment]:
+    return sorted(instalments, key=lambda i: (i.due_date, i.seq))
+
+
+def same_charge(held_amount_pence: int, held_account: str, amount_pence: int, account_ref: str) -> bool:
     """A second charge.raised for a debt we hold is a replay only if it says the same thing."""
-    return existing_amount == raised.amount_pence and existing_account == raised.account_ref
+    return held_amount_pence == amount_pence and held_account == account_ref
 
 
-# --- dates ----------------------------------------------------------------------
+# --- opening a schedule -------------------------------------------------------------------
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day of the month ``months`` later (instalment days are 1-28, so it always exists)."""
-    index = day.year * 12 + day.month - 1 + months
-    return day.replace(year=index // 12, month=index % 12 + 1)
+@dataclass(frozen=True, slots=True)
+class Bill:
+    debt_id: str
+    debt_type: DebtType
+    amount_pence: int
+    issued_on: date
+    financial_year: str
+    twelve_requested: bool = False
+    printed: Schedule | None = None
+    """The schedule printed on the bill, when it carries one."""
 
 
-def _month_index(day: date) -> int:
-    return day.year * 12 + day.month - 1
+def schedule_for(bill: Bill, choices: InstalmentChoices) -> tuple[Instalment, ...]:
+    """The bill's own schedule if it prints one; the statutory one for CT and NNDR; one
+    payment on the council's invoice terms for everything else."""
+    if bill.printed:
+        schedule = bill.printed
+    elif (scheme := statute.scheme_for(bill.debt_type)) is not None:
+        schedule = statute.statutory_schedule(
+            bill.amount_pence,
+            bill.issued_on,
+            bill.financial_year,
+            scheme,
+            choices.day_of_month,
+            bill.twelve_requested,
+        )
+    else:
+        schedule = invoice_schedule(bill.amount_pence, bill.issued_on, choices.invoice_terms(bill.debt_type))
+    return tuple(Instalment(n, due, amount, debt_id=bill.debt_id) for n, (due, amount) in enumerate(schedule, start=1))
 
 
-def first_instalment_on(issued_on: date, year_start: date, instalment_day: int, minimum_days_after_issue: int) -> date:
-    """The council's instalment day at least ``minimum_days_after_issue`` days after the bill [S4],
-    and not before the year begins (Sch 1 para 2(4): months *of the relevant year* [S2])."""
-    earliest = max(issued_on + timedelta(days=minimum_days_after_issue), year_start)
-    candidate = earliest.replace(day=instalment_day)
-    return candidate if candidate >= earliest else add_months(candidate, 1)
-
-
-# --- amounts --------------------------------------------------------------------
-
-
-def whole_pound_instalments(total_pence: int, count: int) -> list[int]:
-    """Sch 1 para 2(5)-(6), SI 1992/613 [S2]; Sch 1 para 1(4)-(5), SI 1989/1058 [S25].
-
-    If the total divided by the number of instalments is a whole number of pounds, every
-    instalment is that. Otherwise every instalment but the first is A = C / D rounded to the
-    nearest pound (a half rounds up), and the first is B = C - (D - 1) x A, so they sum to C.
-    """
-    if count < 1:
-        raise ValueError("a schedule has at least one instalment")
-    if total_pence % (POUND * count) == 0:
-        return [total_pence // count] * count
-    a = (2 * total_pence + POUND * count) // (2 * POUND * count) * POUND
-    return [total_pence - (count - 1) * a, *([a] * (count - 1))]
-
-
-def instalment_amounts(total_pence: int, count: int, minimum_pence: int) -> list[int]:
-    """Whole-pound instalments, none under the minimum (£5 CT [S2], £50 NNDR [S25]).
-
-    1. Sch 1 para 2(5)-(6): whole pounds, the difference on the first instalment.
-    2. para 2(7): if an instalment would be under the minimum, the second is added to the
-       first and there is one fewer.
-    3. para 3(1): if one still would be, a total under twice the minimum (£10 CT) is one
-       instalment; otherwise there are as many instalments as the minimum fits into the total
-       (never more than before), and 2(5)-(7) apply again (para 3(3)).
-    """
-    count = max(count, 1)
-    while True:
-        amounts = whole_pound_instalments(total_pence, count)
-        if min(amounts) >= minimum_pence:
-            return amounts
-        if count > 1:
-            merged = [amounts[0] + amounts[1], *amounts[2:]]
-            if min(merged) >= minimum_pence:
-                return merged
-        if total_pence < 2 * minimum_pence or count <= 2:
-            return [total_pence]
-        count = min(count - 1, total_pence // minimum_pence)
-
-
-# --- the statutory schedule -------------------------------------------------------
-
-
-def instalment_count(bill_issued_on: date, financial_year: str, rules: InstalmentRules, twelve_requested: bool) -> int:
-    """How many monthly instalments a bill gets before the minimum-amount rule.
-
-    Sch 1 para 2(3), SI 1992/613 [S2]; Sch 1 para 1(2), SI 1989/1058 [S25]:
-    issued on or before 30 April -> the standard count (10), or the requested count (12)
-    on written request [S3][S26]; issued later -> one fewer than the whole months left in the
-    year after the issue, never more than that count. Issued 1 January-31 March (or after
-    the year) -> one [S4][S25 para 2].
-    """
-    start, end = financial_year_bounds(financial_year)
-    cap = rules.requested_count if twelve_requested else rules.standard_count
-    if bill_issued_on >= date(end.year, 1, 1):
-        return 1
-    if bill_issued_on <= date(start.year, 4, 30):
-        return cap
-    whole_months_left = _month_index(end) - _month_index(bill_issued_on)
-    return max(1, min(cap, whole_months_left - 1))
-
-
-def statutory_schedule(
-    total_pence: int,
-    bill_issued_on: date,
-    financial_year: str,
-    rules: InstalmentRules,
-    instalment_day: int,
-    twelve_requested: bool,
-) -> Schedule:
-    """The statutory instalment schedule of a Council Tax or Business Rates bill.
-
-    Monthly on the council's instalment day, the first at least ``minimum_days_after_issue``
-    days after the bill and not before 1 April, in uninterrupted months that stay inside the
-    financial year (Sch 1 para 2(4) [S2]); so 10 instalments on a full-year bill end in January
-    and 12 end in March. A bill issued 1 January-31 March is one instalment due
-    ``minimum_days_after_issue`` days after issue [S4].
-    """
-    if total_pence <= 0:
-        raise ValueError("a schedule is for a positive amount")
-    start, end = financial_year_bounds(financial_year)
-    count = instalment_count(bill_issued_on, financial_year, rules, twelve_requested)
-    if count == 1 and bill_issued_on >= date(end.year, 1, 1):
-        return [(bill_issued_on + timedelta(days=rules.minimum_days_after_issue), total_pence)]
-    first = first_instalment_on(bill_issued_on, start, instalment_day, rules.minimum_days_after_issue)
-    months_available = _month_index(end) - _month_index(first) + 1
-    count = max(1, min(count, months_available))
-    amounts = instalment_amounts(total_pence, count, rules.minimum_instalment_pence)
-    return [(add_months(first, i), amount) for i, amount in enumerate(amounts)]
-
-
-def invoice_schedule(total_pence: int, issued_on: date, rules: InstalmentRules | None) -> Schedule:
+def invoice_schedule(total_pence: int, issued_on: date, terms_days: int) -> Schedule:
     """HBOP, TA and sundry debt: one payment on invoice terms (domain §4-5 [S43b][S45])."""
-    days = rules.minimum_days_after_issue if rules is not None else INVOICE_TERMS_DAYS
-    return [(issued_on + timedelta(days=days), total_pence)]
+    return [(issued_on + timedelta(days=terms_days), total_pence)]
 
 
-# --- payments against a schedule ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SpreadRules:
+    """How a changed charge is spread: no instalment under the minimum, and a new one
+    this many days after the change when none is left to take it."""
+
+    minimum_pence: int
+    notice_days: int
 
 
-class Payable(Protocol):
+def spread_rules(debt_type: DebtType | str, choices: InstalmentChoices) -> SpreadRules:
+    scheme = statute.scheme_for(debt_type)
+    if scheme is not None:
+        return SpreadRules(scheme.minimum_instalment_pence, scheme.notice_days)
+    return SpreadRules(1, choices.invoice_terms(debt_type))
+
+
+# --- money against a plan -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    instalments: tuple[Instalment, ...]
+    """The instalments given, after the payment, in due order."""
+    fully_paid: tuple[Instalment, ...] = ()
+    """Instalments this payment completed (published as instalment.paid)."""
+    reopened: tuple[Instalment, ...] = ()
+    """Instalments a reversal left no longer fully paid."""
+    left_over_pence: int = 0
+    """Money with nowhere to go: more than the schedule owes, or a reversal of more than was paid."""
+
+
+def apply_payment(instalments: Sequence[Instalment], amount_pence: int) -> Applied:
+    """Pay instalments, oldest due date first [S52]; a part payment stays on the instalment and
+    the next payment tops it up. A negative amount (a reversal) takes money back from the
+    latest-paid instalment first, so the paid instalments always form an unbroken run from the
+    oldest."""
+    ordered = in_due_order(instalments)
+    fully_paid: list[Instalment] = []
+    reopened: list[Instalment] = []
+    if amount_pence >= 0:
+        remaining = amount_pence
+        for n, instalment in enumerate(ordered):
+            taken = min(instalment.unpaid_pence, remaining)
+            if taken <= 0:
+                continue
+            ordered[n] = paid = replace(instalment, paid_pence=instalment.paid_pence + taken)
+            remaining -= taken
+            if paid.is_paid:
+                fully_paid.append(paid)
+        return Applied(tuple(ordered), tuple(fully_paid), (), remaining)
+    remaining = -amount_pence
+    for n in range(len(ordered) - 1, -1, -1):
+        instalment = ordered[n]
+        taken = min(instalment.paid_pence, remaining)
+        if taken <= 0:
+            continue
+        ordered[n] = undone = replace(instalment, paid_pence=instalment.paid_pence - taken)
+        remaining -= taken
+        if instalment.is_paid and not undone.is_paid:
+            reopened.append(undone)
+    return Applied(tuple(ordered), (), tuple(reopened), -remaining)
+
+
+def all_paid(instalments: Iterable[Instalment]) -> bool:
+    return all(i.is_paid for i in instalments)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    status: PlanStatus
+    completed: bool = False
+    """The plan was completed just now (published as arrangement.completed)."""
+
+
+def settle(plan: Plan, instalments: Iterable[Instalment]) -> Settled:
+    """Complete a plan whose instalments are all paid; reopen one a reversal or an increase
+    left owing, as it was: live, or with its balance due."""
+    paid_up = all_paid(instalments)
+    if paid_up and plan.status in TAKING_MONEY:
+        return Settled(PlanStatus.COMPLETED, completed=True)
+    if not paid_up and plan.status == PlanStatus.COMPLETED:
+        return Settled(PlanStatus.BALANCE_DUE if plan.balance_due_on is not None else PlanStatus.LIVE)
+    return Settled(plan.status)
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """A payment (or reversal) on one debt of a plan."""
+
+    instalments: tuple[Instalment, ...]
+    """The whole plan's instalments after it, in due order."""
+    fully_paid: tuple[Instalment, ...]
+    settled: Settled
+
+
+def pay(plan: Plan, debt_id: str, amount_pence: int) -> Paid | None:
+    """Money allocated to (or taken back from) one debt, laid on the plan's instalments for
+    that debt (and any shared ones). None when the plan takes no more money: an
+    overpayment is the ledger's credit, not ours."""
+    if amount_pence > 0 and plan.status not in TAKING_MONEY:
+        return None
+    mine = [i for i in plan.instalments if i.debt_id in (debt_id, None)]
+    applied = apply_payment(mine, amount_pence)
+    changed = {i.seq: i for i in applied.instalments}
+    after = tuple(in_due_order(changed.get(i.seq, i) for i in plan.instalments))
+    return Paid(after, applied.fully_paid, settle(plan, after))
+
+
+# --- missed instalments -----------------------------------------------------------------------
+
+
+def missed_on(business_date: date, instalments: Iterable[Instalment]) -> list[Instalment]:
+    """Instalments missed as of the start of ``business_date``: due before it (so unpaid at the
+    end of their due day), something still unpaid, and not reported before. In due order.
+
+    The service runs the same predicate as one indexed statement (``store.SqlSweep``)."""
+    return in_due_order(
+        i for i in instalments if i.due_date < business_date and not i.is_paid and not i.missed_reported
+    )
+
+
+def overdue_pence(business_date: date, instalments: Iterable[Instalment]) -> int:
+    """Everything unpaid on instalments that fell due before ``business_date``."""
+    return sum(i.unpaid_pence for i in instalments if i.due_date < business_date)
+
+
+class MissedInstalment(NamedTuple):
+    """An instalment the day's sweep found unpaid and unreported (a tuple: a day brings
+    tens of thousands)."""
+
     seq: int
     due_date: date
     amount_pence: int
     paid_pence: int
 
 
-P = TypeVar("P", bound=Payable)
-T = TypeVar("T")
-
-
-def _in_due_order(instalments: Iterable[P]) -> list[P]:
-    return sorted(instalments, key=lambda i: (i.due_date, i.seq))
-
-
-@dataclass
-class Applied(Generic[T]):
-    fully_paid: list[T] = field(default_factory=list)
-    """Instalments this payment completed (published as instalment.paid)."""
-    reopened: list[T] = field(default_factory=list)
-    """Instalments a reversal left no longer fully paid."""
-    left_over_pence: int = 0
-    """Money with nowhere to go: more than the schedule owes, or a reversal of more than was paid."""
-
-
-def apply_payment(instalments: Sequence[P], amount_pence: int) -> Applied[P]:
-    """Mark instalments paid, oldest due date first; a part payment stays on the instalment and
-    the next payment tops it up. A negative amount (a reversal) takes money back from the
-    latest-paid instalment first, so the paid instalments always form an unbroken run from the
-    oldest. (No statutory rule; this is the R v Miskin "obvious liability" reading, domain §10 [S52].)"""
-    result: Applied[P] = Applied()
-    if amount_pence >= 0:
-        remaining = amount_pence
-        for instalment in _in_due_order(instalments):
-            if remaining == 0:
-                break
-            owed = instalment.amount_pence - instalment.paid_pence
-            if owed <= 0:
-                continue
-            taken = min(owed, remaining)
-            instalment.paid_pence += taken
-            remaining -= taken
-            if instalment.paid_pence >= instalment.amount_pence:
-                result.fully_paid.append(instalment)
-        result.left_over_pence = remaining
-        return result
-    remaining = -amount_pence
-    for instalment in reversed(_in_due_order(instalments)):
-        if remaining == 0:
-            break
-        if instalment.paid_pence <= 0:
-            continue
-        was_paid = instalment.paid_pence >= instalment.amount_pence
-        taken = min(instalment.paid_pence, remaining)
-        instalment.paid_pence -= taken
-        remaining -= taken
-        if was_paid and instalment.paid_pence < instalment.amount_pence:
-            result.reopened.append(instalment)
-    result.left_over_pence = -remaining
-    return result
-
-
-def all_paid(instalments: Iterable[Payable]) -> bool:
-    return all(i.paid_pence >= i.amount_pence for i in instalments)
-
-
-# --- missed instalments -----------------------------------------------------------------
-
-
-class Watched(Payable, Protocol):
-    missed_reported: bool
-
-
-W = TypeVar("W", bound=Watched)
-
-
-def missed_on(business_date: date, instalments: Iterable[W]) -> list[W]:
-    """Instalments missed as of the start of ``business_date``: due before it (so unpaid at the
-    end of their due day), something still unpaid, and not reported before. In due order.
-
-    The service runs the same predicate as one indexed query (``store.Plans.newly_missed``)."""
-    return _in_due_order(
-        i for i in instalments if i.due_date < business_date and i.paid_pence < i.amount_pence and not i.missed_reported
-    )
-
-
-def overdue_pence(business_date: date, instalments: Iterable[Payable]) -> int:
-    """Everything unpaid on instalments that fell due before ``business_date``."""
-    return sum(max(i.amount_pence - i.paid_pence, 0) for i in instalments if i.due_date < business_date)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Miss:
     seq: int
     due_date: date
@@ -263,104 +262,144 @@ class Miss:
     overdue_pence: int
 
 
-def count_misses(
-    newly_missed: Sequence[tuple[int, date, int, int]], misses_so_far: int, overdue_before_pence: int
-) -> list[Miss]:
-    """Number one arrangement's new misses (seq, due date, amount, paid), continuing its count
-    for the year: the 1st, 2nd, 3rd ... miss drives the reminder ladder (reg 23 [S1]).
+def count_misses(newly_missed: Sequence[MissedInstalment], misses_so_far: int, overdue_before_pence: int) -> list[Miss]:
+    """Number one plan's new misses, continuing its count for the year: the 1st, 2nd, 3rd ...
+    miss drives the reminder ladder (reg 23 [S1]).
 
     ``overdue_before_pence`` is what is still unpaid on instalments already reported missed;
     every new miss carries the total overdue as of the day it is detected."""
-    ordered = sorted(newly_missed, key=lambda row: (row[1], row[0]))
-    overdue = overdue_before_pence + sum(amount - paid for _, _, amount, paid in ordered)
+    ordered = sorted(newly_missed, key=lambda m: (m.due_date, m.seq))
+    overdue = overdue_before_pence + sum(m.amount_pence - m.paid_pence for m in ordered)
     return [
-        Miss(seq, due, amount - paid, misses_so_far + n, overdue)
-        for n, (seq, due, amount, paid) in enumerate(ordered, start=1)
+        Miss(m.seq, m.due_date, m.amount_pence - m.paid_pence, misses_so_far + n, overdue)
+        for n, m in enumerate(ordered, start=1)
     ]
 
 
-# --- rebuilding a schedule -----------------------------------------------------------------
+# --- a changed charge ---------------------------------------------------------------------------
 
 
-@dataclass
-class Planned:
-    """One instalment of a rebuilt schedule."""
+@dataclass(frozen=True, slots=True)
+class Adjusted:
+    instalments: tuple[Instalment, ...]
+    """The plan's new instalments."""
+    republished: bool
+    """Whether the new schedule goes out (arrangement.made): not once the balance fell due."""
+    newly_paid: tuple[Instalment, ...]
+    """Instalments the money already paid now covers that it did not before."""
+    settled: Settled
 
-    seq: int
-    due_date: date
-    amount_pence: int
-    paid_pence: int = 0
+
+def adjust(
+    plan: Plan,
+    new_total_pence: int,
+    adjusted_on: date,
+    rules: SpreadRules,
+    reissued: Schedule | None = None,
+) -> Adjusted:
+    """A changed charge keeps what has been paid and what already fell due, and spreads the
+    rest over the instalments still to come (``rebuild_after_adjustment``); a schedule
+    reissued with the adjustment replaces ours. On a plan whose balance has fallen due only
+    the balance changes, and it stays enforcement's to chase (never reported missed)."""
+    before = plan.instalments
+    collapsed = plan.balance_due_on is not None  # balance due, or paid off since
+    was_paid = {i.seq for i in before if i.is_paid}
+    if plan.balance_due_on is not None:
+        planned = rebalance_collapsed(before, new_total_pence, plan.balance_due_on)
+    elif reissued:
+        fresh = [Instalment(n, due, amount) for n, (due, amount) in enumerate(reissued, start=1)]
+        paid = min(sum(i.paid_pence for i in before), new_total_pence)
+        planned = list(apply_payment(fresh, paid).instalments)
+        was_paid = set()  # a reissued schedule numbers its instalments afresh
+    else:
+        planned = rebuild_after_adjustment(before, new_total_pence, adjusted_on, rules)
+    reported = {i.seq: i.due_date for i in before if i.missed_reported}
+    after = tuple(
+        # A miss already reported stays reported.
+        replace(p, missed_reported=collapsed or reported.get(p.seq) == p.due_date)
+        for p in planned
+    )
+    newly_paid = () if collapsed else tuple(i for i in after if i.is_paid and i.seq not in was_paid)
+    return Adjusted(after, not collapsed and bool(after), newly_paid, settle(plan, after))
 
 
 def rebuild_after_adjustment(
-    instalments: Sequence[Payable],
-    new_total_pence: int,
-    adjusted_on: date,
-    minimum_pence: int,
-    days_after_notice: int,
-) -> list[Planned]:
+    instalments: Sequence[Instalment], new_total_pence: int, adjusted_on: date, rules: SpreadRules
+) -> list[Instalment]:
     """Spread a changed charge over the instalments still to come.
 
     Instalments that fell due before the adjustment keep their amounts (a missed one stays
     missed). What is left of the new total is spread over the instalments due on or after the
     adjustment date with the whole-pound rule and the minimum (as for a bill, Sch 1 para 2-3
-    [S2]); with none left, it becomes one instalment ``days_after_notice`` days after the
+    [S2]); with none left, it becomes one instalment ``rules.notice_days`` after the
     adjustment (the notice period for a bill [S4]). A reduction below what already fell due
     trims the latest of those. Money already paid is then laid on again oldest first, so paid
     amounts are kept (anything over the new total is the ledger's credit, not ours).
     """
-    ordered = _in_due_order(instalments)
+    ordered = in_due_order(instalments)
     paid = sum(i.paid_pence for i in ordered)
     past = [i for i in ordered if i.due_date < adjusted_on]
     future = [i for i in ordered if i.due_date >= adjusted_on]
-    plan: list[Planned] = []
+    plan: list[Instalment] = []
     budget = new_total_pence
     for i in past:
         amount = min(i.amount_pence, budget)
         if amount > 0:
-            plan.append(Planned(i.seq, i.due_date, amount))
+            plan.append(Instalment(i.seq, i.due_date, amount))
         budget -= amount
     if budget > 0:
-        next_seq = max((i.seq for i in ordered), default=0) + 1
         if future:
-            amounts = instalment_amounts(budget, len(future), minimum_pence)
-            plan += [Planned(i.seq, i.due_date, a) for i, a in zip(future, amounts, strict=False)]
+            amounts = statute.instalment_amounts(budget, len(future), rules.minimum_pence)
+            plan += [Instalment(i.seq, i.due_date, a) for i, a in zip(future, amounts, strict=False)]
         else:
-            plan.append(Planned(next_seq, adjusted_on + timedelta(days=days_after_notice), budget))
-    apply_payment(plan, min(paid, new_total_pence))
-    return plan
+            next_seq = max((i.seq for i in ordered), default=0) + 1
+            plan.append(Instalment(next_seq, adjusted_on + timedelta(days=rules.notice_days), budget))
+    return list(apply_payment(plan, min(paid, new_total_pence)).instalments)
 
 
-def collapse_for_balance_due(instalments: Sequence[Payable], due_on: date) -> tuple[list[Planned], Planned | None]:
-    """The right to instalments is lost (reg 23(3)-(4) [S1]; NNDR reg 8 [S24]): what is paid stays
-    as it is, and everything unpaid becomes one instalment due on ``due_on``.
-
-    Returns the instalments kept (each trimmed to what was paid on it) and the single balance
-    instalment, or None when nothing is unpaid."""
-    ordered = _in_due_order(instalments)
-    kept = [Planned(i.seq, i.due_date, i.paid_pence, i.paid_pence) for i in ordered if i.paid_pence > 0]
-    unpaid = sum(max(i.amount_pence - i.paid_pence, 0) for i in ordered)
-    if unpaid <= 0:
-        return kept, None
-    next_seq = max((i.seq for i in ordered), default=0) + 1
-    return kept, Planned(next_seq, due_on, unpaid)
-
-
-def rebalance_collapsed(instalments: Sequence[Payable], new_total_pence: int, due_on: date) -> list[Planned]:
-    """A changed charge on an arrangement whose balance has fallen due: the instalments paid
-    before the collapse keep their amounts (trimmed, latest first, if the total falls below
-    them) and the single balance instalment, due on ``due_on``, takes the rest."""
+def rebalance_collapsed(instalments: Sequence[Instalment], new_total_pence: int, due_on: date) -> list[Instalment]:
+    """A changed charge on a plan whose balance has fallen due: the instalments paid before
+    the collapse keep their amounts (trimmed, latest first, if the total falls below them)
+    and the single balance instalment, due on ``due_on``, takes the rest."""
     by_seq = sorted(instalments, key=lambda i: i.seq)
     paid = sum(i.paid_pence for i in by_seq)
     balance_seq = by_seq[-1].seq if by_seq else 1
-    plan: list[Planned] = []
+    plan: list[Instalment] = []
     budget = new_total_pence
-    for i in _in_due_order(by_seq[:-1]):
+    for i in in_due_order(by_seq[:-1]):
         amount = min(i.amount_pence, budget)
         if amount > 0:
-            plan.append(Planned(i.seq, i.due_date, amount))
+            plan.append(Instalment(i.seq, i.due_date, amount))
         budget -= amount
     if budget > 0:
-        plan.append(Planned(balance_seq, due_on, budget))
-    apply_payment(plan, min(paid, new_total_pence))
-    return plan
+        plan.append(Instalment(balance_seq, due_on, budget))
+    return list(apply_payment(plan, min(paid, new_total_pence)).instalments)
+
+
+# --- the balance falls due --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Collapsed:
+    instalments: tuple[Instalment, ...]
+    """What was paid, kept as it is, then the one balance instalment; none reported missed
+    again (paid, or the balance enforcement now chases)."""
+    balance: Instalment
+
+
+def collapse(plan: Plan, due_on: date) -> Collapsed | None:
+    """The right to instalments is lost (reg 23(3)-(4) [S1]; NNDR reg 8 [S24]): what is paid
+    stays as it is, and everything unpaid becomes one instalment due on ``due_on``. None when
+    the plan is not live (already collapsed, or paid off) or nothing is unpaid."""
+    if plan.status != PlanStatus.LIVE:
+        return None
+    ordered = in_due_order(plan.instalments)
+    unpaid = sum(i.unpaid_pence for i in ordered)
+    if unpaid <= 0:
+        return None
+    kept = [
+        Instalment(i.seq, i.due_date, i.paid_pence, i.paid_pence, True, i.debt_id) for i in ordered if i.paid_pence > 0
+    ]
+    next_seq = max((i.seq for i in ordered), default=0) + 1
+    balance = Instalment(next_seq, due_on, unpaid, 0, True)
+    return Collapsed((*kept, balance), balance)

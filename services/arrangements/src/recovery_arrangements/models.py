@@ -21,11 +21,6 @@ kernel = add_kernel_tables(metadata)
 
 ARRANGEMENT_FILLFACTOR = 80
 
-LIVE = "live"
-COMPLETED = "completed"
-DEFAULTED = "defaulted"
-BALANCE_DUE = "balance_due"
-
 
 class Debt(ArrangementsTable, table=True):
     """Arrangements' own copy of a charge: what a schedule is built from."""
@@ -57,7 +52,7 @@ class Arrangement(ArrangementsTable, table=True):
     account_ref: str = Field(index=True, max_length=64)
     kind: str = Field(max_length=20)  # statutory | negotiated
     debt_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(default=LIVE, max_length=20)  # live | completed | defaulted | balance_due
+    status: str = Field(default="live", max_length=20, description="domain.PlanStatus")
     misses_this_year: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     financial_year: str | None = Field(default=None, max_length=7)
     balance_due_on: date | None = Field(default=None, description="Set when the right to instalments is lost")
