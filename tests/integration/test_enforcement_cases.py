@@ -14,14 +14,18 @@ from typing import Any
 from sqlalchemy import event, select
 
 from recovery_enforcement.app import build_runtime
-from recovery_enforcement.models import RecoveryCase
+from recovery_enforcement.models import Hold, RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
 from recovery_shared.contracts.common import DebtType, Instalment
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
+    BreathingSpaceEnded,
+    BreathingSpaceStarted,
+    BreathingSpaceStartedData,
     CaseReturned,
     CaseReturnedData,
+    CircumstanceData,
     CourtOutcomeData,
     DayStarted,
     DayStartedData,
@@ -140,9 +144,7 @@ async def test_from_an_ignored_reminder_to_a_liability_order_and_an_agent_referr
     return closes the case."""
     runtime = await _runtime(database_url)
     account, debt = "8201", "CT-8201-2026"
-    await runtime.handle_records(
-        [record(topics.BILLING_CHARGES, charge_raised(account, amount_pence=150000))]
-    )
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised(account, amount_pence=150000))])
     await runtime.handle_records(
         [
             record(topics.ARRANGEMENT_EVENTS, _schedule_for(account, debt), key=account),
@@ -228,4 +230,51 @@ async def test_a_batch_of_balances_reads_its_cases_in_one_query_and_stops_paid_l
     async with runtime.db.session() as session:
         cases = (await session.exec(select(RecoveryCase))).scalars().all()
     assert sorted(c.is_open for c in cases) == [False] * 20 + [True] * 20
+    await runtime.db.dispose()
+
+
+async def test_a_breathing_space_holds_and_releases_a_persons_debts_across_accounts(database_url: str) -> None:
+    """SI 2020/1311 reg 14 [S47]: the hold reaches every debt of the person, kept in the
+    hold table until it ends; the release restarts each case's clock."""
+    runtime = await _runtime(database_url)
+    person = "P-8401"
+    await runtime.handle_records(
+        [record(topics.BILLING_CHARGES, charge_raised(a, party_id=person)) for a in ("8401", "8402")]
+        + [record(topics.BILLING_CHARGES, charge_raised("8403"))]
+    )
+    started = BreathingSpaceStarted(
+        key="8401",
+        data=BreathingSpaceStartedData(party_id=person, account_ref="8401", effective_on=date(2026, 5, 4)),
+    )
+    await runtime.handle_records([record(topics.DEBTOR_CIRCUMSTANCES, started, key="8401")])
+    await runtime.handle_records([record(topics.DEBTOR_CIRCUMSTANCES, started, key="8401")])  # redelivered
+    ended = BreathingSpaceEnded(
+        key="8401", data=CircumstanceData(party_id=person, account_ref="8401", effective_on=date(2026, 7, 3))
+    )
+    await runtime.handle_records([record(topics.DEBTOR_CIRCUMSTANCES, ended, key="8401")])
+    rows = await _outbox(runtime)
+    [applied] = _published(rows, "hold.applied")
+    [released] = _published(rows, "hold.released")
+    assert sorted(applied["debt_ids"]) == sorted(released["debt_ids"]) == ["CT-8401-2026", "CT-8402-2026"]
+    async with runtime.db.session() as session:
+        holds = (await session.execute(select(Hold.__table__))).all()  # type: ignore[attr-defined]
+        held = (await session.execute(select(RecoveryCase.__table__.c.held))).scalars().all()  # type: ignore[attr-defined]
+    assert [(h.kind, h.ended_on, sorted(h.case_ids)) for h in holds] == [
+        ("breathing_space", date(2026, 7, 3), ["CT-8401-2026", "CT-8402-2026"])
+    ]
+    assert held == [False, False, False]
+    await runtime.db.dispose()
+
+
+async def test_a_bill_with_no_ladder_is_dead_lettered_with_a_reason(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    sundry = charge_raised("8501", debt_type=DebtType.SUNDRY)
+    await runtime.handle_records(
+        [record(topics.BILLING_CHARGES, sundry, key="8501"), record(topics.BILLING_CHARGES, charge_raised("8502"))]
+    )
+    counts = runtime.consumer.counts[topics.BILLING_CHARGES]
+    assert (counts.handled, counts.dead_lettered) == (1, 1)
+    [dead] = [r for r in await _outbox(runtime) if r.topic == f"{topics.BILLING_CHARGES}.dlq"]
+    assert "no recovery ladder configured yet" in dead.headers["dlq.reason"]
+    assert dead.headers["dlq.reason"].startswith("refused:")
     await runtime.db.dispose()
