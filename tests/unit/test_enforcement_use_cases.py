@@ -235,7 +235,7 @@ async def test_a_schedule_that_arrives_before_its_bill_waits_for_the_case() -> N
     event = bill("1001")
     await handle(uow, event.model_copy(update={"data": event.data.model_copy(update={"instalments": None})}))
     assert uow.state.pending == {}
-    assert uow.case("CT-1001").schedule[1] == ["2026-05-01", INSTALMENT]
+    assert uow.case("CT-1001").schedule[1] == ("2026-05-01", INSTALMENT)
 
 
 # --- the ladder -----------------------------------------------------------------------

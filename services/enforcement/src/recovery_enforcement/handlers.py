@@ -101,7 +101,8 @@ class Enforcement:
         # bill without them gets its schedule from arrangements (arrangement.made),
         # which may already be waiting.
         pending = await uow.schedules.take(data.debt_id)
-        schedule = [[i.due_date.isoformat(), i.amount_pence] for i in data.instalments or ()] or pending or []
+        printed = [(i.due_date.isoformat(), i.amount_pence) for i in data.instalments or ()]
+        schedule = printed or [(str(due), int(pence)) for due, pence in pending or ()]
         party = data.liable_party
         uow.cases.add(
             new_case(
@@ -146,11 +147,11 @@ class Enforcement:
     async def take_schedule(self, uow: Cases, event: ArrangementMade) -> None:
         """Keeps the statutory instalment schedule each debt's reminders are judged by
         (held until the bill arrives if it comes first)."""
-        schedule: list[list[Any]] = [[i.due_date.isoformat(), i.amount_pence] for i in event.data.instalments]
+        schedule = tuple((i.due_date.isoformat(), i.amount_pence) for i in event.data.instalments)
         for debt_id in event.data.debt_ids:
             case = await uow.cases.for_debt(debt_id)
             if case is None:
-                await uow.schedules.keep(debt_id, schedule)
+                await uow.schedules.keep(debt_id, [list(due) for due in schedule])
             else:
                 case.schedule = schedule
 

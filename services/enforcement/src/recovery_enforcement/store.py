@@ -39,13 +39,13 @@ class CaseRecord:
     financial_year: str | None
     bill_issued_on: date
     recipient_name: str
-    recipient_address: list[str]
+    recipient_address: tuple[str, ...]
     stage: str
     is_open: bool
     charged_pence: int
     paid_pence: int
     balance_pence: int
-    schedule: list[list[Any]]
+    schedule: tuple[tuple[str, int], ...]
     reminders_sent: int
     reminder_issued_on: date | None
     reminder_pay_by: date | None
@@ -71,6 +71,13 @@ class CaseRecord:
     opened_at: datetime
     updated_at: datetime
 
+    def __post_init__(self) -> None:
+        # Held as tuples, not the lists the JSON columns read as: the unit of work keeps
+        # a deep copy of every list it holds to spot changes, and these change only
+        # by being replaced.
+        self.recipient_address = tuple(self.recipient_address)
+        self.schedule = tuple((str(due), int(pence)) for due, pence in self.schedule)
+
     def snapshot(self) -> domain.Case:
         """The case as the ladder's rules see it."""
         return domain.Case(
@@ -85,7 +92,7 @@ class CaseRecord:
             charged_pence=self.charged_pence,
             paid_pence=self.paid_pence,
             balance_pence=self.balance_pence,
-            schedule=tuple(domain.Due(date.fromisoformat(str(d)), int(p)) for d, p in self.schedule),
+            schedule=tuple(domain.Due(date.fromisoformat(due), pence) for due, pence in self.schedule),
             reminders_sent=self.reminders_sent,
             reminder_issued_on=self.reminder_issued_on,
             reminder_pay_by=self.reminder_pay_by,
@@ -165,7 +172,7 @@ def new_case(
     recipient_name: str,
     recipient_address: list[str],
     amount_pence: int,
-    schedule: list[list[Any]],
+    schedule: list[tuple[str, int]],
 ) -> CaseRecord:
     now = utc_now()
     return CaseRecord(
@@ -177,13 +184,13 @@ def new_case(
         financial_year=financial_year,
         bill_issued_on=bill_issued_on,
         recipient_name=recipient_name,
-        recipient_address=recipient_address,
+        recipient_address=tuple(recipient_address),
         stage=domain.Stage.BILLED.value,
         is_open=True,
         charged_pence=amount_pence,
         paid_pence=0,
         balance_pence=amount_pence,
-        schedule=schedule,
+        schedule=tuple(schedule),
         reminders_sent=0,
         reminder_issued_on=None,
         reminder_pay_by=None,
