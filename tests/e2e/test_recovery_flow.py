@@ -176,8 +176,11 @@ def test_ignoring_the_first_reminder_loses_the_instalments_seven_days_after_the_
 ) -> None:
     events = timeline["ignores"]
     assert notices(events)[0] == ("reminder", "2026-05-02")
-    # 7 days to pay run 2-8 May; the failure is on 9 May; the balance falls due 7 days later.
-    assert [d["due_on"] for d in of_type(events, "balance.fell-due")] == ["2026-05-16"]
+    # Issued Saturday 2 May, served by second-class post two business days later (Monday
+    # 4 May is a bank holiday): Wednesday 6 May. The 7 days to pay run 6-12 May (reg 23(3),
+    # counted from service so the council never acts early); the failure is on 13 May and
+    # the balance falls due at the end of a further 7 days beginning that day.
+    assert [d["due_on"] for d in of_type(events, "balance.fell-due")] == ["2026-05-20"]
     assert "second_reminder" not in [t for t, _ in notices(events)]
 
 
