@@ -1,10 +1,13 @@
 """What each notice says and how it is rendered.
 
-Wording: CT reg 23 reminders, reg 33/34(1) final notice, reg 34/35 and 35(2A)
-summons (SI 1992/613) [S1][S5][S6][S7]; NNDR reg 8 further notice (SI 1989/1058)
-[S24]; compliance fee, Taking Control of Goods (Fees) Regs 2014 Sch 1 [S29];
-Pre-Action Protocol for Debt Claims [S45]. The requests below carry the amounts
-and dates enforcement sends for each notice type.
+Wording (from each notice type's template): CT reg 23 reminders, reg 33/34(1)
+final notice, reg 34/35 and 35(2A) summons (SI 1992/613) [S1][S5][S6][S7]; NNDR
+reg 8 further notice (SI 1989/1058) [S24]; compliance fee, Taking Control of Goods
+(Fees) Regs 2014 Sch [S29]; Pre-Action Protocol for Debt Claims [S45]. The
+requests below carry the amounts and dates enforcement sends for each notice type.
+ISSUED is Saturday 2 May 2026; under the default council's rule (second-class
+post, two business days) the notices are served on Wednesday 6 May, Monday 4 May
+being the Early May bank holiday.
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ from typing import Any
 import pytest
 import reportlab
 
-from recovery_notices.domain import STATUTORY_MARK, compose_notice
+from recovery_notices.domain import compose_notice
 from recovery_notices.render import load_typeface, page_count, render_pdf
 from recovery_notices.storage import document_id_for
 from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
 from recovery_shared.council import load_council_config
-from recovery_shared.messaging.errors import Refused
+from recovery_shared.refusal import Refused
 
 COUNCIL = load_council_config()
 ISSUED = date(2026, 5, 2)
+SERVED = date(2026, 5, 6)
 
 # What enforcement's ladder puts in each request (amounts in pence).
 ENFORCEMENT_SHAPES: dict[NoticeType, tuple[dict[str, int], dict[str, date], dict[str, Any]]] = {
@@ -86,17 +90,20 @@ FIGURES: dict[NoticeType, list[str]] = {
     NoticeType.NNDR_FURTHER_NOTICE: ["£2,500.00", "£22,500.00", "8 May 2026"],
     NoticeType.AGENT_REFERRAL_LETTER: ["£1,280.00", "£75.00", "14 April 2026"],
     NoticeType.INVOICE: ["£450.00", "1 June 2026"],
-    NoticeType.LETTER_BEFORE_CLAIM: ["£450.00", "1 June 2026"],  # 30 days to reply
+    NoticeType.LETTER_BEFORE_CLAIM: ["£450.00", "5 June 2026"],  # 30 days from service to reply
 }
 
-# The statutory references each notice's placeholders cite.
+# The regulations each notice names in its words.
 CITES: dict[NoticeType, list[str]] = {
-    NoticeType.REMINDER: ["regulation 23", "7 days of the date of this notice"],
-    NoticeType.SECOND_REMINDER: ["regulation 23", "second reminder this year", "regulation 23(4)"],
-    NoticeType.FINAL_NOTICE: ["regulation 33", "regulation 34(1)", "after 7 days from the date of this notice"],
-    NoticeType.SUMMONS: ["regulations 34 and 35", "14 days after this summons was served (regulation 35(2A))"],
-    NoticeType.NNDR_FURTHER_NOTICE: ["Local Lists) Regulations 1989, regulation 8"],
-    NoticeType.AGENT_REFERRAL_LETTER: ["Taking Control of Goods (Fees) Regulations 2014"],
+    NoticeType.REMINDER: ["regulation 23(3)", "within 7 days of the date of this notice"],
+    NoticeType.SECOND_REMINDER: ["regulation 23(3)", "second reminder notice", "regulation 23(4)"],
+    NoticeType.FINAL_NOTICE: ["regulation 34(1)", "within 7 days of the date of this notice"],
+    NoticeType.SUMMONS: ["Council Tax (Administration and Enforcement) Regulations 1992", "(regulation 35(2A))"],
+    NoticeType.NNDR_FURTHER_NOTICE: ["regulation 8(2) of the Non-Domestic Rating (Collection and Enforcement)"],
+    NoticeType.AGENT_REFERRAL_LETTER: [
+        "Taking Control of Goods (Fees) Regulations 2014",
+        "regulation 6 of the Taking Control of Goods Regulations 2013",
+    ],
     NoticeType.INVOICE: [],
     NoticeType.LETTER_BEFORE_CLAIM: ["Pre-Action Protocol for Debt Claims", "30 days"],
 }
@@ -138,7 +145,7 @@ def sha256(data: bytes) -> str:
 
 
 @pytest.mark.parametrize("notice_type", list(NoticeType))
-def test_each_notice_carries_its_figures_and_statutory_placeholders(notice_type: NoticeType) -> None:
+def test_each_notice_carries_its_figures_and_cites_its_regulations(notice_type: NoticeType) -> None:
     content = compose_notice(request(notice_type), COUNCIL)
     text = content.text()
     for figure in FIGURES[notice_type]:
@@ -146,11 +153,10 @@ def test_each_notice_carries_its_figures_and_statutory_placeholders(notice_type:
     for cite in CITES[notice_type]:
         assert cite in text, f"{cite!r} missing from the {notice_type.value}"
     assert "Example District Council" in text and "1001" in text
-    # Every statutory passage is a marked placeholder for the legal team's wording.
-    for clause in content.clauses:
-        assert clause.text.startswith(STATUTORY_MARK) == clause.statutory
-    if CITES[notice_type] and notice_type != NoticeType.INVOICE:
-        assert any(c.statutory for c in content.clauses)
+    # The wording is the statute's content, not a placeholder for it.
+    for marker in ("STATUTORY WORDING", "to be replaced", "[", "{{", "{%"):
+        assert marker not in text, f"{marker!r} left in the {notice_type.value}"
+    assert content.title in text and content.served_on == SERVED
 
 
 def test_every_amount_sent_is_in_the_table_in_pounds_and_unknown_keys_get_a_label() -> None:
@@ -163,29 +169,38 @@ def test_every_amount_sent_is_in_the_table_in_pounds_and_unknown_keys_get_a_labe
     ]
     assert "Penalty costs" in [a.label for a in content.amounts]
     assert content.key_dates[0].key == "issued_on" and content.key_dates[0].shown == "2 May 2026"
+    assert content.key_dates[1].key == "served_on" and content.key_dates[1].shown == "6 May 2026"
+    assert "Penalty costs: £70.00" in content.text()  # the template's table prints every line
 
 
 def test_the_reminder_states_the_reg_23_consequence_with_the_figures() -> None:
     text = compose_notice(request(NoticeType.REMINDER), COUNCIL).text()
+    assert "You must pay £150.00 within 7 days of the date of this notice, that is by Friday 8 May 2026." in text
     assert (
-        "if you do not pay the amount overdue of £150.00, and any instalment falling due, within 7 days of the date"
-        " of this notice (that is, by 8 May 2026), you lose the right to pay by instalments and the full balance of"
-        " £1,350.00 becomes payable on 16 May 2026" in text
+        "you lose the right to pay by instalments, and the unpaid balance for the year, £1,350.00, becomes payable"
+        " in one sum on Saturday 16 May 2026" in text
     )
     assert "second reminder" not in text
 
 
 def test_optional_figures_may_be_missing_without_breaking_the_notice() -> None:
+    """Dates a request leaves out are derived from their statutory periods counted
+    from the served date (6 May), never the issue date (2 May)."""
     reminder = compose_notice(request(NoticeType.REMINDER, amounts={"amount_to_pay": 15000}, dates={}), COUNCIL)
-    assert "the full unpaid balance becomes payable 7 days later" in reminder.text()
+    # reg 23(3): 7 days beginning with the served day, then a further 7 from the failure.
+    assert reminder.day("pay_by") == date(2026, 5, 12)
+    assert reminder.day("balance_due_if_unpaid") == date(2026, 5, 20)
+    assert "the unpaid balance for the year becomes payable in one sum on Wednesday 20 May 2026" in reminder.text()
     assert [a.key for a in reminder.amounts] == ["amount_to_pay"]
     summons = compose_notice(request(NoticeType.SUMMONS, amounts={"balance": 120000}, template_data={}), council=None)
     assert summons.amount("total") == 120000  # no costs sent: the total is the balance
     assert "the magistrates' court" in summons.text()
     final = compose_notice(request(NoticeType.FINAL_NOTICE, dates={}), COUNCIL)
-    assert "9 May 2026" in final.text()  # reg 34(1): 7 days from the notice
+    assert final.day("court_application_from") == date(2026, 5, 13)  # reg 34(1): 7 days, from service
+    assert "13 May 2026" in final.text() and "9 May 2026" not in final.text()
     nameless = compose_notice(request(NoticeType.REMINDER, recipient_name="", recipient_address=[]), COUNCIL)
-    assert nameless.recipient_name == "The Council Tax payer" and nameless.recipient_address == ()
+    assert nameless.recipient_name == "The Council Tax Payer" and nameless.recipient_address == ()
+    assert "Dear The Council Tax Payer," in nameless.text()
 
 
 def test_the_agent_letter_takes_the_compliance_fee_in_force_when_the_request_has_none() -> None:
@@ -197,7 +212,7 @@ def test_the_agent_letter_takes_the_compliance_fee_in_force_when_the_request_has
         request(NoticeType.AGENT_REFERRAL_LETTER, template_data={"agent": "North Bailiff Services Ltd"}), COUNCIL
     )
     assert ("Enforcement agent", "North Bailiff Services Ltd") in named.references
-    assert "passed £1,280.00 to North Bailiff Services Ltd" in named.text()
+    assert "passed the debt of £1,280.00 to North Bailiff Services Ltd" in named.text()
 
 
 def test_a_summons_names_the_court_given_in_the_request_over_the_councils_default() -> None:
@@ -207,11 +222,14 @@ def test_a_summons_names_the_court_given_in_the_request_over_the_councils_defaul
 
 def test_business_rates_and_other_debts_do_not_cite_council_tax_regulations() -> None:
     nndr_summons = compose_notice(request(NoticeType.SUMMONS, template_data={"debt_type": "NNDR"}), COUNCIL).text()
-    assert "regulation 12" in nndr_summons and "Council Tax (Administration" not in nndr_summons
+    assert "Non-Domestic Rating (Collection and Enforcement) (Local Lists) Regulations 1989" in nndr_summons
+    assert "Council Tax (Administration" not in nndr_summons and "regulation 35(2A)" not in nndr_summons
+    assert "You are given at least 14 days' notice of the hearing." in nndr_summons
     sundry_reminder = compose_notice(
         request(NoticeType.REMINDER, template_data={"debt_type": "SUNDRY"}), COUNCIL
     ).text()
     assert "regulation 23" not in sundry_reminder and "£150.00" in sundry_reminder
+    assert "Council Tax" not in sundry_reminder and "Sundry debt: reminder notice" in sundry_reminder
 
 
 @pytest.mark.parametrize(
@@ -220,7 +238,12 @@ def test_business_rates_and_other_debts_do_not_cite_council_tax_regulations() ->
         (request(NoticeType.SUMMONS, dates={}), "a summons needs dates['hearing_date']"),
         (
             request(NoticeType.SUMMONS, dates={"hearing_date": date(2026, 5, 10)}),
-            "must be at least 14 days after the summons is served",
+            "at least 14 days must have elapsed since the summons was served",
+        ),
+        (
+            # Served 6 May: 14 days elapse over 7-20 May, so 20 May is a day too early.
+            request(NoticeType.SUMMONS, dates={"hearing_date": date(2026, 5, 20)}),
+            "the earliest hearing is 2026-05-21",
         ),
         (request(NoticeType.SUMMONS, amounts={"summons_costs": 8000}), "a summons needs amounts['balance']"),
         (request(NoticeType.REMINDER, amounts={"balance": 100}), "a reminder needs amounts['amount_to_pay']"),
@@ -250,13 +273,18 @@ def test_a_request_missing_what_its_notice_cannot_do_without_is_refused(data: No
 # --- rendering ----------------------------------------------------------------
 
 
+# The summons and the agent letter carry the hearing notes and the fee scale: a
+# second page, as councils' own do; every other notice fits on one.
+TWO_PAGES = {NoticeType.SUMMONS, NoticeType.AGENT_REFERRAL_LETTER}
+
+
 @pytest.mark.parametrize("notice_type", list(NoticeType))
-def test_each_notice_renders_to_a_one_page_pdf(notice_type: NoticeType) -> None:
+def test_each_notice_renders_to_a_short_pdf(notice_type: NoticeType) -> None:
     data = request(notice_type)
     pdf = render_pdf(compose_notice(data, COUNCIL), document_id_for(data.request_id))
     assert pdf.startswith(b"%PDF-1.")
     assert pdf.rstrip().endswith(b"%%EOF")
-    assert page_count(pdf) == 1
+    assert page_count(pdf) == (2 if notice_type in TWO_PAGES else 1)
     assert 2_000 < len(pdf) < 20_000
 
 
@@ -304,15 +332,18 @@ def test_document_ids_are_derived_from_the_request_id() -> None:
     assert document_id_for("CASE-1:reminder:2026-05-02") == "35d02f6e-2fcc-5f9d-9c47-41e7bb6c61a5"
 
 
-def test_markup_in_names_and_long_content_still_render_on_one_page() -> None:
+def test_markup_in_names_and_long_content_still_render() -> None:
     data = request(
-        NoticeType.SUMMONS,
+        NoticeType.REMINDER,
         recipient_name="O'Brien & <Sons> Ltd",
         recipient_address=[f"Line {i} of a long address" for i in range(7)],
-        amounts={"balance": 120000, "summons_costs": 8000, **{f"charge_{i}": 1000 * i for i in range(1, 9)}},
+        amounts={"amount_to_pay": 15000, "balance": 120000, **{f"charge_{i}": 1000 * i for i in range(1, 9)}},
     )
-    pdf = render_pdf(compose_notice(data, COUNCIL), "doc")
-    assert page_count(pdf) == 1
+    content = compose_notice(data, COUNCIL)
+    # The name reaches the words escaped, as text, never as markup.
+    assert "Dear O'Brien & <Sons> Ltd," in content.text()
+    pdf = render_pdf(content, "doc")
+    assert page_count(pdf) in (1, 2)
 
 
 def test_a_truetype_face_renders_deterministically() -> None:

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from recovery_notices.app import build_runtime
 from recovery_notices.handlers import Notices
 from recovery_notices.models import NoticeDocument
-from recovery_notices.settings import NoticesSettings
+from recovery_notices.settings import NoticesSettings, configured_templates
 from recovery_notices.storage import document_id_for
 from recovery_shared import topics
 from recovery_shared.contracts.internal import NoticeRequested, NoticeType
@@ -27,6 +27,7 @@ from recovery_shared.messaging.consumer import InboxConsumer
 from recovery_shared.messaging.runtime import ServiceRuntime
 from tests.factories import record
 from tests.unit.test_notice_rendering import request
+from tests.unit.test_notice_templates import council_folder
 
 
 @pytest.fixture
@@ -95,12 +96,14 @@ async def test_a_request_is_rendered_filed_recorded_and_announced(runtime: Servi
         "debt_ids": ["CT-1001-2026"],
         "checksum_sha256": hashlib.sha256(pdf).hexdigest(),
         "location": path.as_uri(),
-        "served_on": "2026-05-02",
+        # Issued Saturday 2 May; second-class post, two business days, Monday 4 May a bank holiday.
+        "served_on": "2026-05-06",
         "size_bytes": len(pdf),
+        "template_version": "1.0",
     }
     assert issued["key"] == "1001" and issued["causation_id"] == str(event.event_id)
     row = await document(runtime, event.data.request_id)
-    assert row is not None and row.status == "issued" and row.served_on == date(2026, 5, 2)
+    assert row is not None and row.status == "issued" and row.served_on == date(2026, 5, 6)
     assert (row.document_id, row.checksum_sha256, row.size_bytes) == (document_id, data["checksum_sha256"], len(pdf))
     assert pdfs(runtime) == [path]
     assert not list(path.parent.glob(".*.tmp"))  # no temporary file left behind
@@ -201,3 +204,19 @@ async def test_every_notice_type_goes_through(runtime: ServiceRuntime, notice_ty
     await consumer(runtime).handle([record(topics.NOTICE_REQUESTS, requested(notice_type))])
     [(_, issued, _)] = await outbox(runtime)
     assert issued["type"] == "notice.issued" and issued["data"]["notice_type"] == notice_type.value
+
+
+async def test_a_councils_own_template_folder_words_the_notice_and_its_version_is_announced(
+    runtime: ServiceRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOTICES_TEMPLATES_DIR", str(council_folder(tmp_path)))
+    configured_templates.cache_clear()
+    try:
+        await consumer(runtime).handle(
+            [record(topics.NOTICE_REQUESTS, requested()), record(topics.NOTICE_REQUESTS, requested(account="1002"))]
+        )
+    finally:
+        monkeypatch.delenv("NOTICES_TEMPLATES_DIR")
+        configured_templates.cache_clear()
+    versions = [d["data"]["template_version"] for _, d, _ in await outbox(runtime)]
+    assert versions == ["westshire-2026.2", "westshire-2026.2"]

@@ -1,17 +1,24 @@
-"""What each notice says: pure rules from a request to a notice's content, no I/O.
+"""What each notice says: the figures and dates a notice needs, checked and
+completed from the request, then put into words by the notice type's template
+(``recovery_notices/templates/<notice type>.html``, or the council's own).
 
-The wording a council sends is its legal team's; this module carries the
-figures and the dates, and marks each statutory passage as a placeholder
-(``STATUTORY_MARK``) the legal team replaces with reviewed text. The figures
-inside those passages come from the request, so the reviewed text keeps them.
+Pure: no I/O beyond rendering an already compiled template, no clock.
 
-Sources (../shared/domain.md):
+Dates. A notice is served on the council's deemed-service day
+(``recovery_shared.statute.service.served_on`` with ``CouncilConfig.service``).
+The deadlines a notice prints are the ones enforcement put in the request; where
+a request leaves one out and this module derives it from a statutory period, it
+counts from the served date, which is never earlier than the period the
+regulation itself counts (from issue, for most of them) and so never early.
+
+Sources (../shared/domain.md; the templates cite each paragraph beside its words):
 - Council Tax (Administration and Enforcement) Regulations 1992 (SI 1992/613):
-  reg 23 reminders, reg 33 final notice, reg 34(1) the 7 days before a
-  complaint, reg 35(2A) 14 days between serving a summons and a liability order.
+  reg 23 reminders, reg 33 final notice, reg 34(1) the 7 days before a complaint,
+  reg 35(2A) 14 days between serving a summons and a liability order.
 - Non-Domestic Rating (Collection and Enforcement) (Local Lists) Regulations
-  1989 (SI 1989/1058) reg 8: the one further notice.
-- Taking Control of Goods (Fees) Regulations 2014 Sch 1: the compliance fee.
+  1989 (SI 1989/1058): reg 8 the further notice, reg 12 the summons.
+- Taking Control of Goods Regulations 2013 (SI 2013/1894) regs 6-8 and the Taking
+  Control of Goods (Fees) Regulations 2014 (SI 2014/1) Schedule.
 - Pre-Action Protocol for Debt Claims: the letter before claim, 30 days to reply.
 
 A request missing something its notice cannot be served without (a summons
@@ -26,33 +33,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
-from recovery_shared.council import CouncilConfig
-from recovery_shared.messaging.errors import Refused
+from recovery_notices.templating import Block, NoticeTemplates, load_templates, long_date
+from recovery_shared.contracts.internal import NoticeIssuedData, NoticeRequestedData, NoticeType
+from recovery_shared.council import CouncilConfig, Remedy, ServiceRule
 from recovery_shared.money import pounds
+from recovery_shared.refusal import Refused
+from recovery_shared.statute.service import served_on
 
-STATUTORY_MARK = "[STATUTORY WORDING \N{EM DASH} to be replaced by text reviewed by the council's legal team]"
-
-# Statutory periods the wording states (days).
-REG_23_PAY_WITHIN_DAYS = 7
-REG_34_FINAL_NOTICE_DAYS = 7
-REG_35_SUMMONS_SERVICE_DAYS = 14
-PRE_ACTION_REPLY_DAYS = 30
-
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+# Statutory periods (days) this module derives dates from when a request has none.
+REG_23_PAY_WITHIN_DAYS = 7  # SI 1992/613 reg 23(3): 7 days beginning with the day of issue
+REG_23_BALANCE_DUE_DAYS = 7  # reg 23(3): a further 7 days beginning with the day of the failure
+REG_34_FINAL_NOTICE_DAYS = 7  # reg 34(1): 7 days beginning with the day the final notice was issued
+REG_35_SUMMONS_SERVICE_DAYS = 14  # reg 35(2A): 14 days elapsed since the day the summons was served
+NNDR_REG_8_DAYS = 7  # SI 1989/1058 reg 8(2): 7 days beginning with the day of service, then 7 more
+TCG_NOTICE_CLEAR_DAYS = 7  # SI 2013/1894 reg 6(1): 7 clear days' notice of enforcement
+PRE_ACTION_REPLY_DAYS = 30  # Pre-Action Protocol for Debt Claims: 30 days to reply
+INVOICE_PAY_WITHIN_DAYS = 14  # local terms, not statute: invoices typically allow 14 days [S43b]
 
 # Labels for the amounts and dates enforcement sends; any other key is shown too,
 # after these, with a label made from its name.
@@ -86,22 +82,25 @@ DEBT_TYPE_NAMES: dict[str, str] = {
     "SUNDRY": "Sundry debt",
 }
 
+SERVICE_METHOD_WORDS = {
+    "second_class_post": "second-class post",
+    "first_class_post": "first-class post",
+    "hand_delivery": "hand delivery",
+}
 
-def long_date(day: date) -> str:
-    """'2 May 2026', the same whatever the machine's locale."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+REMEDY_WORDS: dict[Remedy, str] = {
+    Remedy.ENFORCEMENT_AGENT: "passing the debt to enforcement agents (bailiffs)",
+    Remedy.ATTACHMENT_OF_EARNINGS: "asking your employer to take it from your earnings",
+    Remedy.DEDUCTION_FROM_BENEFITS: "asking the Department for Work and Pensions to take it from your benefits",
+    Remedy.ATTACHMENT_OF_ALLOWANCES: "taking it from allowances paid to you as a councillor",
+    Remedy.CHARGING_ORDER: "applying for a charging order on property you own",
+    Remedy.BANKRUPTCY: "bankruptcy or winding-up proceedings",
+    Remedy.COMMITTAL: "applying for committal to prison",
+}
 
 
 def label_for(key: str, labels: Mapping[str, str]) -> str:
     return labels.get(key) or key.replace("_", " ").strip().capitalize()
-
-
-@dataclass(frozen=True)
-class Clause:
-    """One paragraph. A statutory one is a placeholder for reviewed wording."""
-
-    text: str
-    statutory: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,25 +135,26 @@ class NoticeContent:
     title: str
     account_ref: str
     issued_on: date
+    served_on: date
     recipient_name: str
     recipient_address: tuple[str, ...]
     references: tuple[tuple[str, str], ...]
-    clauses: tuple[Clause, ...]
+    blocks: tuple[Block, ...]
     amounts: tuple[AmountLine, ...]
     key_dates: tuple[DateLine, ...]
-    closing: tuple[str, ...] = field(default=())
+    template_version: str
 
     def amount(self, key: str) -> int | None:
         return next((a.pence for a in self.amounts if a.key == key), None)
 
+    def day(self, key: str) -> date | None:
+        return next((d.on for d in self.key_dates if d.key == key), None)
+
     def text(self) -> str:
         """All the words on the notice, for tests and previews."""
-        lines = [self.council_name, self.title, self.recipient_name, *self.recipient_address]
+        lines = [self.council_name, self.recipient_name, *self.recipient_address]
         lines += [f"{k}: {v}" for k, v in self.references]
-        lines += [c.text for c in self.clauses]
-        lines += [f"{a.label}: {a.shown}" for a in self.amounts]
-        lines += [f"{d.label}: {d.shown}" for d in self.key_dates]
-        lines += list(self.closing)
+        lines += [block.plain() for block in self.blocks]
         return "\n".join(lines)
 
 
@@ -164,8 +164,10 @@ class NoticeContent:
 class _Request:
     """The request's figures, with a refusal that names what is missing."""
 
-    def __init__(self, data: NoticeRequestedData) -> None:
+    def __init__(self, data: NoticeRequestedData, served: date, council: CouncilConfig | None) -> None:
         self.data = data
+        self.served = served
+        self.council = council
         self.kind = data.notice_type.value.replace("_", " ")
         self.a_kind = f"{'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind}"
 
@@ -192,209 +194,116 @@ class _Request:
             raise Refused(f"{self.a_kind} needs dates[{keys[0]!r}] ({why}); request {self.data.request_id}")
         return value
 
-    def template(self, key: str) -> str:
+    @property
+    def court(self) -> str:
+        if given := self.given("court"):
+            return given
+        return self.council.court.name if self.council is not None else "the magistrates' court"
+
+    def given(self, key: str) -> str:
         value: Any = self.data.template_data.get(key)
         return str(value).strip() if value not in (None, "") else ""
 
     @property
     def debt_type(self) -> str:
         """The debt type code ('CT' when the request does not say, as enforcement's ladders assume)."""
-        given = self.template("debt_type").upper()
+        given = self.given("debt_type").upper()
         if given:
             return given
         return "NNDR" if self.data.notice_type == NoticeType.NNDR_FURTHER_NOTICE else "CT"
 
-    @property
-    def debt_name(self) -> str:
-        return DEBT_TYPE_NAMES.get(self.debt_type, self.debt_type)
 
-    @property
-    def year_suffix(self) -> str:
-        year = self.template("financial_year")
-        return f" {year}" if year else ""
+@dataclass
+class _Facts:
+    """What a notice type adds to the request: derived amounts and dates, extra
+    references, and anything its template needs beyond the common context."""
 
-
-def _amount_lines(amounts: Mapping[str, int]) -> tuple[AmountLine, ...]:
-    known = [k for k in AMOUNT_LABELS if k in amounts]
-    others = sorted(k for k in amounts if k not in AMOUNT_LABELS)
-    return tuple(AmountLine(k, label_for(k, AMOUNT_LABELS), amounts[k]) for k in [*known, *others])
+    amounts: dict[str, int] = field(default_factory=dict)
+    dates: dict[str, date] = field(default_factory=dict)
+    references: list[tuple[str, str]] = field(default_factory=list)
+    context: dict[str, object] = field(default_factory=dict)
 
 
-def _date_lines(issued_on: date, dates: Mapping[str, date]) -> tuple[DateLine, ...]:
-    known = [k for k in DATE_LABELS if k in dates]
-    others = sorted(k for k in dates if k not in DATE_LABELS)
-    lines = [DateLine("issued_on", "Date of this notice", issued_on)]
-    return tuple(lines + [DateLine(k, label_for(k, DATE_LABELS), dates[k]) for k in [*known, *others]])
+def _remedies(council: CouncilConfig | None, debt_type: str) -> list[str]:
+    if council is None:
+        return []
+    try:
+        ladder = council.ladder(debt_type)
+    except KeyError:
+        return []
+    return [REMEDY_WORDS[r] for r in ladder.remedies]
 
 
-def _statutory(text: str) -> Clause:
-    return Clause(f"{STATUTORY_MARK} {text}", statutory=True)
+# --- one set of facts per notice type -------------------------------------------
 
 
-def _by(day: date | None) -> str:
-    return f" (that is, by {long_date(day)})" if day is not None else ""
-
-
-# --- one builder per notice type ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Body:
-    title: str
-    clauses: list[Clause]
-    closing: list[str] = field(default_factory=list)
-    extra_amounts: dict[str, int] = field(default_factory=dict)
-    extra_references: list[tuple[str, str]] = field(default_factory=list)
-
-
-CT_REGS = "Council Tax (Administration and Enforcement) Regulations 1992"
-NNDR_REGS = "Non-Domestic Rating (Collection and Enforcement) (Local Lists) Regulations 1989"
-ADVICE = "Free independent debt advice is available from Citizens Advice, StepChange and National Debtline."
-
-
-def _reminder(r: _Request, council: CouncilConfig | None) -> _Body:
-    overdue = r.require_amount("amount_to_pay", why="what is overdue now, which the reminder asks for")
-    balance = r.amount("balance")
+def _reminder(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("amount_to_pay", why="what is overdue now, which the reminder asks for")
+    facts = _Facts()
     pay_by = r.day("pay_by")
-    balance_due = r.day("balance_due_if_unpaid")
-    missed = r.day("missed_instalment_due")
-    second = r.data.notice_type == NoticeType.SECOND_REMINDER
-    clauses = [
-        Clause(
-            f"Our records show that the {r.debt_name.lower()} "
-            + (f"instalment due on {long_date(missed)}" if missed is not None else "payment due")
-            + f" has not been paid. Please pay {pounds(overdue)} now."
-        )
-    ]
-    if r.debt_type == "CT":
-        whole = f"the full balance of {pounds(balance)}" if balance is not None else "the full unpaid balance"
-        later = f" on {long_date(balance_due)}" if balance_due is not None else " 7 days later"
-        clauses.append(
-            _statutory(
-                f"{CT_REGS}, regulation 23: if you do not pay the amount overdue of {pounds(overdue)}, and any"
-                f" instalment falling due, within {REG_23_PAY_WITHIN_DAYS} days of the date of this"
-                f" notice{_by(pay_by)}, you lose the right to pay by instalments and {whole} becomes"
-                f" payable{later}."
-            )
-        )
-        if second:
-            clauses.append(
-                _statutory(
-                    "This is the second reminder this year. If you pay as this reminder asks but then miss a further"
-                    " instalment, the whole balance becomes payable the day after, without another reminder"
-                    " (regulation 23(4))."
-                )
-            )
-    else:
-        # HBOP, TA and sundry debt: no statutory reminder scheme, the council's own terms.
-        clauses.append(
-            Clause(
-                f"Please pay within {REG_23_PAY_WITHIN_DAYS} days of the date of this reminder{_by(pay_by)}."
-                " If you do not, the council may take further action to recover the debt"
-                + (f" of {pounds(balance)}." if balance is not None else ".")
-            )
-        )
-    clauses.append(
-        Clause(f"If you cannot pay, contact us straight away: we may be able to agree an arrangement. {ADVICE}")
-    )
-    return _Body(
-        title=f"{r.debt_name}{r.year_suffix}: {'second reminder' if second else 'reminder'}",
-        clauses=clauses,
-    )
+    if pay_by is None:
+        pay_by = r.served + timedelta(days=REG_23_PAY_WITHIN_DAYS - 1)
+        facts.dates["pay_by"] = pay_by
+    if r.day("balance_due_if_unpaid") is None:
+        facts.dates["balance_due_if_unpaid"] = pay_by + timedelta(days=1 + REG_23_BALANCE_DUE_DAYS)
+    return facts
 
 
-def _final_notice(r: _Request, council: CouncilConfig | None) -> _Body:
-    balance = r.require_amount("balance", "total", why="the amount the final notice demands")
-    court_from = r.day("court_application_from") or r.data.issued_on + timedelta(days=REG_34_FINAL_NOTICE_DAYS)
-    if r.debt_type == "CT":
-        legal = _statutory(
-            f"{CT_REGS}, regulation 33: this final notice demands {pounds(balance)}. If it is not paid, the council"
-            f" may apply to the magistrates' court for a liability order after {REG_34_FINAL_NOTICE_DAYS} days from"
-            f" the date of this notice (regulation 34(1)), that is from {long_date(court_from)}, and court costs"
-            " will be added."
-        )
-    else:
-        legal = Clause(
-            f"If {pounds(balance)} is not paid, the council may take further recovery action from"
-            f" {long_date(court_from)}, which may include court proceedings and added costs."
-        )
-    return _Body(
-        title=f"{r.debt_name}{r.year_suffix}: final notice",
-        clauses=[
-            Clause(f"You have not paid your {r.debt_name.lower()} as required. You must now pay {pounds(balance)}."),
-            legal,
-            Clause(f"If you cannot pay in full, contact us now to discuss how the amount can be paid. {ADVICE}"),
-        ],
-    )
+def _nndr_further_notice(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("amount_to_pay", why="the instalments required to be paid (reg 8(1))")
+    facts = _Facts()
+    pay_by = r.day("pay_by")
+    if pay_by is None:
+        pay_by = r.served + timedelta(days=NNDR_REG_8_DAYS - 1)
+        facts.dates["pay_by"] = pay_by
+    if r.day("balance_due_if_unpaid") is None:
+        facts.dates["balance_due_if_unpaid"] = pay_by + timedelta(days=1 + NNDR_REG_8_DAYS)
+    return facts
 
 
-def _summons(r: _Request, council: CouncilConfig | None) -> _Body:
+def _final_notice(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("balance", "total", why="the amount the final notice demands")
+    facts = _Facts()
+    if r.day("court_application_from") is None:
+        facts.dates["court_application_from"] = r.served + timedelta(days=REG_34_FINAL_NOTICE_DAYS)
+    return facts
+
+
+def _summons(r: _Request, council: CouncilConfig | None) -> _Facts:
     hearing = r.require_date("hearing_date", why="the day the court hears the complaint")
-    if hearing < r.data.issued_on + timedelta(days=REG_35_SUMMONS_SERVICE_DAYS):
+    # reg 35(2A): 14 whole days must have elapsed after the day of service, so the
+    # earliest hearing is the 15th day after it.
+    earliest = r.served + timedelta(days=REG_35_SUMMONS_SERVICE_DAYS + 1)
+    if hearing < earliest:
         raise Refused(
-            f"a summons issued on {r.data.issued_on} cannot have its hearing on {hearing}: the hearing must be at least"
-            f" {REG_35_SUMMONS_SERVICE_DAYS} days after the summons is served (CT reg 35(2A); NNDR reg 12);"
+            f"a summons issued on {r.data.issued_on} and served on {r.served} cannot have its hearing on {hearing}:"
+            f" at least {REG_35_SUMMONS_SERVICE_DAYS} days must have elapsed since the summons was served"
+            f" (CT reg 35(2A); NNDR 14 days' notice), so the earliest hearing is {earliest};"
             f" request {r.data.request_id}"
         )
     balance = r.require_amount("balance", why="the unpaid amount the complaint is for")
+    facts = _Facts()
     costs = r.amount("summons_costs") or 0
-    extra: dict[str, int] = {}
     if r.amount("total") is None:
-        extra["total"] = balance + costs
-    court = r.template("court") or (council.court.name if council is not None else "the magistrates' court")
-    hearing_time = r.template("hearing_time")
-    at = f" at {hearing_time}" if hearing_time else ""
-    cost_words = f" and costs of {pounds(costs)}" if costs else ""
-    if r.debt_type == "NNDR":
-        statute, service = f"{NNDR_REGS}, regulation 12", "You are given at least 14 days' notice of the hearing."
-    else:
-        statute = f"{CT_REGS}, regulations 34 and 35"
-        service = (
-            f"No liability order can be made until {REG_35_SUMMONS_SERVICE_DAYS} days after this summons was served"
-            " (regulation 35(2A))."
-        )
-    return _Body(
-        title=f"{r.debt_name}{r.year_suffix}: summons to the magistrates' court",
-        clauses=[
-            _statutory(
-                f"{statute}: the council has complained to the justices that {pounds(balance)} is due from you and"
-                f" unpaid. You are summoned to appear before {court} on {long_date(hearing)}{at} to show why you"
-                f" have not paid. The council will ask the court for a liability order for"
-                f" {pounds(balance)}{cost_words}."
-            ),
-            _statutory(service),
-            Clause(
-                f"If you pay {pounds(balance + costs)} before the hearing, the council will not ask for the order."
-                " You need not attend if you have paid in full or agreed an arrangement with us."
-            ),
-        ],
-        extra_amounts=extra,
-        extra_references=[("Court", court)],
-    )
+        facts.amounts["total"] = balance + costs
+    order_costs = r.amount("liability_order_costs")
+    if order_costs is None and council is not None:
+        try:
+            order_costs = council.ladder(r.debt_type).liability_order_costs_pence
+        except KeyError:
+            order_costs = None
+    facts.references.append(("Court", r.court))
+    facts.context["liability_order_costs"] = order_costs
+    return facts
 
 
-def _nndr_further_notice(r: _Request, council: CouncilConfig | None) -> _Body:
-    overdue = r.require_amount("amount_to_pay", why="the instalment(s) overdue that the further notice asks for")
-    balance = r.amount("balance")
-    pay_by = r.day("pay_by")
-    whole = f"the full balance of {pounds(balance)}" if balance is not None else "the full unpaid balance for the year"
-    return _Body(
-        title=f"Business Rates{r.year_suffix}: further notice",
-        clauses=[
-            Clause(
-                f"The business rates instalment(s) shown below have not been paid. Please pay {pounds(overdue)} now."
-            ),
-            _statutory(
-                f"{NNDR_REGS}, regulation 8: if the amount overdue of {pounds(overdue)} is not paid within"
-                f" {REG_23_PAY_WITHIN_DAYS} days of this notice{_by(pay_by)}, or any later instalment is not paid"
-                f" when due, {whole} becomes payable {REG_23_PAY_WITHIN_DAYS} days after that failure, and the"
-                " council may apply for a liability order."
-            ),
-        ],
-    )
+def _percentage_fee(sum_to_recover: int, threshold: int, basis_points: int) -> int:
+    # Fees Regulations reg 7: a percentage of the sum to be recovered above the
+    # threshold. No rounding rule is given; rounding down never overstates a fee.
+    return max(0, sum_to_recover - threshold) * basis_points // 10_000
 
 
-def _agent_referral_letter(r: _Request, council: CouncilConfig | None) -> _Body:
+def _agent_referral_letter(r: _Request, council: CouncilConfig | None) -> _Facts:
     order_date = r.require_date("liability_order_date", why="an agent may act only under a liability order")
     if order_date > r.data.issued_on:
         raise Refused(
@@ -402,83 +311,62 @@ def _agent_referral_letter(r: _Request, council: CouncilConfig | None) -> _Body:
             f" request {r.data.request_id}"
         )
     balance = r.require_amount("balance", why="the amount passed to the enforcement agent")
-    extra: dict[str, int] = {}
-    fee = r.amount("compliance_fee")
-    if fee is None and council is not None:
+    facts = _Facts()
+    scale = None
+    if council is not None:
         try:
-            fee = council.agent_fees_on(r.data.issued_on).compliance_fee_pence
-        except KeyError:
-            fee = None
-        if fee is not None:
-            extra["compliance_fee"] = fee
-    agent = r.template("agent") or (
+            scale = council.agent_fees_on(r.data.issued_on)
+        except LookupError:
+            scale = None
+    compliance = r.amount("compliance_fee")
+    if compliance is None and scale is not None:
+        compliance = scale.compliance_fee_pence
+        facts.amounts["compliance_fee"] = compliance
+    fees: dict[str, object] | None = None
+    if scale is not None:
+        fees = {
+            "compliance": compliance if compliance is not None else scale.compliance_fee_pence,
+            "enforcement": scale.enforcement_fee_pence,
+            "sale": scale.sale_fee_pence,
+            "threshold": scale.percentage_threshold_pence,
+            "percent": f"{scale.percentage_basis_points / 100:g}%",
+            "enforcement_here": scale.enforcement_fee_pence
+            + _percentage_fee(balance, scale.percentage_threshold_pence, scale.percentage_basis_points),
+            "sale_here": scale.sale_fee_pence
+            + _percentage_fee(balance, scale.percentage_threshold_pence, scale.percentage_basis_points),
+        }
+    agent = r.given("agent") or (
         council.enforcement_agents[0] if council is not None and len(council.enforcement_agents) == 1 else ""
     )
-    agent_words = agent or "an enforcement agent firm acting for the council"
-    fee_words = (
-        f" A compliance fee of {pounds(fee)} is added to your debt (Taking Control of Goods (Fees) Regulations 2014,"
-        " Schedule 1) once the agent receives your case."
-        if fee
-        else " The agent's fees under the Taking Control of Goods (Fees) Regulations 2014 are added to your debt."
-    )
-    refs = [("Enforcement agent", agent)] if agent else []
-    return _Body(
-        title=f"{r.debt_name}{r.year_suffix}: your case has been passed to an enforcement agent",
-        clauses=[
-            Clause(
-                f"The magistrates' court made a liability order against you on {long_date(order_date)}. You have not"
-                f" paid or agreed an arrangement, so the council has passed {pounds(balance)} to {agent_words}."
-            ),
-            _statutory(
-                "Tribunals, Courts and Enforcement Act 2007, Schedule 12, and the Taking Control of Goods Regulations"
-                " 2013: the agent will send you a notice of enforcement, and may take control of your goods after the"
-                f" notice period if the debt is not paid.{fee_words}"
-            ),
-            Clause(
-                "Pay the enforcement agent, or contact them to agree payment. If you or someone in your home is"
-                " vulnerable, tell us or the agent straight away."
-            ),
-        ],
-        extra_amounts=extra,
-        extra_references=refs,
-    )
+    if agent:
+        facts.references.append(("Enforcement agent", agent))
+    facts.context["fees"] = fees
+    facts.context["agent"] = {
+        "name": agent,
+        "phone": r.given("agent_phone"),
+        "address": r.given("agent_address"),
+        "hours": r.given("agent_hours"),
+    }
+    return facts
 
 
-def _invoice(r: _Request, council: CouncilConfig | None) -> _Body:
-    amount = r.require_amount("amount", "balance", "total", why="the amount invoiced")
-    due = r.day("due_date", "pay_by")
-    return _Body(
-        title=f"{r.debt_name}{r.year_suffix}: invoice",
-        clauses=[
-            Clause(
-                f"This invoice is for {pounds(amount)}. Please pay"
-                + (f" by {long_date(due)}" if due is not None else " within 14 days of the date of this invoice")
-                + ", quoting the account reference shown."
-            ),
-            Clause("If you think this invoice is wrong, or you cannot pay, contact us as soon as possible."),
-        ],
-    )
+def _invoice(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("amount", "balance", "total", why="the amount invoiced")
+    facts = _Facts()
+    if r.day("due_date", "pay_by") is None:
+        facts.dates["due_date"] = r.served + timedelta(days=INVOICE_PAY_WITHIN_DAYS)
+    return facts
 
 
-def _letter_before_claim(r: _Request, council: CouncilConfig | None) -> _Body:
-    amount = r.require_amount("balance", "amount", "total", why="the amount the claim would be for")
-    reply_by = r.day("reply_by") or r.data.issued_on + timedelta(days=PRE_ACTION_REPLY_DAYS)
-    return _Body(
-        title=f"{r.debt_name}{r.year_suffix}: letter before claim",
-        clauses=[
-            _statutory(
-                "Pre-Action Protocol for Debt Claims: the council says you owe it"
-                f" {pounds(amount)}. Please reply within {PRE_ACTION_REPLY_DAYS} days of the date of this letter"
-                f" (by {long_date(reply_by)}) using the enclosed reply form. If you do not reply or pay, the council"
-                " may start court proceedings against you without further notice, which may add costs and interest."
-            ),
-            Clause("Enclosed: statement of account, information sheet, reply form and financial statement."),
-            Clause(ADVICE),
-        ],
-    )
+def _letter_before_claim(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("balance", "amount", "total", why="the amount the claim would be for")
+    facts = _Facts()
+    if r.day("reply_by") is None:
+        facts.dates["reply_by"] = r.served + timedelta(days=PRE_ACTION_REPLY_DAYS)
+    return facts
 
 
-_BUILDERS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Body]] = {
+_FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.REMINDER: _reminder,
     NoticeType.SECOND_REMINDER: _reminder,
     NoticeType.FINAL_NOTICE: _final_notice,
@@ -490,42 +378,127 @@ _BUILDERS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Body]] =
 }
 
 
-def compose_notice(data: NoticeRequestedData, council: CouncilConfig | None = None) -> NoticeContent:
-    """The content of the notice ``data`` asks for; raises ``Refused`` when the
-    request lacks something that notice cannot be served without.
+def _amount_lines(amounts: Mapping[str, int]) -> tuple[AmountLine, ...]:
+    known = [k for k in AMOUNT_LABELS if k in amounts]
+    others = sorted(k for k in amounts if k not in AMOUNT_LABELS)
+    return tuple(AmountLine(k, label_for(k, AMOUNT_LABELS), amounts[k]) for k in [*known, *others])
 
-    ``council`` supplies what a request may leave out (the court's name, the
-    agents' compliance fee in force); the council's name always comes from the request.
+
+def _date_lines(issued: date, served: date, dates: Mapping[str, date]) -> tuple[DateLine, ...]:
+    known = [k for k in DATE_LABELS if k in dates]
+    others = sorted(k for k in dates if k not in DATE_LABELS)
+    lines = [
+        DateLine("issued_on", "Date of this notice", issued),
+        DateLine("served_on", "Treated as served on", served),
+    ]
+    return tuple(lines + [DateLine(k, label_for(k, DATE_LABELS), dates[k]) for k in [*known, *others]])
+
+
+def compose_notice(
+    data: NoticeRequestedData, council: CouncilConfig | None = None, templates: NoticeTemplates | None = None
+) -> NoticeContent:
+    """The content of the notice ``data`` asks for, worded by its template;
+    raises ``Refused`` when the request lacks something that notice cannot be
+    served without.
+
+    ``council`` supplies the service rule and what a request may leave out (the
+    court's name, the agents' fee scale in force); the council's name always comes
+    from the request. ``templates`` defaults to the packaged set.
     """
-    builder = _BUILDERS.get(data.notice_type)
-    if builder is None:
+    facts_for = _FACTS.get(data.notice_type)
+    templates = templates if templates is not None else load_templates()
+    if facts_for is None or data.notice_type not in templates:
         raise Refused(f"notices has no template for {data.notice_type.value}; request {data.request_id}")
     if not data.council_name.strip():
         raise Refused(f"a notice must name the council that serves it; request {data.request_id}")
-    request = _Request(data)
-    body = builder(request, council)
+    rule = council.service if council is not None else ServiceRule()
+    served = served_on(data.issued_on, rule)
+    request = _Request(data, served, council)
+    facts = facts_for(request, council)
+    template = templates.for_type(data.notice_type)
+
+    debt_code = request.debt_type
+    debt_name = DEBT_TYPE_NAMES.get(debt_code, debt_code)
+    # SI 1992/613 reg 2(3): a notice may be addressed to "The Council Tax Payer" when
+    # the name cannot be found after reasonable inquiry.
+    name = data.recipient_name.strip() or ("The Ratepayer" if debt_code == "NNDR" else "The Council Tax Payer")
+    address = tuple(line.strip() for line in data.recipient_address if line.strip())
+    amounts = {**data.amounts, **facts.amounts}
+    dates = {**data.dates, **facts.dates}
     references = [("Account reference", data.account_ref)]
     if data.case_id:
         references.append(("Case", data.case_id))
-    references += body.extra_references
-    name = data.recipient_name.strip() or (
-        "The Ratepayer" if request.debt_name == "Business Rates" else "The Council Tax payer"
-    )
+    references += facts.references
+    amount_lines = _amount_lines(amounts)
+    date_lines = _date_lines(data.issued_on, served, dates)
+    context: dict[str, object] = {
+        "notice_type": data.notice_type.value,
+        "council_name": data.council_name.strip(),
+        "recipient": {"name": name, "address": list(address)},
+        "account_ref": data.account_ref,
+        "case_id": data.case_id,
+        "issued_on": data.issued_on,
+        "served_on": served,
+        "service": {"method": SERVICE_METHOD_WORDS.get(rule.method.value, rule.method.value)},
+        "debt": {"code": debt_code, "name": debt_name, "year": request.given("financial_year")},
+        "amount": amounts,
+        "date": dates,
+        "amounts": amount_lines,
+        "key_dates": date_lines,
+        "remedies": _remedies(council, debt_code),
+        "court": {"name": request.court, "hearing_time": request.given("hearing_time")},
+        "periods": {
+            "reminder_days": REG_23_PAY_WITHIN_DAYS,
+            "final_notice_days": REG_34_FINAL_NOTICE_DAYS,
+            "summons_service_days": REG_35_SUMMONS_SERVICE_DAYS,
+            "enforcement_clear_days": TCG_NOTICE_CLEAR_DAYS,
+            "reply_days": PRE_ACTION_REPLY_DAYS,
+        },
+        "extra": dict(data.template_data),
+        **facts.context,
+    }
+    blocks = template.render(context)
+    title = next(b.plain() for b in blocks if b.kind == "title")
     return NoticeContent(
         request_id=data.request_id,
         notice_type=data.notice_type,
         council_name=data.council_name.strip(),
-        title=body.title,
+        title=title,
         account_ref=data.account_ref,
         issued_on=data.issued_on,
+        served_on=served,
         recipient_name=name,
-        recipient_address=tuple(line.strip() for line in data.recipient_address if line.strip()),
+        recipient_address=address,
         references=tuple(references),
-        clauses=tuple(body.clauses),
-        amounts=_amount_lines({**data.amounts, **body.extra_amounts}),
-        key_dates=_date_lines(data.issued_on, data.dates),
-        closing=(
-            f"Please quote your account reference {data.account_ref} whenever you contact us or pay.",
-            f"{data.council_name.strip()}, Revenues and Benefits",
-        ),
+        blocks=blocks,
+        amounts=amount_lines,
+        key_dates=date_lines,
+        template_version=template.version,
+    )
+
+
+def notice_issued_data(
+    request: NoticeRequestedData,
+    content: NoticeContent,
+    *,
+    document_id: str,
+    checksum_sha256: str,
+    location: str,
+    size: int,
+) -> NoticeIssuedData:
+    """What ``notice.issued`` says of a rendered notice: its served date (the
+    council's service rule, not the issue date) and the template version it was
+    worded with."""
+    return NoticeIssuedData(
+        request_id=request.request_id,
+        document_id=document_id,
+        notice_type=request.notice_type,
+        account_ref=request.account_ref,
+        case_id=request.case_id,
+        debt_ids=list(request.debt_ids),
+        checksum_sha256=checksum_sha256,
+        location=location,
+        served_on=content.served_on,
+        size_bytes=size,
+        template_version=content.template_version,
     )

@@ -13,6 +13,7 @@ import structlog
 
 from recovery_notices import domain
 from recovery_notices.render import STANDARD, Typeface, render_pdf
+from recovery_notices.settings import configured_templates
 from recovery_notices.storage import DocumentFiling, document_id_for
 from recovery_notices.store import Documents
 from recovery_shared import topics
@@ -20,7 +21,6 @@ from recovery_shared.contracts.internal import (
     NoticeFailed,
     NoticeFailedData,
     NoticeIssued,
-    NoticeIssuedData,
     NoticeRequested,
 )
 from recovery_shared.council import CouncilConfig
@@ -77,7 +77,7 @@ class Notices:
             log.info("notice request already handled", request_id=data.request_id)
             return
         try:
-            content = domain.compose_notice(data, self.council)
+            content = domain.compose_notice(data, self.council, configured_templates())
         except Refused as exc:
             reason = str(exc)
             await documents.record_failed(data.request_id, reason)
@@ -111,23 +111,14 @@ class Notices:
             location=location,
             checksum_sha256=checksum,
             size_bytes=len(pdf),
-            served_on=data.issued_on,
+            served_on=content.served_on,
         )
         uow.publish(
             topics.NOTICE_EVENTS,
             NoticeIssued(
                 key=data.account_ref,
-                data=NoticeIssuedData(
-                    request_id=data.request_id,
-                    document_id=document_id,
-                    notice_type=data.notice_type,
-                    account_ref=data.account_ref,
-                    case_id=data.case_id,
-                    debt_ids=list(data.debt_ids),
-                    checksum_sha256=checksum,
-                    location=location,
-                    served_on=data.issued_on,
-                    size_bytes=len(pdf),
+                data=domain.notice_issued_data(
+                    data, content, document_id=document_id, checksum_sha256=checksum, location=location, size=len(pdf)
                 ),
             ),
         )

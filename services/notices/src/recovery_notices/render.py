@@ -8,6 +8,7 @@ CPU-bound and synchronous: callers run it in a worker thread.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Callable
@@ -27,8 +28,10 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from recovery_notices.domain import NoticeContent
+from recovery_notices.templating import Block, TableRow
 
 MARGIN = 18 * mm
+_CELL_PADDING = 6  # reportlab's default on each side of a table cell
 CREATOR = "recovery-notices"
 
 
@@ -60,13 +63,15 @@ def load_typeface(regular: Path, bold: Path | None = None, italic: Path | None =
 
 @dataclass(frozen=True)
 class _Styles:
+    face: Typeface
     body: ParagraphStyle
-    statutory: ParagraphStyle
+    notice: ParagraphStyle
     council: ParagraphStyle
     service: ParagraphStyle
     address: ParagraphStyle
     title: ParagraphStyle
     heading: ParagraphStyle
+    item: ParagraphStyle
     cell: ParagraphStyle
     cell_right: ParagraphStyle
     small: ParagraphStyle
@@ -77,11 +82,11 @@ def _styles(face: Typeface) -> _Styles:
     body = ParagraphStyle("body", fontName=face.regular, fontSize=9.5, leading=12.5, spaceAfter=5)
     cell = ParagraphStyle("cell", fontName=face.regular, fontSize=9.5, leading=12)
     return _Styles(
+        face=face,
         body=body,
-        statutory=ParagraphStyle(
-            "statutory",
+        notice=ParagraphStyle(
+            "notice",
             parent=body,
-            fontName=face.italic,
             borderColor=colors.grey,
             borderWidth=0.5,
             borderPadding=4,
@@ -93,32 +98,66 @@ def _styles(face: Typeface) -> _Styles:
         service=ParagraphStyle("service", fontName=face.regular, fontSize=9, leading=11, textColor=colors.grey),
         address=ParagraphStyle("address", fontName=face.regular, fontSize=10, leading=12.5),
         title=ParagraphStyle("title", fontName=face.bold, fontSize=13, leading=16, spaceBefore=8, spaceAfter=8),
-        heading=ParagraphStyle("heading", fontName=face.bold, fontSize=10, leading=13, spaceBefore=6, spaceAfter=3),
+        heading=ParagraphStyle(
+            "heading", fontName=face.bold, fontSize=10, leading=13, spaceBefore=6, spaceAfter=3, keepWithNext=1
+        ),
+        item=ParagraphStyle("item", parent=body, leftIndent=12, bulletIndent=3, spaceAfter=2),
         cell=cell,
         cell_right=ParagraphStyle("cell_right", parent=cell, alignment=TA_RIGHT),
         small=ParagraphStyle("small", fontName=face.regular, fontSize=8.5, leading=11),
     )
 
 
-def _p(text: str, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(escape(text), style)
+def _cell(markup: str, style: ParagraphStyle, width: float) -> str | Paragraph:
+    """A table cell: a short one without tags as a plain string, which the table
+    draws in one call; a Paragraph is parsed, wrapped and measured, and those
+    steps are most of a notice's rendering time. Anything that might wrap stays
+    a Paragraph."""
+    if "<" not in markup:
+        text = html.unescape(markup)
+        if pdfmetrics.stringWidth(text, style.fontName, style.fontSize) <= width:
+            return text
+    return Paragraph(markup, style)
 
 
-def _two_columns(rows: list[tuple[str, str]], st: _Styles, *, rule_above_last: bool = False) -> Table:
+def _string_cells(style: ParagraphStyle, right_aligned_column: int | None) -> list[tuple[object, ...]]:
+    # What a plain string cell is set in; Paragraph cells carry their own style.
+    commands: list[tuple[object, ...]] = [("FONT", (0, 0), (-1, -1), style.fontName, style.fontSize, style.leading)]
+    if right_aligned_column is not None:
+        commands.append(("ALIGN", (right_aligned_column, 0), (right_aligned_column, -1), "RIGHT"))
+    return commands
+
+
+def _table(rows: tuple[TableRow, ...], st: _Styles) -> Table:
+    """A template's table: the last column (the figures) right-aligned; two
+    columns share the width 68/32, more share it evenly after a wider first one."""
     width = A4[0] - 2 * MARGIN
-    table = Table(
-        [[_p(label, st.cell), _p(value, st.cell_right)] for label, value in rows],
-        colWidths=[width * 0.68, width * 0.32],
-        hAlign="LEFT",
-    )
+    columns = max(len(row.cells) for row in rows)
+    if columns == 2:
+        widths = [width * 0.68, width * 0.32]
+    else:
+        first = width * 0.36
+        widths = [first] + [(width - first) / (columns - 1)] * (columns - 1)
+    room = [w - 2 * _CELL_PADDING for w in widths]
+    data = [
+        [
+            _cell(cell, st.cell_right if i == columns - 1 and i > 0 else st.cell, room[i])
+            for i, cell in enumerate(row.cells)
+        ]
+        + [""] * (columns - len(row.cells))
+        for row in rows
+    ]
+    table = Table(data, colWidths=widths, hAlign="LEFT")
     style: list[tuple[object, ...]] = [
+        *_string_cells(st.cell, columns - 1 if columns > 1 else None),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ]
-    if rule_above_last:
-        style.append(("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black))
+    for index, row in enumerate(rows):
+        if row.total:
+            style.append(("LINEABOVE", (0, index), (-1, index), 0.8, colors.black))
     table.setStyle(TableStyle(style))
     return table
 
@@ -126,35 +165,192 @@ def _two_columns(rows: list[tuple[str, str]], st: _Styles, *, rule_above_last: b
 def _header(content: NoticeContent, st: _Styles) -> Table:
     width = A4[0] - 2 * MARGIN
     left: list[Flowable] = [
-        _p(content.council_name, st.council),
-        _p("Revenues and Benefits", st.service),
+        _text(escape(content.council_name), st.council, st.face),
+        _text("Revenues and Benefits", st.service, st.face),
         Spacer(1, 10 * mm),
-        _p(content.recipient_name, st.address),
-        *[_p(line, st.address) for line in content.recipient_address],
+        _text(escape(content.recipient_name), st.address, st.face),
+        *[_text(escape(line), st.address, st.face) for line in content.recipient_address],
     ]
     right_rows = [("Date", content.key_dates[0].shown), *content.references]
+    widths = [width * 0.14, width * 0.24]
     right = Table(
-        [[_p(k, st.small), _p(v, st.small)] for k, v in right_rows],
-        colWidths=[width * 0.14, width * 0.24],
+        [[_cell(escape(k), st.small, widths[0] - 8), _cell(escape(v), st.small, widths[1] - 8)] for k, v in right_rows],
+        colWidths=widths,
     )
-    right.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 2)]))
+    right.setStyle(
+        TableStyle(
+            [
+                *_string_cells(st.small, None),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
     header = Table([[left, right]], colWidths=[width * 0.6, width * 0.4])
     header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, -1), 0)]))
     return header
 
 
+# The inline markup templates use: <b>, <i> and <br/>, with escaped text between.
+_INLINE = re.compile(r"<(/?)([bi])>|<br\s*/>|([^<]+)")
+_SIMPLE = re.compile(r"(?:[^<]|</?[bi]>|<br\s*/>)*")
+_SPACES = re.compile(r"(\s+)")
+
+Word = tuple[tuple[str, str], ...]
+"""A word as its pieces of (text, font name): "2026," may be bold then regular."""
+
+
+@lru_cache(maxsize=32768)
+def _width(text: str, font: str, size: float) -> float:
+    return float(pdfmetrics.stringWidth(text, font, size))
+
+
+def _words(markup: str, base: str, face: Typeface) -> list[Word | None]:
+    """The words of simple markup in reading order, in ``base`` unless marked bold or
+    italic; ``None`` is a forced line break."""
+    words: list[Word | None] = []
+    current: list[tuple[str, str]] = []
+    bold = italic = 0
+    for match in _INLINE.finditer(markup):
+        closing, tag, text = match.groups()
+        if tag is not None:
+            step = -1 if closing else 1
+            bold, italic = (bold + step, italic) if tag == "b" else (bold, italic + step)
+            continue
+        if text is None:
+            if current:
+                words.append(tuple(current))
+                current = []
+            words.append(None)
+            continue
+        font = face.bold if bold > 0 else face.italic if italic > 0 else base
+        for part in _SPACES.split(html.unescape(text)):
+            if not part:
+                continue
+            if part.isspace():
+                if current:
+                    words.append(tuple(current))
+                    current = []
+            else:
+                current.append((part, font))
+    if current:
+        words.append(tuple(current))
+    return words
+
+
+class _Lines(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
+    """A paragraph in the markup templates use (<b>, <i>, <br/>), left-aligned and
+    broken into lines greedily, as a Paragraph would be, with each word's width
+    looked up once per process. A Paragraph parses its markup and measures every
+    word on every notice, which was most of a notice's rendering time."""
+
+    def __init__(self, markup: str, style: ParagraphStyle, face: Typeface, bullet: str = "") -> None:
+        super().__init__()
+        self.style = style
+        self.face = face
+        self.bullet = bullet
+        self.words = _words(markup, style.fontName, face)
+        self.lines: list[list[Word]] = []
+
+    def _break(self, width: float) -> list[list[Word]]:
+        size = self.style.fontSize
+        space = _width(" ", self.style.fontName, size)
+        lines: list[list[Word]] = []
+        line: list[Word] = []
+        x = 0.0
+        for word in self.words:
+            if word is None:
+                lines.append(line)
+                line, x = [], 0.0
+                continue
+            w = sum(_width(text, font, size) for text, font in word)
+            if line and x + space + w > width:
+                lines.append(line)
+                line, x = [word], w
+            else:
+                x += (space if line else 0.0) + w
+                line.append(word)
+        if line or not lines:
+            lines.append(line)
+        return lines
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.lines = self._break(availWidth - self.style.leftIndent)
+        return availWidth, len(self.lines) * self.style.leading
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        return []  # short paragraphs move whole to the next page
+
+    def getSpaceBefore(self) -> float:
+        return float(self.style.spaceBefore)
+
+    def getSpaceAfter(self) -> float:
+        return float(self.style.spaceAfter)
+
+    def draw(self) -> None:
+        style = self.style
+        text = self.canv.beginText()
+        text.setFillColor(style.textColor)
+        y = len(self.lines) * style.leading - style.fontSize
+        if self.bullet:
+            text.setTextOrigin(style.bulletIndent, y)
+            text.setFont(style.fontName, style.fontSize)
+            text.textOut(self.bullet)
+        for line in self.lines:
+            text.setTextOrigin(style.leftIndent, y)
+            runs: list[list[str]] = []  # [font, text] with consecutive same-font pieces joined
+            for index, word in enumerate(line):
+                for piece, font in word:
+                    if runs and runs[-1][0] == font:
+                        runs[-1][1] += piece
+                    else:
+                        runs.append([font, piece])
+                if index < len(line) - 1:
+                    runs[-1][1] += " "
+            for font, piece in runs:
+                text.setFont(font, style.fontSize)
+                text.textOut(piece)
+            y -= style.leading
+        self.canv.drawText(text)
+
+
+# The frame's width less its padding (reportlab's 6pt each side).
+_LINE_WIDTH = A4[0] - 2 * MARGIN - 12
+
+
+def _flowable(block: Block, st: _Styles) -> Flowable:
+    # Block text is already reportlab markup: the template escaped every value.
+    if block.kind == "table":
+        return _table(block.rows, st)
+    if block.kind == "item":
+        return _text(block.text, st.item, st.face, bullet="\N{BULLET}")
+    style: ParagraphStyle = getattr(st, _STYLE_FOR[block.kind])
+    if block.kind == "notice":
+        return Paragraph(block.text, style)  # a Paragraph draws the box
+    return _text(block.text, style, st.face)
+
+
+def _text(markup: str, style: ParagraphStyle, face: Typeface, bullet: str = "") -> Flowable:
+    """Markup in the templates' subset as ``_Lines``; anything richer (a council's
+    template may use any reportlab markup) as a Paragraph."""
+    if _SIMPLE.fullmatch(markup):
+        return _Lines(markup, style, face, bullet)
+    return Paragraph(markup, style, bulletText=bullet or None)
+
+
+_STYLE_FOR = {"title": "title", "heading": "heading", "paragraph": "body", "notice": "notice", "small": "small"}
+
+
 def _story(content: NoticeContent, st: _Styles) -> list[Flowable]:
-    story: list[Flowable] = [_header(content, st), Spacer(1, 6 * mm), _p(content.title, st.title)]
-    for clause in content.clauses:
-        story.append(_p(clause.text, st.statutory if clause.statutory else st.body))
-    if content.amounts:
-        story.append(_p("Amounts", st.heading))
-        total_last = content.amounts[-1].key == "total"
-        story.append(_two_columns([(a.label, a.shown) for a in content.amounts], st, rule_above_last=total_last))
-    story.append(_p("Key dates", st.heading))
-    story.append(_two_columns([(d.label, d.shown) for d in content.key_dates], st))
-    story.append(Spacer(1, 5 * mm))
-    story += [_p(line, st.body) for line in content.closing]
+    story: list[Flowable] = [_header(content, st), Spacer(1, 6 * mm)]
+    previous = None
+    for block in content.blocks:
+        if previous == "item" and block.kind != "item":
+            story.append(Spacer(1, 1.5 * mm))
+        story.append(_flowable(block, st))
+        if block.kind == "table":
+            story.append(Spacer(1, 2 * mm))
+        previous = block.kind
     return story
 
 
@@ -163,7 +359,12 @@ def _footer(content: NoticeContent, document_id: str, face: Typeface) -> Callabl
         canvas.saveState()
         canvas.setFont(face.regular, 7)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(MARGIN, 10 * mm, f"Document {document_id} \N{MIDDLE DOT} request {content.request_id}")
+        canvas.drawString(
+            MARGIN,
+            10 * mm,
+            f"Document {document_id} \N{MIDDLE DOT} request {content.request_id}"
+            f" \N{MIDDLE DOT} wording {content.notice_type.value} {content.template_version}",
+        )
         canvas.drawRightString(A4[0] - MARGIN, 10 * mm, f"Page {doc.page}")
         canvas.restoreState()
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from recovery_notices.templating import NoticeTemplates, load_templates
 from recovery_shared.settings import ServiceSettings
 
 
@@ -23,6 +25,22 @@ class NoticesSettings(ServiceSettings):
     )
     font_bold: Path | None = Field(default=None, description="Its bold face; unset means the regular one")
     font_italic: Path | None = Field(default=None, description="Its italic face; unset means the regular one")
+    templates_dir: Path | None = Field(
+        default=None,
+        description="The council's own notice templates (<notice type>.html); a notice type with no file there"
+        " uses the packaged template. Unset means the packaged templates alone.",
+    )
 
     def resolved_documents_dir(self) -> Path:
         return (self.documents_dir or self.data_dir / "documents").resolve()
+
+    def notice_templates(self) -> NoticeTemplates:
+        """The templates notices are worded with, compiled once per folder."""
+        return load_templates(self.templates_dir.resolve() if self.templates_dir is not None else None)
+
+
+@lru_cache(maxsize=1)
+def configured_templates() -> NoticeTemplates:
+    """The templates ``NOTICES_TEMPLATES_DIR`` names (the packaged set when unset),
+    read once per process; a broken council template fails here, at the first use."""
+    return NoticesSettings().notice_templates()
