@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,12 @@ from recovery_notices.storage import document_id_for
 from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
 from recovery_shared.council import load_council_config
 from recovery_shared.refusal import Refused
+from recovery_shared.statute.council_tax import COUNCIL_TAX
 
 COUNCIL = load_council_config()
 ISSUED = date(2026, 5, 2)
 SERVED = date(2026, 5, 6)
+EARLIEST_ORDER = COUNCIL_TAX.liability_order_earliest(SERVED)  # SI 1992/613 reg 35(2A)
 
 # What enforcement's ladder puts in each request (amounts in pence).
 ENFORCEMENT_SHAPES: dict[NoticeType, tuple[dict[str, int], dict[str, date], dict[str, Any]]] = {
@@ -238,12 +240,12 @@ def test_business_rates_and_other_debts_do_not_cite_council_tax_regulations() ->
         (request(NoticeType.SUMMONS, dates={}), "a summons needs dates['hearing_date']"),
         (
             request(NoticeType.SUMMONS, dates={"hearing_date": date(2026, 5, 10)}),
-            "at least 14 days must have elapsed since the summons was served",
+            "no liability order can be made until 14 days after the summons is served",
         ),
         (
-            # Served 6 May: 14 days elapse over 7-20 May, so 20 May is a day too early.
-            request(NoticeType.SUMMONS, dates={"hearing_date": date(2026, 5, 20)}),
-            "the earliest hearing is 2026-05-21",
+            # Served 6 May: the statute's earliest order day, less one, is too early.
+            request(NoticeType.SUMMONS, dates={"hearing_date": EARLIEST_ORDER - timedelta(days=1)}),
+            f"the earliest hearing is {EARLIEST_ORDER.isoformat()}",
         ),
         (request(NoticeType.SUMMONS, amounts={"summons_costs": 8000}), "a summons needs amounts['balance']"),
         (request(NoticeType.REMINDER, amounts={"balance": 100}), "a reminder needs amounts['amount_to_pay']"),

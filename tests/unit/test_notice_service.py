@@ -6,7 +6,7 @@ and Wales bank holidays (Interpretation Act 1978 s.7; CPR 6.26; SI 1992/613 reg
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from recovery_notices.domain import compose_notice, notice_issued_data
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.council import DEFAULT_PATH, CouncilConfig, ServiceMethod, ServiceRule, load_council_config
 from recovery_shared.refusal import Refused
+from recovery_shared.statute.council_tax import COUNCIL_TAX
 from recovery_shared.statute.service import bank_holidays, is_business_day, served_on
 from tests.unit.test_notice_rendering import COUNCIL, request
 
@@ -124,13 +125,18 @@ def test_dates_notices_derives_count_from_the_served_date_not_the_issue_date() -
     assert letter.day("reply_by") == date(2027, 1, 29)
 
 
-def test_the_summons_hearing_must_leave_14_days_after_service_not_after_issue() -> None:
+def test_the_summons_hearing_counts_from_service_not_issue() -> None:
     """SI 1992/613 reg 35(2A): no order until 14 days have elapsed since the day the
-    summons was served. Issued 24 December 2026, served 30 December: 14 days elapse
-    over 31 December - 13 January, so 14 January is the earliest hearing, although
-    7 January would be 14 days after the issue date."""
-    ok = request(NoticeType.SUMMONS, issued_on=date(2026, 12, 24), dates={"hearing_date": date(2027, 1, 14)})
-    assert compose_notice(ok, COUNCIL).served_on == date(2026, 12, 30)
-    early = request(NoticeType.SUMMONS, issued_on=date(2026, 12, 24), dates={"hearing_date": date(2027, 1, 13)})
-    with pytest.raises(Refused, match="the earliest hearing is 2027-01-14"):
-        compose_notice(early, COUNCIL)
+    summons was served; notices holds a summons to the statute's earliest order day
+    (recovery_shared.statute.council_tax) counted from service. Issued Thursday 24
+    December 2026, served Wednesday 30 December: a hearing 14 days after issue
+    (7 January) is refused."""
+    issued, served = date(2026, 12, 24), date(2026, 12, 30)
+    earliest = COUNCIL_TAX.liability_order_earliest(served)
+    assert earliest >= served + timedelta(days=14)
+    ok = request(NoticeType.SUMMONS, issued_on=issued, dates={"hearing_date": earliest})
+    assert compose_notice(ok, COUNCIL).served_on == served
+    for too_early in (issued + timedelta(days=14), earliest - timedelta(days=1)):
+        early = request(NoticeType.SUMMONS, issued_on=issued, dates={"hearing_date": too_early})
+        with pytest.raises(Refused, match=f"the earliest hearing is {earliest.isoformat()}"):
+            compose_notice(early, COUNCIL)

@@ -11,6 +11,9 @@ a request leaves one out and this module derives it from a statutory period, it
 counts from the served date, which is never earlier than the period the
 regulation itself counts (from issue, for most of them) and so never early.
 
+The Council Tax and Business Rates periods, the fee scale and the service rule
+are ``recovery_shared.statute``'s (council_tax, business_rates, fees, service).
+
 Sources (../shared/domain.md; the templates cite each paragraph beside its words):
 - Council Tax (Administration and Enforcement) Regulations 1992 (SI 1992/613):
   reg 23 reminders, reg 33 final notice, reg 34(1) the 7 days before a complaint,
@@ -38,14 +41,12 @@ from recovery_shared.contracts.internal import NoticeIssuedData, NoticeRequested
 from recovery_shared.council import CouncilConfig, Remedy, ServiceRule
 from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
+from recovery_shared.statute.business_rates import BUSINESS_RATES
+from recovery_shared.statute.council_tax import COUNCIL_TAX, RecoveryStatute
 from recovery_shared.statute.service import served_on
 
-# Statutory periods (days) this module derives dates from when a request has none.
-REG_23_PAY_WITHIN_DAYS = 7  # SI 1992/613 reg 23(3): 7 days beginning with the day of issue
-REG_23_BALANCE_DUE_DAYS = 7  # reg 23(3): a further 7 days beginning with the day of the failure
-REG_34_FINAL_NOTICE_DAYS = 7  # reg 34(1): 7 days beginning with the day the final notice was issued
-REG_35_SUMMONS_SERVICE_DAYS = 14  # reg 35(2A): 14 days elapsed since the day the summons was served
-NNDR_REG_8_DAYS = 7  # SI 1989/1058 reg 8(2): 7 days beginning with the day of service, then 7 more
+# The Council Tax and Business Rates periods are recovery_shared.statute's; these
+# are the ones only notices states.
 TCG_NOTICE_CLEAR_DAYS = 7  # SI 2013/1894 reg 6(1): 7 clear days' notice of enforcement
 PRE_ACTION_REPLY_DAYS = 30  # Pre-Action Protocol for Debt Claims: 30 days to reply
 INVOICE_PAY_WITHIN_DAYS = 14  # local terms, not statute: invoices typically allow 14 days [S43b]
@@ -237,48 +238,47 @@ def _remedies(council: CouncilConfig | None, debt_type: str) -> list[str]:
 # --- one set of facts per notice type -------------------------------------------
 
 
-def _reminder(r: _Request, council: CouncilConfig | None) -> _Facts:
-    r.require_amount("amount_to_pay", why="what is overdue now, which the reminder asks for")
+def _pay_within(r: _Request, statute: RecoveryStatute) -> _Facts:
+    # SI 1992/613 reg 23(3) / SI 1989/1058 reg 8(2): pay within 7 days, then the
+    # balance is due 7 days after the failure; the days run from the served date.
     facts = _Facts()
     pay_by = r.day("pay_by")
     if pay_by is None:
-        pay_by = r.served + timedelta(days=REG_23_PAY_WITHIN_DAYS - 1)
+        pay_by = statute.reminder_pay_by(r.served)
         facts.dates["pay_by"] = pay_by
     if r.day("balance_due_if_unpaid") is None:
-        facts.dates["balance_due_if_unpaid"] = pay_by + timedelta(days=1 + REG_23_BALANCE_DUE_DAYS)
+        facts.dates["balance_due_if_unpaid"] = statute.balance_due_after_failure(statute.failure_on(pay_by))
     return facts
+
+
+def _reminder(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("amount_to_pay", why="what is overdue now, which the reminder asks for")
+    # Debts with no statutory reminder (HBOP, TA, sundry) are given the same days.
+    return _pay_within(r, COUNCIL_TAX)
 
 
 def _nndr_further_notice(r: _Request, council: CouncilConfig | None) -> _Facts:
     r.require_amount("amount_to_pay", why="the instalments required to be paid (reg 8(1))")
-    facts = _Facts()
-    pay_by = r.day("pay_by")
-    if pay_by is None:
-        pay_by = r.served + timedelta(days=NNDR_REG_8_DAYS - 1)
-        facts.dates["pay_by"] = pay_by
-    if r.day("balance_due_if_unpaid") is None:
-        facts.dates["balance_due_if_unpaid"] = pay_by + timedelta(days=1 + NNDR_REG_8_DAYS)
-    return facts
+    return _pay_within(r, BUSINESS_RATES)
 
 
 def _final_notice(r: _Request, council: CouncilConfig | None) -> _Facts:
     r.require_amount("balance", "total", why="the amount the final notice demands")
     facts = _Facts()
     if r.day("court_application_from") is None:
-        facts.dates["court_application_from"] = r.served + timedelta(days=REG_34_FINAL_NOTICE_DAYS)
+        facts.dates["court_application_from"] = COUNCIL_TAX.court_application_from(r.served)
     return facts
 
 
 def _summons(r: _Request, council: CouncilConfig | None) -> _Facts:
     hearing = r.require_date("hearing_date", why="the day the court hears the complaint")
-    # reg 35(2A): 14 whole days must have elapsed after the day of service, so the
-    # earliest hearing is the 15th day after it.
-    earliest = r.served + timedelta(days=REG_35_SUMMONS_SERVICE_DAYS + 1)
+    statute = BUSINESS_RATES if r.debt_type == "NNDR" else COUNCIL_TAX
+    earliest = statute.liability_order_earliest(r.served)
     if hearing < earliest:
         raise Refused(
             f"a summons issued on {r.data.issued_on} and served on {r.served} cannot have its hearing on {hearing}:"
-            f" at least {REG_35_SUMMONS_SERVICE_DAYS} days must have elapsed since the summons was served"
-            f" (CT reg 35(2A); NNDR 14 days' notice), so the earliest hearing is {earliest};"
+            f" no liability order can be made until {statute.liability_order_after_service_days} days after the"
+            f" summons is served (CT reg 35(2A); NNDR reg 12), so the earliest hearing is {earliest};"
             f" request {r.data.request_id}"
         )
     balance = r.require_amount("balance", why="the unpaid amount the complaint is for")
@@ -295,12 +295,6 @@ def _summons(r: _Request, council: CouncilConfig | None) -> _Facts:
     facts.references.append(("Court", r.court))
     facts.context["liability_order_costs"] = order_costs
     return facts
-
-
-def _percentage_fee(sum_to_recover: int, threshold: int, basis_points: int) -> int:
-    # Fees Regulations reg 7: a percentage of the sum to be recovered above the
-    # threshold. No rounding rule is given; rounding down never overstates a fee.
-    return max(0, sum_to_recover - threshold) * basis_points // 10_000
 
 
 def _agent_referral_letter(r: _Request, council: CouncilConfig | None) -> _Facts:
@@ -330,10 +324,8 @@ def _agent_referral_letter(r: _Request, council: CouncilConfig | None) -> _Facts
             "sale": scale.sale_fee_pence,
             "threshold": scale.percentage_threshold_pence,
             "percent": f"{scale.percentage_basis_points / 100:g}%",
-            "enforcement_here": scale.enforcement_fee_pence
-            + _percentage_fee(balance, scale.percentage_threshold_pence, scale.percentage_basis_points),
-            "sale_here": scale.sale_fee_pence
-            + _percentage_fee(balance, scale.percentage_threshold_pence, scale.percentage_basis_points),
+            "enforcement_here": scale.enforcement_fee_pence + scale.percentage_fee_pence(balance),
+            "sale_here": scale.sale_fee_pence + scale.percentage_fee_pence(balance),
         }
     agent = r.given("agent") or (
         council.enforcement_agents[0] if council is not None and len(council.enforcement_agents) == 1 else ""
@@ -448,9 +440,9 @@ def compose_notice(
         "remedies": _remedies(council, debt_code),
         "court": {"name": request.court, "hearing_time": request.given("hearing_time")},
         "periods": {
-            "reminder_days": REG_23_PAY_WITHIN_DAYS,
-            "final_notice_days": REG_34_FINAL_NOTICE_DAYS,
-            "summons_service_days": REG_35_SUMMONS_SERVICE_DAYS,
+            "reminder_days": COUNCIL_TAX.pay_within_days,
+            "final_notice_days": COUNCIL_TAX.final_notice_wait_days,
+            "summons_service_days": COUNCIL_TAX.liability_order_after_service_days,
             "enforcement_clear_days": TCG_NOTICE_CLEAR_DAYS,
             "reply_days": PRE_ACTION_REPLY_DAYS,
         },
