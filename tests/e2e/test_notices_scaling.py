@@ -19,13 +19,11 @@ from sqlalchemy import func, select
 
 from benchmarks.common import wait_for_members
 from recovery_notices.app import build_runtime
-from recovery_notices.handlers import Notices
 from recovery_notices.models import NoticeDocument
 from recovery_notices.settings import NoticesSettings
 from recovery_shared import topics
 from recovery_shared.contracts.internal import NoticeRequested, NoticeType
 from recovery_shared.messaging.runtime import ServiceRuntime
-from recovery_shared.messaging.unit_of_work import UnitOfWork
 from tests.factories import record
 from tests.processes import ServiceProcess, collect, envelope_of, publish, start_group_at_end
 from tests.unit.test_notice_rendering import request
@@ -159,13 +157,11 @@ async def test_an_instance_racing_for_a_request_waits_for_the_winner_and_then_do
     a.migrate()
     event = notice_request("race", 1)
     copy = event.model_copy(update={"event_id": uuid.uuid4()})
-    consumer_b = b.consumers[topics.NOTICE_REQUESTS]
+    consumer_b = b.consumer
     try:
-        async with a.db.session() as session:
-            uow = UnitOfWork(session, a.kernel, a.settings.consumer_group)
+        async with a.unit() as uow:
             uow.cause = event
-            notices_a: Notices = a.extras["notices"]
-            await notices_a.accept_request(uow, event)
+            await a.use_cases.issue_notice(uow, event)  # type: ignore[attr-defined]
             uow.mark_handled(str(event.event_id), topics.NOTICE_REQUESTS)
             racing = asyncio.create_task(
                 consumer_b.handle([record(topics.NOTICE_REQUESTS, copy), record(topics.NOTICE_REQUESTS, event)])
@@ -176,9 +172,9 @@ async def test_an_instance_racing_for_a_request_waits_for_the_winner_and_then_do
         await asyncio.wait_for(racing, 30)
 
         assert [e["data"]["request_id"] for e in await _issued(a)] == [event.data.request_id]
-        assert (consumer_b.handled, consumer_b.duplicates, consumer_b.dead_lettered) == (1, 1, 0)
-        notices_b: Notices = b.extras["notices"]
-        assert notices_b.stats.rendered == 0
+        counts = consumer_b.counts[topics.NOTICE_REQUESTS]
+        assert (counts.handled, counts.duplicates, counts.dead_lettered) == (1, 1, 0)
+        assert b.use_cases.stats.rendered == 0  # type: ignore[attr-defined]
         async with a.db.session() as session:
             rows = (await session.execute(select(func.count()).select_from(NoticeDocument))).scalar_one()  # type: ignore[arg-type]
         assert rows == 1
@@ -191,12 +187,10 @@ async def test_when_the_winner_rolls_back_the_waiting_instance_renders(postgres_
     a, b = _runtime(postgres_url, tmp_path / "documents"), _runtime(postgres_url, tmp_path / "documents")
     a.migrate()
     event = notice_request("rollback", 1)
-    consumer_b = b.consumers[topics.NOTICE_REQUESTS]
+    consumer_b = b.consumer
     try:
-        async with a.db.session() as session:
-            uow = UnitOfWork(session, a.kernel, a.settings.consumer_group)
-            notices_a: Notices = a.extras["notices"]
-            await notices_a.accept_request(uow, event)
+        async with a.unit() as uow:
+            await a.use_cases.issue_notice(uow, event)  # type: ignore[attr-defined]
             racing = asyncio.create_task(consumer_b.handle([record(topics.NOTICE_REQUESTS, event)]))
             await asyncio.sleep(0.5)
             assert not racing.done()

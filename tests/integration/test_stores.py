@@ -58,7 +58,7 @@ async def _count(runtime: ServiceRuntime, table: object) -> int:
 async def test_a_charge_opens_a_debt_once_however_often_it_arrives(database_url: str) -> None:
     runtime = await _payments(database_url)
     event = charge_raised("1001", amount_pence=123456)
-    consumer = runtime.consumers[topics.BILLING_CHARGES]
+    consumer = runtime.consumer
     await consumer.handle([record(topics.BILLING_CHARGES, event)])
     await consumer.handle([record(topics.BILLING_CHARGES, event), record(topics.BILLING_CHARGES, event)])
 
@@ -74,7 +74,7 @@ async def test_a_charge_opens_a_debt_once_however_often_it_arrives(database_url:
 
 async def test_bad_messages_are_dead_lettered_and_the_rest_still_apply(database_url: str) -> None:
     runtime = await _payments(database_url)
-    consumer = runtime.consumers[topics.BILLING_CHARGES]
+    consumer = runtime.consumer
     good_before = charge_raised("2001")
     conflicting = charge_raised("2001", amount_pence=999)  # same debt id, different amount: refused
     good_after = charge_raised("2002")

@@ -240,7 +240,7 @@ def test_business_rates_and_other_debts_do_not_cite_council_tax_regulations() ->
         (request(NoticeType.SUMMONS, dates={}), "a summons needs dates['hearing_date']"),
         (
             request(NoticeType.SUMMONS, dates={"hearing_date": date(2026, 5, 10)}),
-            "no liability order can be made until 14 days after the summons is served",
+            "no liability order can be made until 14 days have elapsed since the day the summons was served",
         ),
         (
             # Served 6 May: the statute's earliest order day, less one, is too early.

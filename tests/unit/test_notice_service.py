@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from recovery_notices.domain import compose_notice, notice_issued_data
+from recovery_notices.domain import compose_notice
+from recovery_notices.events import notice_issued
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.council import DEFAULT_PATH, CouncilConfig, ServiceMethod, ServiceRule, load_council_config
 from recovery_shared.refusal import Refused
@@ -107,8 +108,8 @@ def test_a_notice_is_served_on_the_councils_rule_and_says_so() -> None:
     assert content.served_on == date(2026, 5, 5)
     assert "This summons is treated as served on 5 May 2026 (first-class post)." in content.text()
     assert content.day("served_on") == date(2026, 5, 5)
-    issued = notice_issued_data(data, content, document_id="d", checksum_sha256="0" * 64, location="file:///d", size=1)
-    assert issued.served_on == date(2026, 5, 5) and data.issued_on == date(2026, 5, 2)
+    issued = notice_issued(data, content, document_id="d", checksum_sha256="0" * 64, location="file:///d", size=1)
+    assert issued.data.served_on == date(2026, 5, 5) and data.issued_on == date(2026, 5, 2)
 
 
 def test_dates_notices_derives_count_from_the_served_date_not_the_issue_date() -> None:

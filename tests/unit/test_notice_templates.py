@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from recovery_notices.domain import compose_notice, notice_issued_data
+from recovery_notices.domain import compose_notice
+from recovery_notices.events import notice_issued
 from recovery_notices.render import render_pdf
-from recovery_notices.settings import NoticesSettings, configured_templates
+from recovery_notices.settings import NoticesSettings
 from recovery_notices.templating import PACKAGED_DIR, NoticeTemplates, TemplateProblem, load_templates, parse_blocks
-from recovery_shared.contracts.internal import NoticeIssued, NoticeType
+from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.refusal import Refused
 from tests.unit.test_notice_rendering import COUNCIL, request
 from tests.unit.test_notice_statutory_content import pdf_text
@@ -54,11 +55,8 @@ def test_the_template_version_reaches_notice_issued() -> None:
     data = request(NoticeType.SUMMONS)
     content = compose_notice(data, COUNCIL)
     assert content.template_version == "1.0"
-    issued = NoticeIssued(
-        key=data.account_ref,
-        data=notice_issued_data(
-            data, content, document_id="doc-1", checksum_sha256="a" * 64, location="file:///doc-1.pdf", size=4321
-        ),
+    issued = notice_issued(
+        data, content, document_id="doc-1", checksum_sha256="a" * 64, location="file:///doc-1.pdf", size=4321
     )
     wire = json.loads(issued.model_dump_json())["data"]
     assert wire["template_version"] == "1.0"
@@ -74,8 +72,8 @@ def test_a_councils_own_template_replaces_the_packaged_one_and_its_version_is_re
     assert content.title == "Westshire Council Tax reminder"
     assert "Dear Alex Example, please pay £150.00 by 8 May 2026." in content.text()
     assert content.template_version == "westshire-2026.2"
-    issued = notice_issued_data(data, content, document_id="d", checksum_sha256="0" * 64, location="file:///d", size=1)
-    assert issued.template_version == "westshire-2026.2"
+    issued = notice_issued(data, content, document_id="d", checksum_sha256="0" * 64, location="file:///d", size=1)
+    assert issued.data.template_version == "westshire-2026.2"
     # Notice types the council has no file for keep the packaged wording.
     summons = compose_notice(request(NoticeType.SUMMONS), COUNCIL, templates)
     assert summons.template_version == "1.0" and "You are summoned to appear" in summons.text()
@@ -86,13 +84,7 @@ def test_the_setting_points_notices_at_the_councils_folder(tmp_path: Path, monke
     assert NoticesSettings(templates_dir=folder).notice_templates().versions()["reminder"] == "westshire-2026.2"
     assert NoticesSettings().notice_templates() is load_templates()
     monkeypatch.setenv("NOTICES_TEMPLATES_DIR", str(folder))
-    configured_templates.cache_clear()
-    try:
-        assert configured_templates().versions()["reminder"] == "westshire-2026.2"
-    finally:
-        monkeypatch.delenv("NOTICES_TEMPLATES_DIR")
-        configured_templates.cache_clear()
-    assert configured_templates().versions()["reminder"] == "1.0"
+    assert NoticesSettings().notice_templates().versions()["reminder"] == "westshire-2026.2"
 
 
 def test_values_are_escaped_so_a_name_cannot_become_markup() -> None:

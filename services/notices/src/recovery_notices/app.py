@@ -1,4 +1,4 @@
-"""Wiring: the broker, the subscribers and the service runtime for notices."""
+"""Wiring: notices' route table, its runtime and its app."""
 
 from __future__ import annotations
 
@@ -8,31 +8,52 @@ from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
-from faststream.kafka import KafkaMessage
 
 from recovery_notices.handlers import Notices
 from recovery_notices.models import kernel, metadata
 from recovery_notices.render import STANDARD, load_typeface
 from recovery_notices.settings import NoticesSettings
 from recovery_notices.storage import DocumentFiling
-from recovery_shared import topics
-from recovery_shared.contracts.internal import NoticeEvent, NoticeRequestEvent
-from recovery_shared.messaging.runtime import ServiceRuntime, document_publications, make_app, make_broker
+from recovery_notices.store import SqlNoticesUnit
+from recovery_shared.contracts.internal import NoticeFailed, NoticeIssued, NoticeRequested
+from recovery_shared.messaging.routes import Publication, Route, RouteTable
+from recovery_shared.messaging.runtime import ServiceRuntime, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+ROUTES = RouteTable(
+    service="notices",
+    routes=(Route(NoticeRequested, Notices.issue_notice),),
+    publishes=(
+        Publication(
+            (NoticeIssued, NoticeFailed),
+            "Notices issued (with checksum, location, served date and template version) or failed;"
+            " read by enforcement, the document system and the print hub.",
+        ),
+    ),
+)
+
 
 def build_runtime(settings: NoticesSettings) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings=settings, metadata=metadata, kernel=kernel, migrations_dir=MIGRATIONS)
     face = (
         load_typeface(settings.font_regular, settings.font_bold, settings.font_italic)
         if settings.font_regular is not None
         else STANDARD
     )
-    notices = Notices(DocumentFiling(settings.resolved_documents_dir()), settings.council(), face)
-    runtime.consumer(topics.NOTICE_REQUESTS, notices.accept_request)
-    runtime.extras["notices"] = notices
-    return runtime
+    # The templates are compiled here, at start-up, so a broken council template
+    # stops the service before it takes a request.
+    notices = Notices(
+        DocumentFiling(settings.resolved_documents_dir()), settings.council(), face, settings.notice_templates()
+    )
+    return ServiceRuntime(
+        settings=settings,
+        metadata=metadata,
+        kernel=kernel,
+        migrations_dir=MIGRATIONS,
+        routes=ROUTES,
+        use_cases=notices,
+        unit_of_work=SqlNoticesUnit,
+    )
 
 
 def rendering_route(notices: Notices) -> Any:
@@ -44,37 +65,17 @@ def rendering_route(notices: Notices) -> Any:
 
 
 def create_app(settings: NoticesSettings | None = None, *, for_specification: bool = False) -> AsgiFastStream:
-    settings = settings or NoticesSettings()
-    runtime = build_runtime(settings)
-    broker = make_broker(settings, for_specification=for_specification)
-    subscribe = runtime.subscriber(broker, for_specification=for_specification)
-
-    @subscribe(topics.NOTICE_REQUESTS)
-    async def on_notice_requests(batch: list[NoticeRequestEvent], message: KafkaMessage) -> None:
-        """Each requested notice is rendered once, however often the request arrives."""
-        await runtime.handle(topics.NOTICE_REQUESTS, message.raw_message)
-
-    document_publications(
-        broker,
+    runtime = build_runtime(settings or NoticesSettings())
+    notices = runtime.use_cases
+    assert isinstance(notices, Notices)
+    return service_app(
         runtime,
-        [
-            (
-                topics.NOTICE_EVENTS,
-                NoticeEvent,
-                "Notices issued (with checksum, location and served date) or failed;"
-                " read by the document system and print hub.",
-            ),
-        ],
-    )
-    app = make_app(
-        runtime,
-        broker,
         title="Recovery: notices",
-        description="Renders reminders, final notices, summonses and letters; hands them to the document system.",
-        routes=[("/rendering", rendering_route(runtime.extras["notices"]))],
+        description="Renders reminders, final notices, summonses and letters from the council's templates;"
+        " hands them to the document system.",
+        routes=[("/rendering", rendering_route(notices))],
+        for_specification=for_specification,
     )
-    app.context.set_global("runtime", runtime)
-    return app
 
 
 def asyncapi_app() -> AsgiFastStream:

@@ -37,7 +37,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from recovery_notices.templating import Block, NoticeTemplates, load_templates, long_date
-from recovery_shared.contracts.internal import NoticeIssuedData, NoticeRequestedData, NoticeType
+from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
 from recovery_shared.council import CouncilConfig, Remedy, ServiceRule
 from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
@@ -277,8 +277,9 @@ def _summons(r: _Request, council: CouncilConfig | None) -> _Facts:
     if hearing < earliest:
         raise Refused(
             f"a summons issued on {r.data.issued_on} and served on {r.served} cannot have its hearing on {hearing}:"
-            f" no liability order can be made until {statute.liability_order_after_service_days} days after the"
-            f" summons is served (CT reg 35(2A); NNDR reg 12), so the earliest hearing is {earliest};"
+            f" no liability order can be made until {statute.liability_order_after_service_days} days have elapsed"
+            f" since the day the summons was served (CT reg 35(2A); NNDR reg 12), so the earliest hearing is"
+            f" {earliest};"
             f" request {r.data.request_id}"
         )
     balance = r.require_amount("balance", why="the unpaid amount the complaint is for")
@@ -466,31 +467,4 @@ def compose_notice(
         amounts=amount_lines,
         key_dates=date_lines,
         template_version=template.version,
-    )
-
-
-def notice_issued_data(
-    request: NoticeRequestedData,
-    content: NoticeContent,
-    *,
-    document_id: str,
-    checksum_sha256: str,
-    location: str,
-    size: int,
-) -> NoticeIssuedData:
-    """What ``notice.issued`` says of a rendered notice: its served date (the
-    council's service rule, not the issue date) and the template version it was
-    worded with."""
-    return NoticeIssuedData(
-        request_id=request.request_id,
-        document_id=document_id,
-        notice_type=request.notice_type,
-        account_ref=request.account_ref,
-        case_id=request.case_id,
-        debt_ids=list(request.debt_ids),
-        checksum_sha256=checksum_sha256,
-        location=location,
-        served_on=content.served_on,
-        size_bytes=size,
-        template_version=content.template_version,
     )

@@ -11,21 +11,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from recovery_notices import domain
+from recovery_notices import domain, events
 from recovery_notices.render import STANDARD, Typeface, render_pdf
-from recovery_notices.settings import configured_templates
 from recovery_notices.storage import DocumentFiling, document_id_for
-from recovery_notices.store import Documents
-from recovery_shared import topics
-from recovery_shared.contracts.internal import (
-    NoticeFailed,
-    NoticeFailedData,
-    NoticeIssued,
-    NoticeRequested,
-)
+from recovery_notices.store import NoticesUnit
+from recovery_notices.templating import NoticeTemplates, load_templates
+from recovery_shared.contracts.internal import NoticeRequested, NoticeRequestedData
 from recovery_shared.council import CouncilConfig
-from recovery_shared.messaging.errors import Refused
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.refusal import Refused
 
 log = structlog.get_logger("recovery.notices")
 
@@ -52,17 +45,30 @@ class RenderStats:
 
 
 class Notices:
-    def __init__(self, filing: DocumentFiling, council: CouncilConfig | None = None, face: Typeface = STANDARD) -> None:
+    """The notices use cases, bound to where documents are filed, the council's
+    configuration, the typeface and the templates that word each notice."""
+
+    def __init__(
+        self,
+        filing: DocumentFiling,
+        council: CouncilConfig | None = None,
+        face: Typeface = STANDARD,
+        templates: NoticeTemplates | None = None,
+    ) -> None:
         self.filing = filing
         self.council = council
         self.face = face
+        self.templates = templates if templates is not None else load_templates()
         self.stats = RenderStats()
 
-    async def accept_request(self, uow: UnitOfWork, event: NoticeRequested) -> None:
+    async def issue_notice(self, uow: NoticesUnit, event: NoticeRequested) -> None:
+        """Render the requested notice from its template, file the PDF and announce it
+        (notice.issued, with checksum, location, served date and template version) once,
+        however often the request arrives; a request the notice cannot be served
+        without is answered with notice.failed and the reason."""
         data = event.data
-        documents = Documents(uow)
         document_id = document_id_for(data.request_id)
-        claimed = await documents.claim(
+        claimed = await uow.documents.claim(
             request_id=data.request_id,
             notice_type=data.notice_type.value,
             account_ref=data.account_ref,
@@ -77,36 +83,28 @@ class Notices:
             log.info("notice request already handled", request_id=data.request_id)
             return
         try:
-            content = domain.compose_notice(data, self.council, configured_templates())
+            content = domain.compose_notice(data, self.council, self.templates)
         except Refused as exc:
-            reason = str(exc)
-            await documents.record_failed(data.request_id, reason)
-            uow.publish(
-                topics.NOTICE_EVENTS,
-                NoticeFailed(
-                    key=data.account_ref,
-                    data=NoticeFailedData(
-                        request_id=data.request_id,
-                        notice_type=data.notice_type,
-                        account_ref=data.account_ref,
-                        case_id=data.case_id,
-                        reason=reason,
-                    ),
-                ),
-            )
-            self.stats.failed += 1
-            log.warning(
-                "notice not issued", request_id=data.request_id, notice_type=data.notice_type.value, reason=reason
-            )
+            await self._refuse(uow, data, str(exc))
             return
+        await self._render_and_file(uow, data, content, document_id)
 
+    async def _refuse(self, uow: NoticesUnit, data: NoticeRequestedData, reason: str) -> None:
+        await uow.documents.record_failed(data.request_id, reason)
+        uow.publish(events.notice_failed(data, reason))
+        self.stats.failed += 1
+        log.warning("notice not issued", request_id=data.request_id, notice_type=data.notice_type.value, reason=reason)
+
+    async def _render_and_file(
+        self, uow: NoticesUnit, data: NoticeRequestedData, content: domain.NoticeContent, document_id: str
+    ) -> None:
         started = time.perf_counter()
         pdf = await asyncio.to_thread(render_pdf, content, document_id, self.face)
         elapsed = time.perf_counter() - started
         path = await asyncio.to_thread(self.filing.store, document_id, data.issued_on, pdf)
         checksum = hashlib.sha256(pdf).hexdigest()
         location = path.as_uri()
-        await documents.record_issued(
+        await uow.documents.record_issued(
             data.request_id,
             location=location,
             checksum_sha256=checksum,
@@ -114,13 +112,9 @@ class Notices:
             served_on=content.served_on,
         )
         uow.publish(
-            topics.NOTICE_EVENTS,
-            NoticeIssued(
-                key=data.account_ref,
-                data=domain.notice_issued_data(
-                    data, content, document_id=document_id, checksum_sha256=checksum, location=location, size=len(pdf)
-                ),
-            ),
+            events.notice_issued(
+                data, content, document_id=document_id, checksum_sha256=checksum, location=location, size=len(pdf)
+            )
         )
         self.stats.rendered += 1
         self.stats.render_seconds += elapsed

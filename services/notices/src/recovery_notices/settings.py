@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -37,10 +36,3 @@ class NoticesSettings(ServiceSettings):
     def notice_templates(self) -> NoticeTemplates:
         """The templates notices are worded with, compiled once per folder."""
         return load_templates(self.templates_dir.resolve() if self.templates_dir is not None else None)
-
-
-@lru_cache(maxsize=1)
-def configured_templates() -> NoticeTemplates:
-    """The templates ``NOTICES_TEMPLATES_DIR`` names (the packaged set when unset),
-    read once per process; a broken council template fails here, at the first use."""
-    return NoticesSettings().notice_templates()

@@ -1,26 +1,55 @@
-"""All of notices' queries."""
+"""Notices' storage: the unit of work and the one repository, of requested documents."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.base import Executable
 from sqlmodel import col
 
 from recovery_notices.models import LEGACY_REQUESTED, DocumentStatus, NoticeDocument
 from recovery_shared.clock import utc_now
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.messaging.unit_of_work import SqlUnitOfWork, UnitOfWork
+
+
+class DocumentsRepository(Protocol):
+    async def claim(
+        self, *, request_id: str, notice_type: str, account_ref: str, case_id: str, issued_on: date, document_id: str
+    ) -> bool: ...
+
+    async def record_issued(
+        self, request_id: str, *, location: str, checksum_sha256: str, size_bytes: int, served_on: date
+    ) -> None: ...
+
+    async def record_failed(self, request_id: str, reason: str) -> None: ...
+
+
+class NoticesUnit(UnitOfWork):
+    """What notices' use cases work with: the requested documents."""
+
+    documents: DocumentsRepository
+
+
+class SqlNoticesUnit(SqlUnitOfWork, NoticesUnit):
+    def open_repositories(self) -> None:
+        self.documents = Documents(self)
 
 
 class Documents:
-    def __init__(self, uow: UnitOfWork) -> None:
-        self.uow = uow
-        self.session = uow.session
+    """Rendering is claimed per request with one statement, not loaded and
+    batched: a notice is rendered once by whichever instance claims it first,
+    and the claim must be visible to the others at once."""
 
-    async def get(self, request_id: str) -> NoticeDocument | None:
-        return await self.session.get(NoticeDocument, request_id)
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self.uow = uow
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.uow.session
 
     async def claim(
         self, *, request_id: str, notice_type: str, account_ref: str, case_id: str, issued_on: date, document_id: str

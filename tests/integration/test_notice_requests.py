@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from recovery_notices.app import build_runtime
 from recovery_notices.handlers import Notices
 from recovery_notices.models import NoticeDocument
-from recovery_notices.settings import NoticesSettings, configured_templates
+from recovery_notices.settings import NoticesSettings
 from recovery_notices.storage import document_id_for
 from recovery_shared import topics
 from recovery_shared.contracts.internal import NoticeRequested, NoticeType
@@ -42,11 +42,12 @@ async def runtime(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
 
 
 def consumer(runtime: ServiceRuntime) -> InboxConsumer:
-    return runtime.consumers[topics.NOTICE_REQUESTS]
+    return runtime.consumer
 
 
 def notices(runtime: ServiceRuntime) -> Notices:
-    service: Notices = runtime.extras["notices"]
+    service = runtime.use_cases
+    assert isinstance(service, Notices)
     return service
 
 
@@ -125,7 +126,7 @@ async def test_a_second_copy_of_a_request_never_makes_a_second_notice(runtime: S
     assert sorted(issued) == [event.data.request_id, other.data.request_id]
     assert len(pdfs(runtime)) == 2
     assert notices(runtime).stats.rendered == 2 and notices(runtime).stats.already_handled == 2
-    assert consumer(runtime).duplicates == 1
+    assert consumer(runtime).counts[topics.NOTICE_REQUESTS].duplicates == 1
 
 
 async def test_a_request_its_notice_cannot_be_made_from_is_announced_as_failed(runtime: ServiceRuntime) -> None:
@@ -144,7 +145,7 @@ async def test_a_request_its_notice_cannot_be_made_from_is_announced_as_failed(r
     assert "a summons needs dates['hearing_date']" in failed["reason"]
     row = await document(runtime, event.data.request_id)
     assert row is not None and row.status == "failed" and "hearing_date" in (row.failure_reason or "")
-    assert consumer(runtime).dead_lettered == 0  # announced, not dead-lettered
+    assert consumer(runtime).counts[topics.NOTICE_REQUESTS].dead_lettered == 0  # announced, not dead-lettered
     assert len(pdfs(runtime)) == 1
     assert any(e["event"] == "notice not issued" for e in logs)
     # A copy of the failed request changes nothing.
@@ -207,16 +208,19 @@ async def test_every_notice_type_goes_through(runtime: ServiceRuntime, notice_ty
 
 
 async def test_a_councils_own_template_folder_words_the_notice_and_its_version_is_announced(
-    runtime: ServiceRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NOTICES_TEMPLATES_DIR", str(council_folder(tmp_path)))
-    configured_templates.cache_clear()
+    settings = NoticesSettings(
+        database_url=f"sqlite:///{tmp_path / 'council.sqlite'}", documents_dir=tmp_path / "documents"
+    )
+    runtime = build_runtime(settings)
+    runtime.migrate()
     try:
         await consumer(runtime).handle(
             [record(topics.NOTICE_REQUESTS, requested()), record(topics.NOTICE_REQUESTS, requested(account="1002"))]
         )
+        versions = [d["data"]["template_version"] for _, d, _ in await outbox(runtime)]
     finally:
-        monkeypatch.delenv("NOTICES_TEMPLATES_DIR")
-        configured_templates.cache_clear()
-    versions = [d["data"]["template_version"] for _, d, _ in await outbox(runtime)]
+        await runtime.db.dispose()
     assert versions == ["westshire-2026.2", "westshire-2026.2"]
