@@ -25,7 +25,7 @@ def test_council_tax_periods_are_those_of_si_1992_613() -> None:
     assert ct.court_application_from(date(2026, 5, 22)) == date(2026, 5, 29)
     # reg 35(2A) [S6]: "How long after a summons can the order be made?" 14 days after service.
     assert council_tax.LIABILITY_ORDER_AFTER_SERVICE_DAYS == 14
-    assert ct.liability_order_earliest(date(2026, 5, 29)) == date(2026, 6, 12)
+    assert ct.liability_order_earliest(date(2026, 5, 29)) == date(2026, 6, 13)
     # reg 34(3) [S9][S10]: six years, a 29 February bill ending on 28 February.
     assert ct.last_application_day(date(2020, 2, 29)) == date(2026, 2, 28)
 

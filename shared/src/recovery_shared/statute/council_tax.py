@@ -12,7 +12,8 @@ reg 23(3) and reg 34(1) count from issue, so counting from the later, deemed
 service day never acts early; reg 35(2A) counts from service itself.
 
 How long after a summons can the liability order be made? ``LIABILITY_ORDER_AFTER_SERVICE_DAYS``
-below: 14 days after the summons was served (reg 35(2A)).
+below: not until 14 whole days have elapsed since the day the summons was served (reg
+35(2A)), so a summons served on 29 May allows an order from 13 June.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ FINAL_NOTICE_WAIT_DAYS = 7
 since a final notice (reg 33) was issued, where one was needed."""
 
 LIABILITY_ORDER_AFTER_SERVICE_DAYS = 14
-"""reg 35(2A) [S6]: no liability order "until at least 14 days after the day on which
-the summons was served"; so the hearing is listed no earlier."""
+"""reg 35(2A) [S6]: "No liability order shall be made ... unless 14 days have elapsed
+since the day on which the summons was served": the day of service does not count,
+and the 14 days must have run out, so the earliest order is on the 15th day after it."""
 
 APPLICATION_TIME_LIMIT_YEARS = 6
 """reg 34(3) [S9][S10]: no application for a liability order once six years have
@@ -85,7 +87,8 @@ class RecoveryStatute:
         return final_notice_served_on + timedelta(days=self.final_notice_wait_days)
 
     def liability_order_earliest(self, summons_served_on: date) -> date:
-        return summons_served_on + timedelta(days=self.liability_order_after_service_days)
+        """The first day the days "have elapsed since the day" of service (reg 35(2A))."""
+        return summons_served_on + timedelta(days=self.liability_order_after_service_days + 1)
 
     def last_application_day(self, bill_served_on: date) -> date:
         """The last day a complaint may be laid for a bill served on ``bill_served_on``."""
