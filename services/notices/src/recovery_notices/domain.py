@@ -43,12 +43,12 @@ from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
 from recovery_shared.statute.business_rates import BUSINESS_RATES
 from recovery_shared.statute.council_tax import COUNCIL_TAX, RecoveryStatute
+from recovery_shared.statute.pre_action import LETTER_OF_CLAIM_REPLY_DAYS
 from recovery_shared.statute.service import served_on
+from recovery_shared.statute.taking_control import NOTICE_OF_ENFORCEMENT_CLEAR_DAYS
 
 # The Council Tax and Business Rates periods are recovery_shared.statute's; these
 # are the ones only notices states.
-TCG_NOTICE_CLEAR_DAYS = 7  # SI 2013/1894 reg 6(1): 7 clear days' notice of enforcement
-PRE_ACTION_REPLY_DAYS = 30  # Pre-Action Protocol for Debt Claims: 30 days to reply
 INVOICE_PAY_WITHIN_DAYS = 14  # local terms, not statute: invoices typically allow 14 days [S43b]
 
 # Labels for the amounts and dates enforcement sends; any other key is shown too,
@@ -355,7 +355,7 @@ def _letter_before_claim(r: _Request, council: CouncilConfig | None) -> _Facts:
     r.require_amount("balance", "amount", "total", why="the amount the claim would be for")
     facts = _Facts()
     if r.day("reply_by") is None:
-        facts.dates["reply_by"] = r.served + timedelta(days=PRE_ACTION_REPLY_DAYS)
+        facts.dates["reply_by"] = r.served + timedelta(days=LETTER_OF_CLAIM_REPLY_DAYS)
     return facts
 
 
@@ -444,8 +444,8 @@ def compose_notice(
             "reminder_days": COUNCIL_TAX.pay_within_days,
             "final_notice_days": COUNCIL_TAX.final_notice_wait_days,
             "summons_service_days": COUNCIL_TAX.liability_order_after_service_days,
-            "enforcement_clear_days": TCG_NOTICE_CLEAR_DAYS,
-            "reply_days": PRE_ACTION_REPLY_DAYS,
+            "enforcement_clear_days": NOTICE_OF_ENFORCEMENT_CLEAR_DAYS,
+            "reply_days": LETTER_OF_CLAIM_REPLY_DAYS,
         },
         "extra": dict(data.template_data),
         **facts.context,
