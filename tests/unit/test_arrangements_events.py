@@ -68,8 +68,9 @@ def test_every_miss_of_a_sweep_has_its_own_event_id() -> None:
     )
     plan = DuePlan("ST-1", "1", ["CT-1"], "2026/27", 0, [], 0)
     misses = domain.count_misses([domain.MissedInstalment(n, date(2026, n, 1), 100, 0) for n in range(4, 10)], 0, 0)
-    ids = {mapper.missed(plan, m).event_id for m in misses}
-    assert len(ids) == 6 and all(i.version == 4 for i in ids)
+    assert len(misses) == 6
+    ids = {mapper.missed(plan, m).event_id for m in misses * 300}  # past one pool of ids
+    assert len(ids) == 1800 and all(i.version == 4 for i in ids)
 
 
 def _arrangement() -> ArrangementRecord:
@@ -109,3 +110,13 @@ def test_the_domain_imports_no_kernel_driver_or_framework() -> None:
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     assert not {m for m in imported if m.startswith(FORBIDDEN)}, imported
+
+
+def test_event_ids_are_distinct_random_uuids() -> None:
+    ids = list(events.new_event_ids(5000))
+    assert len(set(ids)) == 5000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert list(events.new_event_ids(0)) == []

@@ -253,8 +253,9 @@ class MissedInstalment(NamedTuple):
     paid_pence: int
 
 
-@dataclass(frozen=True, slots=True)
-class Miss:
+class Miss(NamedTuple):
+    """One newly missed instalment as reported (a tuple, like ``MissedInstalment``)."""
+
     seq: int
     due_date: date
     unpaid_pence: int
@@ -268,6 +269,10 @@ def count_misses(newly_missed: Sequence[MissedInstalment], misses_so_far: int, o
 
     ``overdue_before_pence`` is what is still unpaid on instalments already reported missed;
     every new miss carries the total overdue as of the day it is detected."""
+    if len(newly_missed) == 1:  # most plans on most days: no ordering to do
+        (m,) = newly_missed
+        unpaid = m.amount_pence - m.paid_pence
+        return [Miss(m.seq, m.due_date, unpaid, misses_so_far + 1, overdue_before_pence + unpaid)]
     ordered = sorted(newly_missed, key=lambda m: (m.due_date, m.seq))
     overdue = overdue_before_pence + sum(m.amount_pence - m.paid_pence for m in ordered)
     return [

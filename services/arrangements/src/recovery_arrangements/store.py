@@ -222,6 +222,9 @@ class SqlArrangements:
     def add(self, arrangement: ArrangementRecord) -> None:
         self.records.add(arrangement)
 
+    def holds_any(self) -> bool:
+        return bool(self.records.held_records())
+
     def refresh_misses(self, counts: dict[str, int]) -> None:
         """The sweep changed these arrangements' miss counts in the database: held ones
         follow, so a later write of the same record keeps the new count."""
@@ -362,18 +365,23 @@ class SqlSweep:
         if not counted:
             return []
         missed = await self._mark_reported(session, business_date)
-        new_counts = {row[0]: row[3] for row in counted}
-        uow.arrangements.refresh_misses(new_counts)
+        if uow.arrangements.holds_any():
+            uow.arrangements.refresh_misses({row[0]: row[3] for row in counted})
         uow.instalments.refresh_reported(missed)
-        plans = [
-            DuePlan(arrangement_id, account_ref, json.loads(debt_ids), year, misses_now - len(mine), mine, 0)
-            for arrangement_id, account_ref, debt_ids, misses_now, year in counted
-            if (mine := missed.get(arrangement_id, []))
-        ]
-        owed = await self._unpaid_on_earlier_misses(session, plans)
+        owed = await self._unpaid_on_earlier_misses(session, counted, missed)
+        loads = json.loads
         return [
-            plan._replace(owed_before_pence=owed[plan.arrangement_id]) if plan.arrangement_id in owed else plan
-            for plan in plans
+            DuePlan(
+                arrangement_id,
+                account_ref,
+                loads(debt_ids),
+                year,
+                misses_now - len(mine),
+                mine,
+                owed.get(arrangement_id, 0),
+            )
+            for arrangement_id, account_ref, debt_ids, misses_now, year in counted
+            if (mine := missed.get(arrangement_id))
         ]
 
     async def _count_misses(self, session: AsyncSession, business_date: date) -> Sequence[Any]:
@@ -414,12 +422,18 @@ class SqlSweep:
             missed[arrangement_id].append(MissedInstalment(seq, as_date(due), amount, paid))
         return missed
 
-    async def _unpaid_on_earlier_misses(self, session: AsyncSession, plans: Sequence[DuePlan]) -> dict[str, int]:
-        """For each plan that had missed before, what is still unpaid on those earlier
+    async def _unpaid_on_earlier_misses(
+        self, session: AsyncSession, counted: Sequence[Any], missed: dict[str, list[MissedInstalment]]
+    ) -> dict[str, int]:
+        """For each arrangement that had missed before, what is still unpaid on those earlier
         misses: what is unpaid on all its reported instalments, less what is unpaid on the
-        new ones. A plan that had never missed has nothing reported before, so most days
-        this reads nothing at all."""
-        earlier = {plan.arrangement_id: plan for plan in plans if plan.misses_before}
+        new ones. One that had never missed has nothing reported before, so most days this
+        reads nothing at all."""
+        earlier = {
+            arrangement_id: missed.get(arrangement_id, [])
+            for arrangement_id, _, _, misses_now, _ in counted
+            if misses_now > len(missed.get(arrangement_id, ()))
+        }
         reported = "missed_reported" if self.uow.is_postgres else "missed_reported = 1"
         query = text(
             f"""SELECT arrangement_id, SUM(amount_pence - paid_pence) FROM instalment
@@ -430,7 +444,7 @@ class SqlSweep:
         for chunk in _chunks(earlier):
             rows: Sequence[Any] = (await session.execute(query, {"ids": chunk})).all()
             for arrangement_id, unpaid in rows:
-                new = sum(m.amount_pence - m.paid_pence for m in earlier[arrangement_id].missed)
+                new = sum(m.amount_pence - m.paid_pence for m in earlier[arrangement_id])
                 if unpaid > new:
                     owed[arrangement_id] = int(unpaid) - new
         return owed
