@@ -199,10 +199,10 @@ async def test_arrangements_on_sqlite_leave_the_log_to_the_relay_to_checkpoint(t
     path = tmp_path / "arrangements.sqlite"
     runtime = arrangements_runtime(ArrangementsSettings(database_url=f"sqlite:///{path}"))
     runtime.migrate()
-    async with runtime.db.session() as session:
-        assert (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish_many("t", "thing.happened", [(f"K{n}", os.urandom(2000)) for n in range(3000)])
+    async with runtime.unit() as uow:
+        assert (await uow.session.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+        for n in range(3000):
+            uow.publish_raw("t", f"K{n}", os.urandom(2000), {"type": "thing.happened"})
         await uow.commit()
     before = path.stat().st_size
     assert before < 1_000_000, "the rows are still only in the write-ahead log"
