@@ -368,3 +368,36 @@ async def test_a_sweep_across_many_plans_reports_each_miss_once_with_its_count_a
         cause = may if event.data.detected_on == may.data.business_date else june
         assert (event.causation_id, event.correlation_id) == (cause.event_id, cause.event_id)
     await runtime.db.dispose()
+
+
+async def test_a_batch_costs_the_same_handful_of_statements_however_many_events_it_has(database_url: str) -> None:
+    """Prefetch loads the batch's debts, plans and instalments in a few queries; each event's
+    use case then runs in memory and the changes are written in bulk at commit."""
+    from sqlalchemy import event as sa_event
+
+    runtime = await _runtime(database_url)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa_event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", count)
+
+    async def batch_cost(size: int, start: int) -> int:
+        accounts = [f"9{n:04d}" for n in range(start, start + size)]
+        await runtime.consumer.handle([record(topics.BILLING_CHARGES, charge_raised(a), key=a) for a in accounts])
+        statements.clear()
+        await runtime.consumer.handle(
+            [
+                record(topics.PAYMENT_EVENTS, _allocated(f"R-{a}", 20000, date(2026, 4, 1), f"CT-{a}-2026"), key=a)
+                for a in accounts
+            ]
+        )
+        return len(statements)
+
+    few, many = await batch_cost(5, 0), await batch_cost(200, 100)
+    assert few == many, (few, many)
+    assert many <= 12
+    paid = await _published(runtime, "instalment.paid")
+    assert len(paid) == 205
+    await runtime.db.dispose()
