@@ -1,6 +1,6 @@
-"""The outbox's bulk paths on SQLite and PostgreSQL: many events queued at once
-(UnitOfWork.publish_many) are stored like single ones, and the relay sends large
-outboxes in record batches without losing the order of a key's events (design §5)."""
+"""The outbox's bulk paths on SQLite and PostgreSQL: a unit's events and raw
+messages are stored in the order queued, with their causation, and the relay sends
+large outboxes in record batches without losing the order of a key's events (design §5)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from recovery_arrangements.settings import ArrangementsSettings
 from recovery_payments.app import build_runtime as payments_runtime
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared.admin import ensure_topics
+from recovery_shared.contracts.internal import PaymentSuspended, PaymentSuspendedData
 from recovery_shared.messaging import outbox as outbox_module
 from recovery_shared.messaging.outbox import RELAY_LOCK_KEY, OutboxRelay
 from recovery_shared.messaging.runtime import ServiceRuntime
@@ -42,6 +44,24 @@ async def _outbox(runtime: ServiceRuntime) -> list[Any]:
     async with runtime.db.session() as session:
         box = runtime.kernel.outbox
         return list((await session.execute(select(box).order_by(box.c.id))).all())
+
+
+def queue(uow: UnitOfWork, topic: str, messages: list[tuple[str, bytes]]) -> None:
+    for key, payload in messages:
+        uow.publish_raw(topic, key, payload, {"type": "thing.happened", "schema_version": "1"})
+
+
+def suspended(reference: str) -> PaymentSuspended:
+    return PaymentSuspended(
+        key=reference,
+        data=PaymentSuspendedData(
+            receipt_ref=f"R-{reference}",
+            amount_pence=100,
+            received_on=date(2026, 5, 1),
+            payer_reference=reference,
+            reason="no account matches the quoted reference",
+        ),
+    )
 
 
 async def _topic(bootstrap: str) -> str:
@@ -69,38 +89,37 @@ async def _read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 
     return records
 
 
-async def test_events_published_in_bulk_are_stored_like_single_ones_and_in_order(database_url: str) -> None:
+async def test_a_units_events_are_stored_in_order_with_their_causation(database_url: str) -> None:
     runtime = await _payments(database_url)
-    single = charge_raised("9001")
     cause = charge_raised("9000")
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
+    async with runtime.unit() as uow:
         uow.cause = cause
-        assert uow.chain_ids() == (str(cause.event_id), str(cause.event_id))
-        uow.publish("t.single", single)
-        queued = uow.publish_many("t.bulk", "thing.happened", ((f"K{n}", f'{{"n":{n}}}'.encode()) for n in range(250)))
+        uow.publish(suspended("9001"))
+        queue(uow, "t.bulk", [(f"K{n}", f'{{"n":{n}}}'.encode()) for n in range(250)])
         uow.publish_raw("t.raw", None, b"\x00\xffraw", {"dlq.reason": 'a "quoted" reason\tand é'})
-        assert queued == 250 and uow.pending_outbox == 252
+        with pytest.raises(TypeError, match="not in this service's route table"):
+            uow.publish(cause)  # payments does not publish bills
         await uow.commit()
 
     rows = await _outbox(runtime)
-    assert [r.topic for r in rows] == ["t.single", *["t.bulk"] * 250, "t.raw"]
-    assert rows[0].headers == {"type": "charge.raised", "schema_version": "1"}
-    assert json.loads(rows[0].payload)["causation_id"] == str(cause.event_id)
-    assert [(r.message_key, json.loads(r.payload)["n"]) for r in rows[1:-1]] == [(f"K{n}", n) for n in range(250)]
-    assert {json.dumps(r.headers, sort_keys=True) for r in rows[1:-1]} == {
-        json.dumps({"schema_version": "1", "type": "thing.happened"}, sort_keys=True)
-    }
-    assert (rows[-1].message_key, rows[-1].payload) == (None, b"\x00\xffraw")
-    assert rows[-1].headers == {"dlq.reason": 'a "quoted" reason\tand é'}
+    # Raw messages (dead letters) are written before the unit's events.
+    assert [r.topic for r in rows] == [*["t.bulk"] * 250, "t.raw", "payments.events.v1"]
+    assert rows[-1].headers == {"type": "payment.suspended", "schema_version": "1"}
+    assert json.loads(rows[-1].payload)["causation_id"] == str(cause.event_id)
+    assert json.loads(rows[-1].payload)["correlation_id"] == str(cause.event_id)
+    assert [(r.message_key, json.loads(r.payload)["n"]) for r in rows[:250]] == [(f"K{n}", n) for n in range(250)]
+    assert (rows[250].message_key, rows[250].payload) == (None, b"\x00\xffraw")
+    assert rows[250].headers == {"dlq.reason": 'a "quoted" reason\tand é'}
     assert all(r.created_at is not None for r in rows)
 
-    # Nothing queued survives a rollback.
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish_many("t.bulk", "thing.happened", [("K", b"{}")])
-        await uow.flush_kernel_rows()
+    # Nothing queued survives a rollback, even once written.
+    async with runtime.unit() as uow:
+        queue(uow, "t.bulk", [("K", b"{}")])
+        await uow.flush_outbox()
         await uow.rollback()
+    # Nor a unit left without committing.
+    async with runtime.unit() as uow:
+        uow.publish(suspended("9002"))
     assert len(await _outbox(runtime)) == 252
     await runtime.db.dispose()
 
@@ -114,13 +133,11 @@ async def test_the_relay_sends_a_large_outbox_in_batches_keeping_each_keys_order
     runtime = await _payments(database_url)
     keys = [f"ACC-{n:03d}" for n in range(37)]
     messages = [(keys[n % len(keys)], json.dumps({"seq": n}).encode()) for n in range(2000)]
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish_many(topic, "thing.happened", messages[:1200])
+    async with runtime.unit() as uow:
+        queue(uow, topic, messages[:1200])
         await uow.commit()
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish_many(topic, "thing.happened", messages[1200:])
+    async with runtime.unit() as uow:
+        queue(uow, topic, messages[1200:])
         await uow.commit()
 
     relay = OutboxRelay(
@@ -160,9 +177,8 @@ async def test_a_commit_wakes_the_running_relay_at_once(database_url: str, kafka
     await relay.start()
     try:
         await asyncio.sleep(1.0)  # settled into its wait
-        async with runtime.db.session() as session:
-            uow = UnitOfWork(session, runtime.kernel, "officer:test")
-            uow.publish_many(topic, "thing.happened", [("K1", b"{}"), ("K2", b"{}")])
+        async with runtime.unit() as uow:
+            queue(uow, topic, [("K1", b"{}"), ("K2", b"{}")])
             await uow.commit()
         for _ in range(100):
             if relay.sent == 2:
@@ -177,9 +193,8 @@ async def test_a_commit_wakes_the_running_relay_at_once(database_url: str, kafka
 async def test_relays_sharing_a_postgresql_database_take_turns(postgres_url: str, kafka_bootstrap: str) -> None:
     topic = await _topic(kafka_bootstrap)
     runtime = await _payments(postgres_url)
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish_many(topic, "thing.happened", [("K1", b"{}")])
+    async with runtime.unit() as uow:
+        queue(uow, topic, [("K1", b"{}")])
         await uow.commit()
     relay = OutboxRelay(db=runtime.db, kernel=runtime.kernel, bootstrap_servers=kafka_bootstrap, client_id="test-turns")
     try:

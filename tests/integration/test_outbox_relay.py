@@ -17,7 +17,6 @@ from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
 from recovery_shared.admin import ensure_topics
 from recovery_shared.messaging.outbox import OutboxRelay
-from recovery_shared.messaging.unit_of_work import UnitOfWork
 from recovery_shared.topics import TopicSpec
 from tests.factories import charge_raised
 from tests.infra import run_script
@@ -60,10 +59,9 @@ async def test_outbox_waits_for_commit_and_survives_a_broker_outage(
 
     # 1. Not yet committed: the relay sees nothing.
     before_commit = charge_raised(f"O{uuid.uuid4().hex[:8]}")
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish(topics.PAYMENT_EVENTS, before_commit)
-        await uow.flush_kernel_rows()
+    async with runtime.unit() as uow:
+        uow.publish_raw(topics.PAYMENT_EVENTS, before_commit.key, before_commit.to_bytes(), {})
+        await uow.flush_outbox()  # written, not committed
         assert await relay.relay_once() == 0
         await uow.commit()
     assert await relay.relay_once() == 1
@@ -73,9 +71,8 @@ async def test_outbox_waits_for_commit_and_survives_a_broker_outage(
     # 2. The broker goes down; a transaction commits an event meanwhile.
     run_script("kafka.sh", "stop", env=own_broker)
     during_outage = charge_raised(f"O{uuid.uuid4().hex[:8]}")
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish(topics.PAYMENT_EVENTS, during_outage)
+    async with runtime.unit() as uow:
+        uow.publish_raw(topics.PAYMENT_EVENTS, during_outage.key, during_outage.to_bytes(), {})
         await uow.commit()
     relay = OutboxRelay(db=runtime.db, kernel=runtime.kernel, bootstrap_servers=bootstrap, client_id="test-relay")
     await relay.start()

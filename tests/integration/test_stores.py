@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from recovery_payments.app import build_runtime as payments_runtime
 from recovery_payments.models import Debt
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
+from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.internal import BalanceChanged, BalanceChangedData
 from recovery_shared.messaging.runtime import ServiceRuntime
 from tests.factories import charge_raised, record
 
@@ -68,7 +71,7 @@ async def test_a_charge_opens_a_debt_once_however_often_it_arrives(database_url:
     assert await _count(runtime, runtime.kernel.inbox) == 1
     # One balance.changed, not three.
     assert await _count(runtime, runtime.kernel.outbox) == 1
-    assert consumer.duplicates == 2
+    assert consumer.counts[topics.BILLING_CHARGES].duplicates == 2
     await runtime.db.dispose()
 
 
@@ -105,36 +108,44 @@ async def test_bad_messages_are_dead_lettered_and_the_rest_still_apply(database_
     await runtime.db.dispose()
 
 
-async def test_outbox_rows_exist_only_once_the_transaction_commits(database_url: str) -> None:
-    runtime = await _payments(database_url)
-    from recovery_shared.messaging.unit_of_work import UnitOfWork
-
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish(topics.PAYMENT_EVENTS, charge_raised("3001"))
-        await uow.flush_kernel_rows()
-        await uow.rollback()
+async def test_a_type_the_service_has_no_route_for_is_marked_handled_and_skipped(database_url: str) -> None:
+    """Arrangements reads payments.events.v1 for allocations and reversals only: a
+    balance.changed on that topic is not its business, and is neither applied nor
+    dead-lettered."""
+    runtime = arrangements_runtime(ArrangementsSettings(database_url=database_url))
+    runtime.migrate()
+    balance = BalanceChanged(
+        key="4001",
+        data=BalanceChangedData(
+            debt_id="CT-4001-2026",
+            account_ref="4001",
+            debt_type=DebtType.COUNCIL_TAX,
+            charged_pence=1000,
+            paid_pence=0,
+            balance_pence=1000,
+            as_of=date(2026, 5, 1),
+        ),
+    )
+    await runtime.consumer.handle([record(topics.PAYMENT_EVENTS, balance)])
+    counts = runtime.consumer.counts[topics.PAYMENT_EVENTS]
+    assert (counts.skipped, counts.handled, counts.dead_lettered) == (1, 0, 0)
+    assert await _count(runtime, runtime.kernel.inbox) == 1
     assert await _count(runtime, runtime.kernel.outbox) == 0
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
-        uow.publish(topics.PAYMENT_EVENTS, charge_raised("3001"))
-        await uow.commit()
-    assert await _count(runtime, runtime.kernel.outbox) == 1
     await runtime.db.dispose()
 
 
 async def test_the_business_clock_only_moves_forward(database_url: str) -> None:
-    from datetime import date
-
-    from recovery_shared.messaging.unit_of_work import UnitOfWork
-
     runtime = await _payments(database_url)
-    async with runtime.db.session() as session:
-        uow = UnitOfWork(session, runtime.kernel, "test")
+    async with runtime.unit() as uow:
         assert await uow.today() is None
         assert await uow.advance_business_date(date(2026, 5, 1))
         assert not await uow.advance_business_date(date(2026, 4, 30))
         await uow.commit()
-    async with runtime.db.session() as session:
-        assert await UnitOfWork(session, runtime.kernel, "test").today() == date(2026, 5, 1)
+    async with runtime.unit() as uow:
+        assert await uow.today() == date(2026, 5, 1)
+        assert not await uow.advance_business_date(date(2026, 5, 1))
+        assert await uow.advance_business_date(date(2026, 5, 2))
+        # Not committed: the next unit still sees 1 May.
+    async with runtime.unit() as uow:
+        assert await uow.today() == date(2026, 5, 1)
     await runtime.db.dispose()
