@@ -63,6 +63,10 @@ def _snapshot(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values
 
 
+def _as_read(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return values
+
+
 class Records(Generic[R]):
     """One table's rows as held by one unit of work, keyed by primary key."""
 
@@ -86,6 +90,9 @@ class Records(Generic[R]):
         self._key = attrgetter(*self.key_fields)
         self._plain = [f for f in self.fields if f not in self.key_fields and f not in self.counters]
         self._bulk_insert = not any(isinstance(table.c[f].type, JSON) for f in self.fields)
+        # Only a JSON column can hold a list or dict to copy; without one the values
+        # tuple is its own snapshot.
+        self._snapshot = _snapshot if not self._bulk_insert else _as_read
         self._held: dict[Hashable, R | None] = {}
         self._original: dict[Hashable, tuple[Any, ...]] = {}
         self._added: dict[Hashable, R] = {}
@@ -123,7 +130,7 @@ class Records(Generic[R]):
             current = held.get(key, _ABSENT)
             if current is _ABSENT or (current is None and key not in self._removed):
                 held[key] = record
-                original[key] = _snapshot(self._values(record))
+                original[key] = self._snapshot(self._values(record))
                 found.append(record)
             elif current is not None:
                 found.append(current)
@@ -179,13 +186,19 @@ class Records(Generic[R]):
             else:
                 await session.execute(insert(self.table), [dict(zip(self.fields, row, strict=True)) for row in rows])
             for record, row in zip(records, rows, strict=True):
-                self._original[self._key(record)] = _snapshot(row)
+                self._original[self._key(record)] = self._snapshot(row)
             self._added.clear()
         await self._flush_updates(session)
 
     async def _flush_updates(self, session: AsyncSession) -> None:
-        changed: list[dict[str, Any]] = []
+        # Only the columns that changed are written, so a column this unit did not
+        # touch keeps whatever another transaction wrote to it meanwhile (and an
+        # unchanged indexed column costs no index update). Rows changed in the same
+        # columns share one executemany: a batch usually needs one statement.
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         index = {name: i for i, name in enumerate(self.fields)}
+        columns = [(name, index[name]) for name in (*self._plain, *self.counters)]
+        counters = set(self.counters)
         for key, before in self._original.items():
             record = self._held.get(key)
             if record is None:
@@ -193,22 +206,28 @@ class Records(Generic[R]):
             now = self._values(record)
             if now == before:
                 continue
+            names = tuple(name for name, i in columns if now[i] != before[i])
             params = {f"k_{k}": now[index[k]] for k in self.key_fields}
-            params.update({f"v_{c}": now[index[c]] for c in self._plain})
-            params.update({f"d_{c}": now[index[c]] - before[index[c]] for c in self.counters})
-            changed.append(params)
-            self._original[key] = _snapshot(now)
-        if not changed:
-            return
+            for name in names:
+                i = index[name]
+                params[f"d_{name}" if name in counters else f"v_{name}"] = (
+                    now[i] - before[i] if name in counters else now[i]
+                )
+            changed.setdefault(names, []).append(params)
+            self._original[key] = self._snapshot(now)
         c = self.table.c
-        values: dict[str, Any] = {name: bindparam(f"v_{name}", type_=c[name].type) for name in self._plain}
-        values.update({name: c[name] + bindparam(f"d_{name}", type_=c[name].type) for name in self.counters})
-        statement = (
-            update(self.table)
-            .where(and_(*(c[k] == bindparam(f"k_{k}", type_=c[k].type) for k in self.key_fields)))
-            .values(values)
-        )
-        await session.execute(statement, changed, execution_options={"synchronize_session": False})
+        where = and_(*(c[k] == bindparam(f"k_{k}", type_=c[k].type) for k in self.key_fields))
+        for names, rows in changed.items():
+            if not names:  # e.g. a key column changed in place: nothing this seam writes
+                continue
+            values: dict[str, Any] = {
+                name: c[name] + bindparam(f"d_{name}", type_=c[name].type)
+                if name in counters
+                else bindparam(f"v_{name}", type_=c[name].type)
+                for name in names
+            }
+            statement = update(self.table).where(where).values(values)
+            await session.execute(statement, rows, execution_options={"synchronize_session": False})
 
     def reset(self) -> None:
         self._held.clear()
