@@ -1,6 +1,5 @@
-"""The mapper's events are the contract: ``payment.allocated`` and ``balance.changed``
-are assembled without validation on the hot path, so their bytes must parse as
-``payments.events.v1`` and say exactly what a validated event would."""
+"""The mapper turns the ledger's decisions into the contract: the bytes of each
+event parse as ``payments.events.v1`` and carry what the decision said."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, func, select
+from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recovery_payments.domain import LedgerTotals, ReceiptStatus, StatusTotal
@@ -194,48 +194,59 @@ class SqlDebts(_Repository):
 
 
 class SqlInstalments(_Repository):
+    """Schedules as the ledger uses them: a debt's distinct instalment amounts (all
+    that exact-instalment matching asks), and a schedule replaced whole. Nothing
+    reads a schedule row by row, so none is held: a replacement deletes the debt's
+    rows and inserts the new ones when the unit is written."""
+
     def __init__(self, unit: SqlUnitOfWork) -> None:
         super().__init__(unit)
-        self.records = Records(INSTALMENTS, InstalmentRecord, key=("debt_id", "due_date"))
-        self._schedules: dict[str, list[InstalmentRecord]] = {}
         self._amounts: dict[str, frozenset[int]] = {}
+        self._new = Log(INSTALMENTS, InstalmentRecord)
+        self._replaced: set[str] = set()
 
     async def amounts(self, debt_ids: Sequence[str]) -> dict[str, frozenset[int]]:
-        await self.load(debt_ids)
         amounts = self._amounts
-        for debt_id in debt_ids:
-            if debt_id not in amounts:
-                amounts[debt_id] = frozenset(i.amount_pence for i in self._schedules[debt_id])
-        return {debt_id: amounts[debt_id] for debt_id in debt_ids}
+        try:
+            return {debt_id: amounts[debt_id] for debt_id in debt_ids}
+        except KeyError:
+            await self.load(debt_ids)
+            return {debt_id: amounts[debt_id] for debt_id in debt_ids}
 
     async def replace(self, debt_id: str, schedule: Sequence[tuple[date, int]]) -> None:
-        await self.load((debt_id,))
-        for instalment in self._schedules[debt_id]:
-            self.records.remove(instalment)
-        new = [InstalmentRecord(debt_id, due_date, amount) for due_date, amount in schedule]
-        for instalment in new:
-            self.records.add(instalment)
-        self._schedules[debt_id] = new
-        self._amounts.pop(debt_id, None)
+        if debt_id in self._replaced:
+            self._new.pending[:] = [i for i in self._new.pending if i.debt_id != debt_id]
+        self._replaced.add(debt_id)
+        for due_date, amount in schedule:
+            self._new.append(InstalmentRecord(debt_id, due_date, amount))
+        self._amounts[debt_id] = frozenset(amount for _, amount in schedule)
 
     async def load(self, debt_ids: Collection[str]) -> None:
-        wanted = {d for d in debt_ids if d not in self._schedules}
+        # A schedule replaced in this unit is already known, so no flush is needed.
+        wanted = {d for d in debt_ids if d not in self._amounts}
         if not wanted:
             return
-        await self.unit.flush()
-        for debt_id in wanted:
-            self._schedules[debt_id] = []
-        found: list[InstalmentRecord] = await self.rows(self.records, one_of(self.unit, INSTALMENTS.c.debt_id, wanted))
-        for instalment in found:
-            self._schedules[instalment.debt_id].append(instalment)
+        i = INSTALMENTS.c
+        found: dict[str, set[int]] = {debt_id: set() for debt_id in wanted}
+        for condition in one_of(self.unit, i.debt_id, wanted):
+            result = await self.unit.session.execute(select(i.debt_id, i.amount_pence).where(condition).distinct())
+            rows: list[Any] = list(result.all())
+            for debt_id, amount in rows:
+                found[debt_id].add(amount)
+        self._amounts.update((debt_id, frozenset(amounts)) for debt_id, amounts in found.items())
 
     async def flush(self, session: AsyncSession) -> None:
-        await self.records.flush(session)
+        if not self._replaced:
+            return
+        for condition in one_of(self.unit, INSTALMENTS.c.debt_id, self._replaced):
+            await session.execute(delete(INSTALMENTS).where(condition))
+        self._replaced = set()
+        await self._new.flush(session)
 
     def reset(self) -> None:
-        self.records.reset()
-        self._schedules.clear()
         self._amounts.clear()
+        self._new.reset()
+        self._replaced = set()
 
 
 class SqlReceipts(_Repository):
