@@ -197,34 +197,38 @@ class Records(Generic[R]):
         # columns share one executemany: a batch usually needs one statement.
         changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         index = {name: i for i, name in enumerate(self.fields)}
-        columns = [(name, index[name]) for name in (*self._plain, *self.counters)]
+        keys = [(f"k_{k}", index[k]) for k in self.key_fields]
         counters = set(self.counters)
+        columns = [
+            (name, f"d_{name}" if name in counters else f"v_{name}", index[name], name in counters)
+            for name in (*self._plain, *self.counters)
+        ]
+        held, values_of, snapshot = self._held, self._values, self._snapshot
         for key, before in self._original.items():
-            record = self._held.get(key)
+            record = held.get(key)
             if record is None:
                 continue
-            now = self._values(record)
+            now = values_of(record)
             if now == before:
                 continue
-            names = tuple(name for name, i in columns if now[i] != before[i])
-            params = {f"k_{k}": now[index[k]] for k in self.key_fields}
-            for name in names:
-                i = index[name]
-                params[f"d_{name}" if name in counters else f"v_{name}"] = (
-                    now[i] - before[i] if name in counters else now[i]
-                )
-            changed.setdefault(names, []).append(params)
-            self._original[key] = self._snapshot(now)
+            params = {param: now[i] for param, i in keys}
+            names: list[str] = []
+            for name, param, i, counter in columns:
+                if now[i] != before[i]:
+                    names.append(name)
+                    params[param] = now[i] - before[i] if counter else now[i]
+            changed.setdefault(tuple(names), []).append(params)
+            self._original[key] = snapshot(now)
         c = self.table.c
         where = and_(*(c[k] == bindparam(f"k_{k}", type_=c[k].type) for k in self.key_fields))
-        for names, rows in changed.items():
-            if not names:  # e.g. a key column changed in place: nothing this seam writes
+        for changed_names, rows in changed.items():
+            if not changed_names:  # e.g. a key column changed in place: nothing this seam writes
                 continue
             values: dict[str, Any] = {
                 name: c[name] + bindparam(f"d_{name}", type_=c[name].type)
                 if name in counters
                 else bindparam(f"v_{name}", type_=c[name].type)
-                for name in names
+                for name in changed_names
             }
             statement = update(self.table).where(where).values(values)
             await session.execute(statement, rows, execution_options={"synchronize_session": False})
