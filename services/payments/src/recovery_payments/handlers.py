@@ -18,7 +18,6 @@ from recovery_payments import domain, events
 from recovery_payments.domain import ReceiptFacts, ReceiptStatus
 from recovery_payments.models import AllocationLineRecord, DebtRecord, ReceiptRecord
 from recovery_payments.store import Ledger, ReceiptKey
-from recovery_shared.clock import utc_now
 from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
@@ -81,7 +80,7 @@ class Payments:
                 data.debt_id, held.charged_pence, held.account_ref, data.amount_pence, data.account_ref
             )
             return
-        now = utc_now()
+        now = uow.audit_time()
         debt = DebtRecord(
             debt_id=data.debt_id,
             account_ref=data.account_ref,
@@ -111,7 +110,7 @@ class Payments:
         if debt is None:
             raise Refused(f"debt {data.debt_id} is not known to payments; it must be raised before it is adjusted")
         debt.charged_pence = domain.check_adjustment(data.new_amount_pence, data.debt_id)
-        debt.updated_at = utc_now()
+        debt.updated_at = uow.audit_time()
         if data.instalments:
             await uow.instalments.replace(debt.debt_id, [(i.due_date, i.amount_pence) for i in data.instalments])
         uow.publish(events.balance_changed(debt, data.adjusted_on, cause=event))
@@ -134,11 +133,11 @@ class Payments:
         account_ref = await self._account_for(uow, data.payer_reference, data.directed_debt_id)
         if account_ref is None:
             reason = domain.no_account(data.payer_reference)
-            receipt = _new_receipt(data, ReceiptStatus.SUSPENDED, reason)
+            receipt = _new_receipt(data, ReceiptStatus.SUSPENDED, reason, uow.audit_time())
             uow.receipts.add(receipt)
             uow.publish(events.payment_suspended(receipt, reason, cause=event))
             return
-        receipt = _new_receipt(data, ReceiptStatus.ALLOCATED, None)
+        receipt = _new_receipt(data, ReceiptStatus.ALLOCATED, None, uow.audit_time())
         uow.receipts.add(receipt)
         await self._allocate(
             uow, receipt, account_ref, on=data.received_on, directed=data.directed_debt_id, cause=event
@@ -193,7 +192,7 @@ class Payments:
         if debt is None:
             raise Refused(f"costs added to unknown debt {data.debt_id}; the debt must be raised in billing first")
         debt.costs_pence += data.amount_pence
-        debt.updated_at = utc_now()
+        debt.updated_at = uow.audit_time()
         uow.publish(events.balance_changed(debt, data.added_on, cause=event))
 
     async def write_off(self, uow: Ledger, event: WriteOffApproved) -> None:
@@ -204,7 +203,7 @@ class Payments:
         if debt is None:
             raise Refused(f"write-off approved for unknown debt {data.debt_id}")
         debt.written_off_pence += domain.check_write_off(data.amount_pence, debt.balance_pence, debt.debt_id)
-        debt.updated_at = utc_now()
+        debt.updated_at = uow.audit_time()
         uow.publish(events.balance_changed(debt, data.approved_on, cause=event))
 
     # --- officer commands -----------------------------------------------------
@@ -261,7 +260,7 @@ class Payments:
         )
         rule = rule or allocation.rule
         by_id = {d.debt_id: d for d in debts}
-        now = utc_now()
+        now = uow.audit_time()
         lines = uow.allocation_lines
         for debt_id, amount in allocation.parts:
             debt = by_id[debt_id]
@@ -286,7 +285,7 @@ class Payments:
         account_ref = receipt.account_ref
         if account_ref is None:
             return  # money that was only in suspense: nothing was placed, nothing to tell
-        now = utc_now()
+        now = uow.audit_time()
         debts: dict[str, DebtRecord] = {}
         for debt_id, amount in reversal.lines:
             uow.allocation_lines.append(_line(receipt, account_ref, debt_id, -amount, REVERSAL_LINE, on, now))
@@ -366,7 +365,9 @@ _NEEDS: Mapping[type[Envelope], Callable[[Any, _Needs], None]] = {
 # --- records in, values out ----------------------------------------------------------
 
 
-def _new_receipt(data: PaymentReceivedData, status: ReceiptStatus, suspense_reason: str | None) -> ReceiptRecord:
+def _new_receipt(
+    data: PaymentReceivedData, status: ReceiptStatus, suspense_reason: str | None, now: datetime
+) -> ReceiptRecord:
     return ReceiptRecord(
         channel=data.channel.value,
         receipt_ref=data.receipt_ref,
@@ -376,7 +377,7 @@ def _new_receipt(data: PaymentReceivedData, status: ReceiptStatus, suspense_reas
         account_ref=None,
         status=status.value,
         suspense_reason=suspense_reason,
-        recorded_at=utc_now(),
+        recorded_at=now,
     )
 
 

@@ -14,8 +14,8 @@ The unit tests' in-memory twin is ``tests/unit/fakes/payments.py``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any, Protocol, Self
 
 from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ from recovery_payments.models import (
     InstalmentRecord,
     ReceiptRecord,
 )
+from recovery_shared.clock import utc_now
 from recovery_shared.messaging.records import IN_CHUNK, Log, Records
 from recovery_shared.messaging.unit_of_work import SqlUnitOfWork, UnitOfWork
 
@@ -104,6 +105,20 @@ class Ledger(UnitOfWork):
     receipts: Receipts
     allocation_lines: AllocationLines
     reconciliation: Reconciliation
+    _audit_time: datetime | None = None
+
+    def audit_time(self) -> datetime:
+        """When this unit records what it does, for the audit columns (``created_at``,
+        ``recorded_at`` ...) and never for a rule: one stamp per transaction, as a
+        database's ``now()`` is, so a batch's rows share it (and it is converted for
+        the database once)."""
+        if self._audit_time is None:
+            self._audit_time = utc_now()
+        return self._audit_time
+
+    async def __aenter__(self) -> Self:
+        self._audit_time = None
+        return await super().__aenter__()
 
 
 # --- on the database ----------------------------------------------------------------
