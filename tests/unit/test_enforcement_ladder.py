@@ -149,7 +149,8 @@ def test_no_liability_order_hearing_until_fourteen_days_after_the_summons_is_ser
     d.days(date(2026, 5, 2), date(2026, 6, 30))
     summons = d.summonses[0]
     request = next(r for r in d.requests if r.notice == NoticeType.SUMMONS)
-    # Issued Wednesday 27 May, served Friday 29 May: reg 35(2A) allows the order once 14 days have elapsed, from 13 June.
+    # Issued Wednesday 27 May, served Friday 29 May: reg 35(2A) allows the order once 14 days
+    # have elapsed, from 13 June.
     assert request.dates["liability_order_earliest"] == date(2026, 6, 13)
     assert summons.hearing_date >= date(2026, 6, 13)
     # The council lists 21 days after issue (17 June), at the next sitting (Tuesdays, Thursdays).

@@ -26,8 +26,6 @@ from recovery_shared.contracts.inbound import (
     ChargeAdjustedData,
     DirectDebitUnpaid,
     DirectDebitUnpaidData,
-    MandateChanged,
-    MandateChangedData,
 )
 from recovery_shared.contracts.internal import (
     AllocationRule,
@@ -40,8 +38,6 @@ from recovery_shared.contracts.internal import (
     PaymentAllocated,
     PaymentReversed,
     PaymentSuspended,
-    WriteOffApproved,
-    WriteOffApprovedData,
 )
 from recovery_shared.council import load_council_config
 from recovery_shared.refusal import Refused
@@ -419,38 +415,3 @@ async def test_costs_add_to_what_the_debt_owes() -> None:
     assert (balance.charged_pence, balance.balance_pence, balance.as_of) == (107000, 107000, date(2026, 7, 1))
     with pytest.raises(Refused, match="costs added to unknown debt CT-404"):
         await deliver(uow, costs("CT-404", 7000))
-
-
-def write_off(amount: int) -> WriteOffApproved:
-    return WriteOffApproved(
-        key="5024",
-        data=WriteOffApprovedData(
-            debt_id="CT-5024-2026",
-            account_ref="5024",
-            amount_pence=amount,
-            category="uneconomic",
-            approved_on=date(2026, 9, 1),
-            approved_by="officer-1",
-        ),
-    )
-
-
-async def test_a_write_off_reduces_the_balance_and_never_below_nothing() -> None:
-    uow = FakeLedger()
-    await deliver(uow, charge_raised("5024", amount_pence=10000))
-    await deliver(uow, write_off(4000))
-    assert uow.published(BalanceChanged)[-1].data.balance_pence == 6000
-    with pytest.raises(Refused, match="write-off of 6001p exceeds the balance"):
-        await deliver(uow, write_off(6001))
-    assert uow.state.debts["CT-5024-2026"].written_off_pence == 4000
-
-
-async def test_a_mandate_change_is_not_the_ledgers_business() -> None:
-    change = MandateChanged(
-        key="5025",
-        data=MandateChangedData(mandate_ref="DDI-1", account_ref="5025", reason_code="1", effective_on=MAY),
-    )
-    assert ROUTES.route_for(MandateChanged) is None
-    uow = FakeLedger()
-    await deliver(uow, change)
-    assert uow.committed == []

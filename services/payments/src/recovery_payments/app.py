@@ -19,7 +19,6 @@ from recovery_shared.contracts.internal import (
     PaymentAllocated,
     PaymentReversed,
     PaymentSuspended,
-    WriteOffApproved,
 )
 from recovery_shared.messaging.routes import Publication, Route, RouteTable
 from recovery_shared.messaging.runtime import ServiceRuntime, service_app
@@ -35,7 +34,6 @@ ROUTES = RouteTable(
         Route(DirectDebitUnpaid, Payments.reverse_unpaid_direct_debit),
         Route(ArrangementMade, Payments.take_arrangement_schedule),
         Route(CostsAdded, Payments.add_costs),
-        Route(WriteOffApproved, Payments.write_off),
     ),
     publishes=(
         Publication(

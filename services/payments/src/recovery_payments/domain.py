@@ -218,16 +218,6 @@ def check_adjustment(new_amount_pence: int, debt_id: str) -> int:
     return new_amount_pence
 
 
-def check_write_off(amount_pence: int, balance_pence: int, debt_id: str) -> int:
-    """An approved write-off never takes a debt below nothing."""
-    if amount_pence > balance_pence:
-        raise Refused(f"write-off of {amount_pence}p exceeds the balance of debt {debt_id}")
-    return amount_pence
-
-
-# --- the ledger check -----------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class StatusTotal:
     count: int

@@ -28,7 +28,7 @@ from recovery_shared.contracts.inbound import (
     PaymentReceived,
     PaymentReceivedData,
 )
-from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded, WriteOffApproved
+from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded
 from recovery_shared.council import AllocationPolicy
 from recovery_shared.refusal import Refused
 
@@ -195,17 +195,6 @@ class Payments:
         debt.updated_at = uow.audit_time()
         uow.publish(events.balance_changed(debt, data.added_on, cause=event))
 
-    async def write_off(self, uow: Ledger, event: WriteOffApproved) -> None:
-        """Writes off the approved amount of the debt and publishes its balance; a
-        write-off larger than the balance is refused."""
-        data = event.data
-        debt = await uow.debts.get(data.debt_id)
-        if debt is None:
-            raise Refused(f"write-off approved for unknown debt {data.debt_id}")
-        debt.written_off_pence += domain.check_write_off(data.amount_pence, debt.balance_pence, debt.debt_id)
-        debt.updated_at = uow.audit_time()
-        uow.publish(events.balance_changed(debt, data.approved_on, cause=event))
-
     # --- officer commands -----------------------------------------------------
 
     async def allocate_from_suspense(self, uow: Ledger, receipt_ref: str, account_ref: str, on: date) -> bool:
@@ -347,7 +336,7 @@ def _arrangement_needs(event: ArrangementMade, needs: _Needs) -> None:
         needs.schedules.update(event.data.debt_ids)
 
 
-def _costs_needs(event: CostsAdded | WriteOffApproved, needs: _Needs) -> None:
+def _costs_needs(event: CostsAdded, needs: _Needs) -> None:
     needs.debt_ids.add(event.data.debt_id)
 
 
@@ -358,7 +347,6 @@ _NEEDS: Mapping[type[Envelope], Callable[[Any, _Needs], None]] = {
     DirectDebitUnpaid: _unpaid_needs,
     ArrangementMade: _arrangement_needs,
     CostsAdded: _costs_needs,
-    WriteOffApproved: _costs_needs,
 }
 
 

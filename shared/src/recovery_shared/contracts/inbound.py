@@ -132,19 +132,7 @@ class DirectDebitUnpaid(Envelope):
     data: DirectDebitUnpaidData
 
 
-class MandateChangedData(Contract):
-    mandate_ref: str = Field(min_length=1)
-    account_ref: AccountRef
-    reason_code: AddacsCode
-    effective_on: date
-
-
-class MandateChanged(Envelope):
-    type: Literal["dd.mandate-changed"] = "dd.mandate-changed"
-    data: MandateChangedData
-
-
-DirectDebitReportEvent = Annotated[DirectDebitUnpaid | MandateChanged, Field(discriminator="type")]
+DirectDebitReportEvent = Annotated[DirectDebitUnpaid, Field(discriminator="type")]
 
 # --- courts.outcomes.v1 -------------------------------------------------------
 
@@ -276,15 +264,6 @@ class InsolvencyNotified(Envelope):
     data: CircumstanceData
 
 
-class TraceResultData(CircumstanceData):
-    found: bool
-
-
-class TraceResult(Envelope):
-    type: Literal["trace.result"] = "trace.result"
-    data: TraceResultData
-
-
 CircumstanceEvent = Annotated[
     BreathingSpaceStarted
     | BreathingSpaceEnded
@@ -293,8 +272,7 @@ CircumstanceEvent = Annotated[
     | VulnerabilityFlagged
     | VulnerabilityCleared
     | DebtorDeceased
-    | InsolvencyNotified
-    | TraceResult,
+    | InsolvencyNotified,
     Field(discriminator="type"),
 ]
 

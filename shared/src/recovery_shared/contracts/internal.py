@@ -93,33 +93,8 @@ class BalanceChanged(Envelope):
     data: BalanceChangedData
 
 
-class RefundIssuedData(Contract):
-    refund_id: str
-    account_ref: AccountRef
-    amount_pence: PositivePence
-    issued_on: date
-    reason: str = ""
-
-
-class RefundIssued(Envelope):
-    type: Literal["refund.issued"] = "refund.issued"
-    data: RefundIssuedData
-
-
-class DirectDebitCollectionDueData(Contract):
-    mandate_ref: str
-    account_ref: AccountRef
-    amount_pence: PositivePence
-    collection_date: date
-
-
-class DirectDebitCollectionDue(Envelope):
-    type: Literal["dd.collection-due"] = "dd.collection-due"
-    data: DirectDebitCollectionDueData
-
-
 PaymentEvent = Annotated[
-    PaymentAllocated | PaymentSuspended | PaymentReversed | BalanceChanged | RefundIssued | DirectDebitCollectionDue,
+    PaymentAllocated | PaymentSuspended | PaymentReversed | BalanceChanged,
     Field(discriminator="type"),
 ]
 
@@ -193,19 +168,8 @@ class ArrangementCompleted(Envelope):
     data: ArrangementEndedData
 
 
-class ReviewDueData(Contract):
-    arrangement_id: str
-    account_ref: AccountRef
-    review_on: date
-
-
-class ReviewDue(Envelope):
-    type: Literal["review.due"] = "review.due"
-    data: ReviewDueData
-
-
 ArrangementEvent = Annotated[
-    ArrangementMade | InstalmentPaid | InstalmentMissed | ArrangementDefaulted | ArrangementCompleted | ReviewDue,
+    ArrangementMade | InstalmentPaid | InstalmentMissed | ArrangementDefaulted | ArrangementCompleted,
     Field(discriminator="type"),
 ]
 
@@ -290,19 +254,6 @@ class LiabilityOrderRecorded(Envelope):
     data: LiabilityOrderRecordedData
 
 
-class AttachmentOrderedData(Contract):
-    attachment_id: str
-    account_ref: AccountRef
-    debt_ids: list[str]
-    kind: str = Field(description="earnings, benefits, allowances")
-    ordered_on: date
-
-
-class AttachmentOrdered(Envelope):
-    type: Literal["attachment.ordered"] = "attachment.ordered"
-    data: AttachmentOrderedData
-
-
 class CostsAddedData(Contract):
     debt_id: str
     account_ref: AccountRef
@@ -316,30 +267,8 @@ class CostsAdded(Envelope):
     data: CostsAddedData
 
 
-class WriteOffApprovedData(Contract):
-    debt_id: str
-    account_ref: AccountRef
-    amount_pence: PositivePence
-    category: str
-    approved_on: date
-    approved_by: str
-
-
-class WriteOffApproved(Envelope):
-    type: Literal["write-off.approved"] = "write-off.approved"
-    data: WriteOffApprovedData
-
-
 EnforcementEvent = Annotated[
-    StageChanged
-    | BalanceFellDue
-    | HoldApplied
-    | HoldReleased
-    | SummonsListed
-    | LiabilityOrderRecorded
-    | AttachmentOrdered
-    | CostsAdded
-    | WriteOffApproved,
+    StageChanged | BalanceFellDue | HoldApplied | HoldReleased | SummonsListed | LiabilityOrderRecorded | CostsAdded,
     Field(discriminator="type"),
 ]
 
