@@ -49,7 +49,6 @@ from recovery_shared.statute.taking_control import NOTICE_OF_ENFORCEMENT_CLEAR_D
 
 # The Council Tax and Business Rates periods are recovery_shared.statute's; these
 # are the ones only notices states.
-INVOICE_PAY_WITHIN_DAYS = 14  # local terms, not statute: invoices typically allow 14 days [S43b]
 
 # Labels for the amounts and dates enforcement sends; any other key is shown too,
 # after these, with a label made from its name.
@@ -347,7 +346,11 @@ def _invoice(r: _Request, council: CouncilConfig | None) -> _Facts:
     r.require_amount("amount", "balance", "total", why="the amount invoiced")
     facts = _Facts()
     if r.day("due_date", "pay_by") is None:
-        facts.dates["due_date"] = r.served + timedelta(days=INVOICE_PAY_WITHIN_DAYS)
+        # The council's invoice terms, the same ones arrangements schedules the payment by.
+        if council is None:
+            raise Refused(f"an invoice needs a due date, or the council's invoice terms; request {r.data.request_id}")
+        terms = council.instalments.invoice_terms(r.debt_type)
+        facts.dates["due_date"] = r.served + timedelta(days=terms)
     return facts
 
 
