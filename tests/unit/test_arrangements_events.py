@@ -110,13 +110,3 @@ def test_the_domain_imports_no_kernel_driver_or_framework() -> None:
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     assert not {m for m in imported if m.startswith(FORBIDDEN)}, imported
-
-
-def test_event_ids_are_distinct_random_uuids() -> None:
-    ids = list(events.new_event_ids(5000))
-    assert len(set(ids)) == 5000
-    for text in ids:
-        parsed = uuid.UUID(text)
-        assert str(parsed) == text
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
-    assert list(events.new_event_ids(0)) == []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 
 import pytest
@@ -8,7 +9,9 @@ import pytest
 from recovery_shared import topics
 from recovery_shared.contracts import TOPIC_CONTRACTS, ContractError, parse
 from recovery_shared.contracts.common import DebtType, Instalment, LiableParty
+from recovery_shared.contracts.envelope import new_event_id
 from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData, DayStarted, DayStartedData
+from tests.factories import charge_raised
 
 
 def charge(**overrides: object) -> ChargeRaised:
@@ -73,3 +76,13 @@ def test_a_schedule_must_add_up_to_the_charge() -> None:
 
 def test_clock_events_are_keyed_to_one_partition() -> None:
     assert DayStarted(data=DayStartedData(business_date=date(2026, 4, 1))).key == "business-clock"
+
+
+def test_event_ids_are_distinct_random_version_4_uuids() -> None:
+    ids = [new_event_id() for _ in range(5000)]
+    assert len(set(ids)) == 5000
+    for event_id in ids:
+        assert event_id.version == 4 and event_id.variant == uuid.RFC_4122
+        # Equal to, and hashed like, the same UUID made the ordinary way.
+        assert uuid.UUID(str(event_id)) == event_id and hash(uuid.UUID(str(event_id))) == hash(event_id)
+    assert charge_raised("1").event_id != charge_raised("1").event_id

@@ -10,9 +10,18 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 import structlog
+
+if TYPE_CHECKING:
+    from recovery_shared.contracts.envelope import Envelope
+
+HANDLING: ContextVar[Envelope | None] = ContextVar("recovery_handling", default=None)
+"""The event a consumer is applying. One context variable set per event costs far
+less than binding three log fields for every event of a busy batch; the ids are
+read from it only when a line is actually logged (``add_event_context``)."""
 
 PERSONAL_DATA_KEYS = frozenset(
     {
@@ -45,6 +54,16 @@ def drop_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
     return event_dict
 
 
+def add_event_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """event_id, correlation_id and account_ref of the event being handled, if any."""
+    event = HANDLING.get()
+    if event is not None:
+        event_dict.setdefault("event_id", str(event.event_id))
+        event_dict.setdefault("correlation_id", str(event.correlation_id or event.event_id))
+        event_dict.setdefault("account_ref", event.key)
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     renderer: Any
     if sys.stderr.isatty():
@@ -54,6 +73,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_event_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             drop_personal_data,

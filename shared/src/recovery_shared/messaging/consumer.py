@@ -31,6 +31,7 @@ import structlog
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts import ContractError, parse
 from recovery_shared.contracts.envelope import Envelope
+from recovery_shared.logging import HANDLING
 from recovery_shared.messaging.errors import backoff_delays, is_transient
 from recovery_shared.messaging.routes import Route, RouteTable
 from recovery_shared.messaging.unit_of_work import UnitOfWork
@@ -174,16 +175,12 @@ class InboxConsumer:
     async def _apply(self, uow: UnitOfWork, item: _Inbound) -> None:
         assert item.event is not None and item.route is not None
         uow.cause = item.event
-        structlog.contextvars.bind_contextvars(
-            event_id=str(item.event.event_id),
-            correlation_id=str(item.event.correlation_id or item.event.event_id),
-            account_ref=item.event.key,
-        )
+        handling = HANDLING.set(item.event)
         try:
             await item.route.use_case(self.use_cases, uow, item.event)
         finally:
             uow.cause = None
-            structlog.contextvars.unbind_contextvars("event_id", "correlation_id", "account_ref")
+            HANDLING.reset(handling)
 
     async def _apply_one_by_one(self, inbound: list[_Inbound]) -> None:
         for item in inbound:
