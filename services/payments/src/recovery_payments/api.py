@@ -89,7 +89,7 @@ def officer_routes(runtime: ServiceRuntime) -> list[tuple[str, Any]]:
             await uow.commit()
         return _json({"done": True, "changed": changed})
 
-    @post(description="Allocate a receipt held in suspense to an account: {receipt_ref, account_ref, on, officer}")
+    @post(description="Allocate a receipt held in suspense to an account: {receipt_ref, account_ref, on}")
     async def allocate_suspense(scope: Scope, request: Request) -> AsgiResponse:
         def command(body: dict[str, Any]) -> Command:
             return lambda uow, on: payments.allocate_from_suspense(
@@ -98,7 +98,7 @@ def officer_routes(runtime: ServiceRuntime) -> list[tuple[str, Any]]:
 
         return await run_command(request, ("receipt_ref", "account_ref", "on"), command)
 
-    @post(description="Reverse a receipt (a correction): {receipt_ref, reason, on, officer}")
+    @post(description="Reverse a receipt (a correction): {receipt_ref, reason, on}")
     async def reverse_receipt(scope: Scope, request: Request) -> AsgiResponse:
         def command(body: dict[str, Any]) -> Command:
             return lambda uow, on: payments.reverse_receipt(uow, str(body["receipt_ref"]), str(body["reason"]), on)
