@@ -13,9 +13,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from recovery_arrangements import handlers
+from recovery_arrangements import events, store
 from recovery_arrangements.app import build_runtime
 from recovery_arrangements.models import Arrangement, Instalment
 from recovery_arrangements.settings import ArrangementsSettings
@@ -301,9 +301,10 @@ async def test_an_adjusted_charge_is_spread_over_the_instalments_still_to_come(d
 async def test_a_sweep_across_many_plans_reports_each_miss_once_with_its_count_and_overdue(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The set-based sweep (store.SqlSweep.report_newly_missed, events from the contract classes) against
-    what each plan's history says, with the outbox written in several chunks."""
-    monkeypatch.setattr(handlers, "SWEEP_OUTBOX_CHUNK", 4)
+    """The set-based sweep (store.SqlSweep.newly_missed, events from the contract classes) against
+    what each plan's history says, in slices of four arrangements marked while the previous
+    slice's events are built."""
+    monkeypatch.setattr(store, "SWEEP_SLICE", 4)
     runtime = await _runtime(database_url)
     accounts = [f"80{n:02d}" for n in range(18)]
     await runtime.consumer.handle(
@@ -400,4 +401,40 @@ async def test_a_batch_costs_the_same_handful_of_statements_however_many_events_
     assert many <= 12
     paid = await _published(runtime, "instalment.paid")
     assert len(paid) == 205
+    await runtime.db.dispose()
+
+
+async def test_a_sweep_that_fails_half_way_leaves_nothing_marked_and_is_dead_lettered(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep marks slice by slice while events are built: a failure while building
+    must leave no instalment marked, no count raised and no event, and the service goes on."""
+    monkeypatch.setattr(store, "SWEEP_SLICE", 3)
+    monkeypatch.setattr(store, "SWEEP_HANDOFF", 2)
+    runtime = await _runtime(database_url)
+    accounts = [f"81{n:02d}" for n in range(10)]
+    await runtime.consumer.handle(
+        [record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000), key=a) for a in accounts]
+    )
+    built = 0
+    real = events.MissedEvents.missed
+
+    def fails_at_the_fifth(self: events.MissedEvents, plan: Any, miss: Any) -> Any:
+        nonlocal built
+        built += 1
+        if built >= 5:  # from the fifth miss on: mid-way through the second slice, and on replay
+            raise RuntimeError("the mapper broke")
+        return real(self, plan, miss)
+
+    monkeypatch.setattr(events.MissedEvents, "missed", fails_at_the_fifth)
+    await runtime.consumer.handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 2)))])
+
+    async with runtime.db.session() as session:
+        outbox = runtime.kernel.outbox
+        rows = (await session.execute(select(outbox.c.topic, outbox.c.headers))).all()
+        reported = (await session.execute(select(func.count()).where(Instalment.missed_reported))).scalar_one()
+        counts = (await session.execute(select(func.sum(Arrangement.misses_this_year)))).scalar_one()
+    assert [r.headers.get("type") for r in rows if r.topic == topics.ARRANGEMENT_EVENTS].count("instalment.missed") == 0
+    assert [r.topic for r in rows].count(f"{topics.CLOCK_DAYS}.dlq") == 1
+    assert reported == 0 and counts == 0
     await runtime.db.dispose()

@@ -268,17 +268,6 @@ async def test_the_sweep_reports_each_miss_once_with_its_count_and_everything_ov
     assert uow.state.arrangements[PLAN].misses_this_year == 3
 
 
-async def test_a_huge_sweep_writes_its_events_to_the_outbox_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from recovery_arrangements import handlers
-
-    monkeypatch.setattr(handlers, "SWEEP_OUTBOX_CHUNK", 3)
-    uow = FakePlans()
-    await handle(uow, *[charge_raised(f"80{n:02d}") for n in range(7)])
-    await handle(uow, day(date(2026, 4, 2)))
-    assert len(uow.published(InstalmentMissed)) == 7
-    assert uow.flushed_outbox == 2
-
-
 # --- balance.fell-due -------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ last commit left it."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -105,7 +105,8 @@ class FakeSweep:
     def __init__(self, state: PlansState) -> None:
         self.state = state
 
-    async def report_newly_missed(self, business_date: date) -> list[DuePlan]:
+    async def newly_missed(self, business_date: date) -> AsyncGenerator[list[DuePlan], None]:
+        """One slice: every arrangement at once."""
         due = []
         for arrangement in self.state.arrangements.values():
             if arrangement.status != domain.PlanStatus.LIVE:
@@ -135,7 +136,8 @@ class FakeSweep:
                     owed_before,
                 )
             )
-        return due
+        if due:
+            yield due
 
 
 class FakePlans(FakeUnitOfWork, Plans):

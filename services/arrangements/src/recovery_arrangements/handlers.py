@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
+from contextlib import aclosing
 from datetime import date
 
 import structlog
@@ -30,7 +31,6 @@ from recovery_shared.refusal import Refused
 
 log = structlog.get_logger("recovery.arrangements")
 
-SWEEP_OUTBOX_CHUNK = 5000
 """Events a sweep holds in memory before writing them to the outbox (same transaction)."""
 
 
@@ -209,7 +209,6 @@ class Arrangements:
         today = event.data.business_date
         if not await uow.advance_business_date(today):
             return  # a replayed or older day: the sweep for it has run
-        due = await uow.sweep.report_newly_missed(today)
         chain = causation(event)
         mapper = events.MissedEvents(
             detected_on=today,
@@ -218,14 +217,15 @@ class Arrangements:
             causation_id=chain["causation_id"],
         )
         missed = 0
-        for plan in due:
-            for miss in domain.count_misses(plan.missed, plan.misses_before, plan.owed_before_pence):
-                uow.publish(mapper.missed(plan, miss))
-            missed += len(plan.missed)
-            if len(uow.events) >= SWEEP_OUTBOX_CHUNK:
-                # A day with a hundred thousand misses would otherwise hold every event
-                # in memory until commit.
-                await uow.flush_outbox()
+        async with aclosing(uow.sweep.newly_missed(today)) as slices:
+            async for due in slices:
+                for plan in due:
+                    for miss in domain.count_misses(plan.missed, plan.misses_before, plan.owed_before_pence):
+                        uow.publish(mapper.missed(plan, miss))
+                    missed += len(plan.missed)
+                # While the sweep marks the next slice: each slice's events leave memory as
+                # outbox rows, so a day with a hundred thousand misses never holds them all.
+                uow.encode_outbox()
         log.info("missed instalments swept", business_date=today.isoformat(), missed=missed)
 
     # --- enforcement.events.v1 --------------------------------------------------------------

@@ -11,9 +11,11 @@ case reads held records and the changes are written in bulk at commit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -93,6 +95,16 @@ class HeldPayment:
     paid_on: date
 
 
+SWEEP_SLICE = 7000
+"""Arrangements per slice of the daily sweep: small enough that building one slice's
+events overlaps marking the next, large enough that the slices are few (each slice
+looks through the awaited-instalments index again)."""
+
+
+SWEEP_HANDOFF = 250
+"""Arrangements handed to the caller at a time within a slice."""
+
+
 class DuePlan(NamedTuple):
     """A live arrangement with instalments newly missed, and what their events need."""
 
@@ -150,10 +162,12 @@ class EarlyPaymentRepository(Protocol):
 
 
 class MissedInstalmentSweep(Protocol):
-    async def report_newly_missed(self, business_date: date) -> list[DuePlan]:
+    def newly_missed(self, business_date: date) -> AsyncGenerator[list[DuePlan], None]:
         """Every instalment of a live arrangement unpaid at the end of its due day and not
         reported before, marked reported, grouped by arrangement, with each arrangement's
-        count of misses this year raised by its new ones."""
+        count of misses this year raised by its new ones; a slice of arrangements at a
+        time. Between slices the events published so far are written to the outbox; the
+        caller must not otherwise use the unit while it iterates (use ``aclosing``)."""
 
 
 class Plans(UnitOfWork):
@@ -333,14 +347,16 @@ class SqlEarlyPayments:
 class SqlSweep:
     """The daily sweep, set-based.
 
-    Two statements whatever the number of schedules, both driven by the partial index of
-    awaited instalments (models.Instalment): the arrangements' miss counts raised, and the
-    newly missed instalments marked reported, each returning what the events need. The
-    updates read the rows they change, so there is no separate select of the due rows: each
-    row is visited once. Both must see the same rows, so the sweep first holds off every
+    One statement raises the arrangements' miss counts, whatever the number of
+    schedules; then the newly missed instalments are marked reported a slice of
+    arrangements at a time, each statement returning what the events need, driven by
+    the partial index of awaited instalments (models.Instalment), so no row is read
+    twice. A slice is marked while the caller builds the previous slice's events.
+    Both kinds of statement must see the same rows, so the sweep first holds off every
     other writer to the instalment table (on SQLite the business-clock write before it
-    already holds the database's only write lock). Only arrangements that had missed before
-    need a third look, at what is still owed on those misses."""
+    already holds the database's only write lock). What is still owed on earlier
+    misses is read before anything is marked, for the few arrangements that can have
+    any."""
 
     def __init__(self, uow: SqlPlans) -> None:
         self.uow = uow
@@ -350,7 +366,7 @@ class SqlSweep:
         """``Instalment.awaiting`` as each dialect renders it, i.e. the index's predicate verbatim."""
         return "awaiting" if self.uow.is_postgres else "awaiting = 1"
 
-    async def report_newly_missed(self, business_date: date) -> list[DuePlan]:
+    async def newly_missed(self, business_date: date) -> AsyncGenerator[list[DuePlan], None]:
         uow = self.uow
         # The statements below read the tables: this unit's changes so far go first.
         await uow.flush()
@@ -361,28 +377,63 @@ class SqlSweep:
             await session.execute(text("LOCK TABLE instalment IN SHARE ROW EXCLUSIVE MODE"))
             # JIT compiles for longer than these statements run.
             await session.execute(text("SET LOCAL jit = off"))
-        counted = await self._count_misses(session, business_date)
+        counted = sorted(await self._count_misses(session, business_date))
         if not counted:
-            return []
-        missed = await self._mark_reported(session, business_date)
+            return
         if uow.arrangements.holds_any():
             uow.arrangements.refresh_misses({row[0]: row[3] for row in counted})
-        uow.instalments.refresh_reported(missed)
-        owed = await self._unpaid_on_earlier_misses(session, counted, missed)
-        loads = json.loads
-        return [
-            DuePlan(
-                arrangement_id,
-                account_ref,
-                loads(debt_ids),
-                year,
-                misses_now - len(mine),
-                mine,
-                owed.get(arrangement_id, 0),
-            )
-            for arrangement_id, account_ref, debt_ids, misses_now, year in counted
-            if (mine := missed.get(arrangement_id))
-        ]
+        owed = await self._unpaid_on_earlier_misses(session, counted)
+        # On SQLite each slice's instalments are marked while the caller builds the previous
+        # slice's events: SQLite does all of an UPDATE ... RETURNING in one step, outside
+        # Python's lock, in its own thread. PostgreSQL marks the day in one statement: its
+        # server works apart from Python anyway, and a slice's id list would be a filter
+        # it checks row by row.
+        size = len(counted) if uow.is_postgres else SWEEP_SLICE
+        slices = [counted[i : i + size] for i in range(0, len(counted), size)]
+        marking: asyncio.Future[dict[str, list[MissedInstalment]]] | None = None
+        try:
+            marking = await self._start_marking(session, business_date, slices[0])
+            for n, this in enumerate(slices):
+                assert marking is not None
+                missed = await marking
+                marking = None
+                await uow.flush_outbox()  # the previous slice's events, already encoded
+                if n + 1 < len(slices):
+                    marking = await self._start_marking(session, business_date, slices[n + 1])
+                uow.instalments.refresh_reported(missed)
+                loads = json.loads
+                due = [
+                    DuePlan(
+                        arrangement_id,
+                        account_ref,
+                        loads(debt_ids),
+                        year,
+                        misses_now - len(mine),
+                        mine,
+                        owed.get(arrangement_id, 0),
+                    )
+                    for arrangement_id, account_ref, debt_ids, misses_now, year in this
+                    if (mine := missed.get(arrangement_id))
+                ]
+                for start in range(0, len(due), SWEEP_HANDOFF):
+                    # Back to the event loop between handfuls, so the next slice's statement
+                    # makes its way to the database while the caller builds.
+                    await asyncio.sleep(0)
+                    yield due[start : start + SWEEP_HANDOFF]
+        finally:
+            if marking is not None:
+                # Left early (the caller failed): the statement must finish before the
+                # unit rolls back on this session.
+                with contextlib.suppress(Exception):
+                    await marking
+
+    async def _start_marking(
+        self, session: AsyncSession, business_date: date, plans: Sequence[Any]
+    ) -> asyncio.Future[dict[str, list[MissedInstalment]]]:
+        ids = None if self.uow.is_postgres else [row[0] for row in plans]
+        marking = asyncio.ensure_future(self._mark_reported(session, business_date, ids))
+        await asyncio.sleep(0)  # let it reach the database before the caller builds
+        return marking
 
     async def _count_misses(self, session: AsyncSession, business_date: date) -> Sequence[Any]:
         # SQLite would group by walking the whole primary key; "+" stops it using that index.
@@ -401,19 +452,31 @@ class SqlSweep:
         )
         return result.all()
 
-    async def _mark_reported(self, session: AsyncSession, business_date: date) -> dict[str, list[MissedInstalment]]:
-        """The columns come back as the driver gives them, without SQLAlchemy's per-row
-        type processing: a day can bring tens of thousands."""
-        result = await session.execute(
-            text(
+    async def _mark_reported(
+        self, session: AsyncSession, business_date: date, arrangement_ids: list[str] | None
+    ) -> dict[str, list[MissedInstalment]]:
+        """Newly missed instalments marked reported: of the arrangements named, or (None)
+        of every live arrangement. The rows are found through the awaited-instalments
+        index either way (for a list of ids, SQLite's unary "+" keeps the planner off the
+        primary key). The columns come back as the driver gives them, without
+        SQLAlchemy's per-row type processing."""
+        if arrangement_ids is None:
+            statement = text(
                 f"""UPDATE instalment SET missed_reported = :reported
                     WHERE {self._awaiting} AND due_date < :day AND EXISTS (
                         SELECT 1 FROM arrangement AS a
                         WHERE a.arrangement_id = instalment.arrangement_id AND a.status = :live)
                     RETURNING arrangement_id, seq, due_date, amount_pence, paid_pence"""
-            ),
-            {"reported": True, "day": business_date, "live": PlanStatus.LIVE.value},
-        )
+            ).bindparams(live=PlanStatus.LIVE.value)
+        else:
+            # The ids are the live arrangements the count just raised, in this transaction,
+            # with no other writer: no need to look at each instalment's arrangement again.
+            statement = text(
+                f"""UPDATE instalment SET missed_reported = :reported
+                    WHERE {self._awaiting} AND due_date < :day AND +instalment.arrangement_id IN :ids
+                    RETURNING arrangement_id, seq, due_date, amount_pence, paid_pence"""
+            ).bindparams(bindparam("ids", arrangement_ids, expanding=True))
+        result = await session.execute(statement, {"reported": True, "day": business_date})
         missed: dict[str, list[MissedInstalment]] = defaultdict(list)
         # SQLite hands dates back as the ISO text SQLAlchemy stored.
         as_date = (lambda d: d) if self.uow.is_postgres else date.fromisoformat
@@ -422,18 +485,11 @@ class SqlSweep:
             missed[arrangement_id].append(MissedInstalment(seq, as_date(due), amount, paid))
         return missed
 
-    async def _unpaid_on_earlier_misses(
-        self, session: AsyncSession, counted: Sequence[Any], missed: dict[str, list[MissedInstalment]]
-    ) -> dict[str, int]:
-        """For each arrangement that had missed before, what is still unpaid on those earlier
-        misses: what is unpaid on all its reported instalments, less what is unpaid on the
-        new ones. One that had never missed has nothing reported before, so most days this
-        reads nothing at all."""
-        earlier = {
-            arrangement_id: missed.get(arrangement_id, [])
-            for arrangement_id, _, _, misses_now, _ in counted
-            if misses_now > len(missed.get(arrangement_id, ()))
-        }
+    async def _unpaid_on_earlier_misses(self, session: AsyncSession, counted: Sequence[Any]) -> dict[str, int]:
+        """What is still unpaid on each arrangement's earlier misses, read before today's are
+        marked, so what is reported is exactly the earlier ones. Only an arrangement whose
+        count is now above one can have any; most days that is none at all."""
+        candidates = [row[0] for row in counted if row[3] > 1]
         reported = "missed_reported" if self.uow.is_postgres else "missed_reported = 1"
         query = text(
             f"""SELECT arrangement_id, SUM(amount_pence - paid_pence) FROM instalment
@@ -441,12 +497,9 @@ class SqlSweep:
                 GROUP BY arrangement_id"""
         ).bindparams(bindparam("ids", expanding=True))
         owed: dict[str, int] = {}
-        for chunk in _chunks(earlier):
+        for chunk in _chunks(candidates):
             rows: Sequence[Any] = (await session.execute(query, {"ids": chunk})).all()
-            for arrangement_id, unpaid in rows:
-                new = sum(m.amount_pence - m.paid_pence for m in earlier[arrangement_id])
-                if unpaid > new:
-                    owed[arrangement_id] = int(unpaid) - new
+            owed.update((arrangement_id, int(unpaid)) for arrangement_id, unpaid in rows if unpaid)
         return owed
 
 

@@ -89,6 +89,10 @@ class UnitOfWork:
     async def flush(self) -> None:
         """Write the repositories' changes so far (before a query that must see them)."""
 
+    def encode_outbox(self) -> None:
+        """Turn the events published so far into outbox rows in memory, without touching
+        the database: a use case can do this while a long statement of its runs."""
+
     async def commit(self) -> None:
         self._committed = True
 
@@ -198,16 +202,18 @@ class SqlUnitOfWork(UnitOfWork):
         for records in self._tracked:
             await records.flush(self.session)
 
+    def encode_outbox(self) -> None:
+        for event in self.events:
+            headers = _headers(event.type, event.schema_version)
+            self.raw.append((topic_of(type(event)), event.key, event.to_bytes(), headers))
+        self.events = []
+
     async def flush_outbox(self) -> None:
         """Write the events queued so far to the outbox (same transaction). A use case
         that publishes tens of thousands at once calls this as it goes, so they are
         not all held in memory until commit."""
-        rows = self.raw
-        self.raw = []
-        for event in self.events:
-            headers = _headers(event.type, event.schema_version)
-            rows.append((topic_of(type(event)), event.key, event.to_bytes(), headers))
-        self.events = []
+        self.encode_outbox()
+        rows, self.raw = self.raw, []
         if rows:
             await self._write_outbox(rows)
             self._wrote_outbox = True
