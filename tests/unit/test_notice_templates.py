@@ -40,7 +40,9 @@ def test_every_notice_type_has_a_packaged_template_with_a_version() -> None:
     templates = load_templates()
     assert set(templates.versions()) == {t.value for t in NoticeType}
     assert all(version == "1.0" for version in templates.versions().values())
-    assert sorted(p.name for p in PACKAGED_DIR.glob("*.html")) == sorted(f"{t.value}.html" for t in NoticeType)
+    # One file per notice type, and the parts they include (named with a leading "_").
+    notices = sorted(p.name for p in PACKAGED_DIR.glob("*.html") if not p.name.startswith("_"))
+    assert notices == sorted(f"{t.value}.html" for t in NoticeType)
 
 
 def test_each_template_is_compiled_once_and_reused() -> None:
@@ -155,3 +157,10 @@ def test_blocks_are_read_from_the_template_subset_of_html() -> None:
         ("table", "Label: £1.00\nTotal: £2.00"),
     ]
     assert [row.total for row in blocks[-1].rows] == [False, True]
+
+
+def test_a_council_can_replace_a_part_every_notice_includes(tmp_path: Path) -> None:
+    """The amounts and key dates table is one file (_figures.html) the notices include."""
+    (tmp_path / "_figures.html").write_text("<p>Figures as Westshire shows them.</p>\n")
+    content = compose_notice(request(NoticeType.REMINDER), COUNCIL, NoticeTemplates(tmp_path))
+    assert "Figures as Westshire shows them." in content.text()

@@ -228,7 +228,10 @@ class _FrontMatterLoader(jinja2.BaseLoader):
 
     def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         path = self.locate(template)
-        _, body = split_front_matter(path.read_text(encoding="utf-8"), path)
+        source = path.read_text(encoding="utf-8")
+        if template.startswith("_"):
+            return source, str(path), lambda: True  # a part several notices include: no front matter
+        _, body = split_front_matter(source, path)
         return body, str(path), lambda: True
 
 
