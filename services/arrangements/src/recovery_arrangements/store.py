@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import ARRAY, Integer, String, Table, bindparam, text
 
 from recovery_arrangements.domain import MissedInstalment, PlanStatus
 from recovery_arrangements.models import Arrangement, Debt, EarlyPayment, Instalment
@@ -345,51 +345,124 @@ class SqlEarlyPayments:
 
 
 class SqlSweep:
-    """The daily sweep, set-based.
+    """The daily sweep, set-based, driven by the partial index of awaited instalments
+    (models.Instalment), so no row is read twice; each statement returns what the events
+    need, and the database works while the caller builds the events:
 
-    One statement raises the arrangements' miss counts, whatever the number of
-    schedules; then the newly missed instalments are marked reported a slice of
-    arrangements at a time, each statement returning what the events need, driven by
-    the partial index of awaited instalments (models.Instalment), so no row is read
-    twice. A slice is marked while the caller builds the previous slice's events.
-    Both kinds of statement must see the same rows, so the sweep first holds off every
-    other writer to the instalment table (on SQLite the business-clock write before it
-    already holds the database's only write lock). What is still owed on earlier
-    misses is read before anything is marked, for the few arrangements that can have
-    any."""
+    - PostgreSQL: one statement marks the day's misses and returns each arrangement's
+      row with them; the arrangements' counts are raised while the caller builds.
+    - SQLite: one statement raises the counts; then the misses are marked a slice of
+      arrangements at a time, each slice while the caller builds the previous one's.
+
+    The counts and the marks must see the same rows, so nobody else writes instalments
+    meanwhile (a table lock on PostgreSQL; on SQLite the business-clock write before it
+    already holds the database's only write lock)."""
 
     def __init__(self, uow: SqlPlans) -> None:
         self.uow = uow
 
-    @property
-    def _awaiting(self) -> str:
-        """``Instalment.awaiting`` as each dialect renders it, i.e. the index's predicate verbatim."""
-        return "awaiting" if self.uow.is_postgres else "awaiting = 1"
+    def newly_missed(self, business_date: date) -> AsyncGenerator[list[DuePlan], None]:
+        if self.uow.is_postgres:
+            return self._newly_missed_on_postgresql(business_date)
+        return self._newly_missed_on_sqlite(business_date)
 
-    async def newly_missed(self, business_date: date) -> AsyncGenerator[list[DuePlan], None]:
+    async def _newly_missed_on_postgresql(self, business_date: date) -> AsyncGenerator[list[DuePlan], None]:
+        """One statement marks the day's misses and returns, beside each, what its
+        arrangement says (PostgreSQL's UPDATE ... FROM returns the joined row); the
+        arrangements' counts are then raised by the server while the caller builds."""
         uow = self.uow
-        # The statements below read the tables: this unit's changes so far go first.
+        await uow.flush()  # the statements below read the tables
+        session = uow.session
+        # Until this transaction ends, nobody else writes instalments (payments and
+        # charges wait; readers do not). JIT compiles for longer than these run.
+        await session.execute(text("LOCK TABLE instalment IN SHARE ROW EXCLUSIVE MODE"))
+        await session.execute(text("SET LOCAL jit = off"))
+        rows: Sequence[Any] = (
+            await session.execute(
+                text(
+                    """UPDATE instalment SET missed_reported = true FROM arrangement AS a
+                       WHERE instalment.awaiting AND instalment.due_date < :day
+                         AND a.arrangement_id = instalment.arrangement_id AND a.status = :live
+                       RETURNING instalment.arrangement_id, instalment.seq, instalment.due_date,
+                                 instalment.amount_pence, instalment.paid_pence, a.account_ref,
+                                 CAST(a.debt_ids AS TEXT), a.misses_this_year, a.financial_year"""
+                ),
+                {"day": business_date, "live": PlanStatus.LIVE.value},
+            )
+        ).all()
+        missed: dict[str, list[MissedInstalment]] = defaultdict(list)
+        plans: dict[str, tuple[str, str, int, str | None]] = {}
+        for arrangement_id, seq, due, amount, paid, account_ref, debt_ids, before, year in rows:
+            missed[arrangement_id].append(MissedInstalment(seq, due, amount, paid))
+            plans.setdefault(arrangement_id, (account_ref, debt_ids, before, year))
+        if not plans:
+            return
+        counts = {arrangement_id: plan[2] + len(missed[arrangement_id]) for arrangement_id, plan in plans.items()}
+        had_missed = [arrangement_id for arrangement_id, plan in plans.items() if plan[2] > 0]
+        owed = await self._unpaid_on_earlier_misses(session, had_missed, less=missed)
+        if uow.arrangements.holds_any():
+            uow.arrangements.refresh_misses(counts)
+        uow.instalments.refresh_reported(missed)
+        raised = {arrangement_id: len(mine) for arrangement_id, mine in missed.items()}
+        counting: asyncio.Future[None] | None = asyncio.ensure_future(self._raise_counts(session, raised))
+        await asyncio.sleep(0)  # let it reach the server before the caller builds
+        try:
+            loads = json.loads
+            due = [
+                DuePlan(
+                    arrangement_id,
+                    account_ref,
+                    loads(debt_ids),
+                    year,
+                    before,
+                    missed[arrangement_id],
+                    owed.get(arrangement_id, 0),
+                )
+                for arrangement_id, (account_ref, debt_ids, before, year) in plans.items()
+            ]
+            for start in range(0, len(due), SWEEP_HANDOFF):
+                await asyncio.sleep(0)
+                yield due[start : start + SWEEP_HANDOFF]
+            assert counting is not None
+            await counting
+            counting = None
+        finally:
+            if counting is not None:
+                with contextlib.suppress(Exception):
+                    await counting
+
+    async def _raise_counts(self, session: AsyncSession, raised: dict[str, int]) -> None:
+        """Each arrangement's count of misses this year, raised by its new ones (an
+        increment, so nothing another writer did to the row is lost)."""
+        await session.execute(
+            text(
+                """UPDATE arrangement SET misses_this_year = arrangement.misses_this_year + c.missed
+                   FROM unnest(:ids, :missed) AS c(arrangement_id, missed)
+                   WHERE arrangement.arrangement_id = c.arrangement_id"""
+            ).bindparams(
+                bindparam("ids", list(raised), type_=ARRAY(String())),
+                bindparam("missed", list(raised.values()), type_=ARRAY(Integer())),
+            )
+        )
+
+    async def _newly_missed_on_sqlite(self, business_date: date) -> AsyncGenerator[list[DuePlan], None]:
+        """Counts raised in one statement, then misses marked a slice of arrangements at a
+        time while the caller builds the previous slice's events: SQLite does all of an
+        UPDATE ... RETURNING in one step, outside Python's lock, in its own thread."""
+        uow = self.uow
+        # The statements below read the tables (and the clock's write before them holds
+        # SQLite's only write lock): this unit's changes so far go first.
         await uow.flush()
         session = uow.session
-        if uow.is_postgres:
-            # Until this transaction ends, nobody else writes instalments (payments and
-            # charges wait; readers do not).
-            await session.execute(text("LOCK TABLE instalment IN SHARE ROW EXCLUSIVE MODE"))
-            # JIT compiles for longer than these statements run.
-            await session.execute(text("SET LOCAL jit = off"))
         counted = sorted(await self._count_misses(session, business_date))
         if not counted:
             return
         if uow.arrangements.holds_any():
             uow.arrangements.refresh_misses({row[0]: row[3] for row in counted})
-        owed = await self._unpaid_on_earlier_misses(session, counted)
-        # On SQLite each slice's instalments are marked while the caller builds the previous
-        # slice's events: SQLite does all of an UPDATE ... RETURNING in one step, outside
-        # Python's lock, in its own thread. PostgreSQL marks the day in one statement: its
-        # server works apart from Python anyway, and a slice's id list would be a filter
-        # it checks row by row.
-        size = len(counted) if uow.is_postgres else SWEEP_SLICE
-        slices = [counted[i : i + size] for i in range(0, len(counted), size)]
+        # Read before anything is marked, so what is reported is exactly the earlier misses.
+        # Only an arrangement whose count is now above one can have any.
+        owed = await self._unpaid_on_earlier_misses(session, [row[0] for row in counted if row[3] > 1])
+        slices = [counted[i : i + SWEEP_SLICE] for i in range(0, len(counted), SWEEP_SLICE)]
         marking: asyncio.Future[dict[str, list[MissedInstalment]]] | None = None
         try:
             marking = await self._start_marking(session, business_date, slices[0])
@@ -430,19 +503,17 @@ class SqlSweep:
     async def _start_marking(
         self, session: AsyncSession, business_date: date, plans: Sequence[Any]
     ) -> asyncio.Future[dict[str, list[MissedInstalment]]]:
-        ids = None if self.uow.is_postgres else [row[0] for row in plans]
-        marking = asyncio.ensure_future(self._mark_reported(session, business_date, ids))
+        marking = asyncio.ensure_future(self._mark_reported(session, business_date, [row[0] for row in plans]))
         await asyncio.sleep(0)  # let it reach the database before the caller builds
         return marking
 
     async def _count_misses(self, session: AsyncSession, business_date: date) -> Sequence[Any]:
         # SQLite would group by walking the whole primary key; "+" stops it using that index.
-        group_by = "arrangement_id" if self.uow.is_postgres else "+arrangement_id"
         result = await session.execute(
             text(
-                f"""UPDATE arrangement SET misses_this_year = arrangement.misses_this_year + due.n
+                """UPDATE arrangement SET misses_this_year = arrangement.misses_this_year + due.n
                     FROM (SELECT arrangement_id, COUNT(*) AS n FROM instalment
-                          WHERE {self._awaiting} AND due_date < :day GROUP BY {group_by}) AS due
+                          WHERE awaiting = 1 AND due_date < :day GROUP BY +arrangement_id) AS due
                     WHERE arrangement.arrangement_id = due.arrangement_id AND arrangement.status = :live
                     RETURNING arrangement.arrangement_id, arrangement.account_ref,
                               CAST(arrangement.debt_ids AS TEXT), arrangement.misses_this_year,
@@ -453,43 +524,40 @@ class SqlSweep:
         return result.all()
 
     async def _mark_reported(
-        self, session: AsyncSession, business_date: date, arrangement_ids: list[str] | None
+        self, session: AsyncSession, business_date: date, arrangement_ids: list[str]
     ) -> dict[str, list[MissedInstalment]]:
-        """Newly missed instalments marked reported: of the arrangements named, or (None)
-        of every live arrangement. The rows are found through the awaited-instalments
-        index either way (for a list of ids, SQLite's unary "+" keeps the planner off the
-        primary key). The columns come back as the driver gives them, without
+        """A slice of arrangements' newly missed instalments, marked reported. The ids are
+        the live arrangements the count just raised, in this transaction, with no other
+        writer, so no instalment's arrangement needs a look; the rows are still found
+        through the awaited-instalments index (the unary "+" keeps SQLite's planner off
+        the primary key). The columns come back as the driver gives them, without
         SQLAlchemy's per-row type processing."""
-        if arrangement_ids is None:
-            statement = text(
-                f"""UPDATE instalment SET missed_reported = :reported
-                    WHERE {self._awaiting} AND due_date < :day AND EXISTS (
-                        SELECT 1 FROM arrangement AS a
-                        WHERE a.arrangement_id = instalment.arrangement_id AND a.status = :live)
-                    RETURNING arrangement_id, seq, due_date, amount_pence, paid_pence"""
-            ).bindparams(live=PlanStatus.LIVE.value)
-        else:
-            # The ids are the live arrangements the count just raised, in this transaction,
-            # with no other writer: no need to look at each instalment's arrangement again.
-            statement = text(
-                f"""UPDATE instalment SET missed_reported = :reported
-                    WHERE {self._awaiting} AND due_date < :day AND +instalment.arrangement_id IN :ids
-                    RETURNING arrangement_id, seq, due_date, amount_pence, paid_pence"""
-            ).bindparams(bindparam("ids", arrangement_ids, expanding=True))
-        result = await session.execute(statement, {"reported": True, "day": business_date})
+        result = await session.execute(
+            text(
+                """UPDATE instalment SET missed_reported = 1
+                   WHERE awaiting = 1 AND due_date < :day AND +instalment.arrangement_id IN :ids
+                   RETURNING arrangement_id, seq, due_date, amount_pence, paid_pence"""
+            ).bindparams(bindparam("ids", arrangement_ids, expanding=True)),
+            {"day": business_date},
+        )
         missed: dict[str, list[MissedInstalment]] = defaultdict(list)
-        # SQLite hands dates back as the ISO text SQLAlchemy stored.
-        as_date = (lambda d: d) if self.uow.is_postgres else date.fromisoformat
         rows: Sequence[Any] = result.all()
         for arrangement_id, seq, due, amount, paid in rows:
-            missed[arrangement_id].append(MissedInstalment(seq, as_date(due), amount, paid))
+            # SQLite hands dates back as the ISO text SQLAlchemy stored.
+            missed[arrangement_id].append(MissedInstalment(seq, date.fromisoformat(due), amount, paid))
         return missed
 
-    async def _unpaid_on_earlier_misses(self, session: AsyncSession, counted: Sequence[Any]) -> dict[str, int]:
-        """What is still unpaid on each arrangement's earlier misses, read before today's are
-        marked, so what is reported is exactly the earlier ones. Only an arrangement whose
-        count is now above one can have any; most days that is none at all."""
-        candidates = [row[0] for row in counted if row[3] > 1]
+    async def _unpaid_on_earlier_misses(
+        self,
+        session: AsyncSession,
+        arrangement_ids: list[str],
+        *,
+        less: dict[str, list[MissedInstalment]] | None = None,
+    ) -> dict[str, int]:
+        """What is still unpaid on each arrangement's earlier misses: on every instalment
+        reported missed and not yet paid, less (where today's are already marked) what is
+        unpaid on today's, ``less``. Only arrangements that can have any are asked about,
+        so most days this reads nothing at all."""
         reported = "missed_reported" if self.uow.is_postgres else "missed_reported = 1"
         query = text(
             f"""SELECT arrangement_id, SUM(amount_pence - paid_pence) FROM instalment
@@ -497,9 +565,12 @@ class SqlSweep:
                 GROUP BY arrangement_id"""
         ).bindparams(bindparam("ids", expanding=True))
         owed: dict[str, int] = {}
-        for chunk in _chunks(candidates):
+        for chunk in _chunks(arrangement_ids):
             rows: Sequence[Any] = (await session.execute(query, {"ids": chunk})).all()
-            owed.update((arrangement_id, int(unpaid)) for arrangement_id, unpaid in rows if unpaid)
+            for arrangement_id, unpaid in rows:
+                today = sum(m.amount_pence - m.paid_pence for m in (less or {}).get(arrangement_id, ()))
+                if unpaid and int(unpaid) > today:
+                    owed[arrangement_id] = int(unpaid) - today
         return owed
 
 
