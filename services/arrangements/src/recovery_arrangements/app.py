@@ -41,7 +41,8 @@ ROUTES = RouteTable(
     publishes=(
         Publication(
             (ArrangementMade, InstalmentPaid, InstalmentMissed, ArrangementDefaulted, ArrangementCompleted),
-            "Arrangements made, instalments paid and missed, defaults and completions.",
+            "Arrangements made, instalments paid and missed, defaults and completions; read by payments"
+            " (instalment matching), enforcement (the ladder) and the council's reporting.",
         ),
     ),
     prefetch=Arrangements.prefetch,

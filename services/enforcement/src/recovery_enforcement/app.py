@@ -70,13 +70,18 @@ ROUTES = RouteTable(
     publishes=(
         Publication(
             PUBLISHED_ON_ENFORCEMENT_EVENTS,
-            "Stage changes, balances falling due, holds applied and released, summonses, liability orders, costs.",
+            "Stage changes, balances falling due, holds applied and released, summonses, liability orders, costs;"
+            " read by payments (costs), arrangements (balances due), the magistrates' court list (summonses)"
+            " and the council's reporting.",
         ),
         Publication(
             (NoticeRequested,),
             "One request per notice to render: reminders, final notices, summonses, agent referral letters.",
         ),
-        Publication((CaseReferred, CaseRecalled), "Cases referred to and recalled from enforcement agents."),
+        Publication(
+            (CaseReferred, CaseRecalled),
+            "Cases referred to and recalled from enforcement agents; read by the agent firms.",
+        ),
     ),
     prefetch=Enforcement.prefetch,
 )

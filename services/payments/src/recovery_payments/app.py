@@ -39,7 +39,8 @@ ROUTES = RouteTable(
         Publication(
             (PaymentAllocated, PaymentSuspended, PaymentReversed, BalanceChanged),
             "Where each receipt went (allocated, or held in suspense), reversals, and each debt's balance "
-            "whenever it changes.",
+            "whenever it changes; read by arrangements (allocations, reversals), enforcement (balances) and "
+            "the council's finance reporting (suspense).",
         ),
     ),
     prefetch=Payments.prefetch,
