@@ -36,6 +36,33 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     group_id: str | None = Field(default=None, description="Kafka consumer group; defaults to recovery-<service>")
 
+    # --- failures (issue 9: no message may wedge a service) ---------------------------
+    transient_retries: int = Field(
+        default=6,
+        ge=0,
+        description="Retries of a transient failure (database locked or unreachable, broker away) before "
+        "a batch goes message by message; a message that still fails after as many is dead-lettered",
+    )
+    retry_initial_s: float = Field(default=0.1, gt=0, description="First backoff delay; it doubles each retry")
+    retry_ceiling_s: float = Field(default=5.0, gt=0, description="Longest backoff delay")
+    max_message_bytes: int = Field(
+        default=1_000_000,
+        gt=1024,
+        description="Largest record the relay sends (keep under the broker's message.max.bytes); a larger "
+        "outbound event is kept as an outbound dead letter and reported, never sent",
+    )
+
+    # --- readiness (GET /health) ----------------------------------------------------------
+    stall_after_s: float = Field(
+        default=60.0, gt=0, description="Not ready when a partition has not advanced this long while messages wait"
+    )
+    outbox_max_age_s: float = Field(
+        default=60.0, gt=0, description="Not ready when the outbox holds a row older than this"
+    )
+    relay_failures_before_unready: int = Field(
+        default=5, ge=1, description="Not ready after this many relay rounds in a row have failed"
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
