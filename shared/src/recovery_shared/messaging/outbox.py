@@ -14,6 +14,13 @@ more than building the batch), while it reads the next. Partitions are chosen by
 the producer's own default partitioner, so a key lands where a plain ``send``
 would put it. A commit that wrote outbox rows wakes the relay at once
 (``outbox_committed``).
+
+No row can stop the relay. A row whose record is larger than the relay sends
+(``max_message_bytes``), or one the broker refuses as too large, is moved to the
+service's ``dead_letter`` table (direction 'outbound') in the transaction that
+deletes the sent rows, and reported; retrying it could never succeed. A round in
+which some batches fail deletes the rows the broker acknowledged and keeps only
+the failed ones for the next round, so no acknowledged row is sent twice.
 """
 
 from __future__ import annotations
@@ -23,14 +30,18 @@ import contextlib
 import json
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import Text, cast, delete, select, text
+from sqlalchemy import Text, cast, delete, insert, select, text
+from sqlalchemy.exc import StatementError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from recovery_shared.clock import utc_now
 from recovery_shared.messaging.db import Database
 from recovery_shared.messaging.errors import backoff_delays
 from recovery_shared.messaging.tables import KernelTables
@@ -45,6 +56,9 @@ RELAY_READ_CHUNK = 2000
 CHECKPOINT_EVERY_S = 30.0
 # Any fixed 64-bit number: the PostgreSQL advisory lock a database's relays take turns with.
 RELAY_LOCK_KEY = 0x6F7574626F78_01
+# The broker's answers (and the producer's own check) that a batch is too large: the
+# same batch sent again would be refused again.
+TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 
 _relays: dict[str, weakref.WeakSet[OutboxRelay]] = {}
 
@@ -68,6 +82,7 @@ class OutboxRelay:
         client_id: str,
         batch_size: int = 1000,
         idle_poll_s: float = 0.5,
+        max_message_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self.db = db
         self.kernel = kernel
@@ -75,14 +90,23 @@ class OutboxRelay:
         self.client_id = client_id
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
+        self.max_message_bytes = max_message_bytes
         self.sent = 0
+        self.dead_lettered = 0
         self.last_error: str | None = None
+        self.failures_in_a_row = 0
+        """Rounds in a row that ended in an error; readiness fails once it reaches the
+        service's ``relay_failures_before_unready``."""
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._sent_since_checkpoint = False
         self._next_checkpoint = 0.0
+        # Rows whose batch the broker refused as too large while it held other rows too:
+        # each goes in a batch of its own next time, so only a row that is itself too
+        # large is dead-lettered.
+        self._send_alone: set[int] = set()
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows, so they go out at once."""
@@ -116,7 +140,9 @@ class OutboxRelay:
                 enable_idempotence=True,
                 acks="all",
                 linger_ms=5,
-                max_batch_size=MAX_BATCH_BYTES,
+                # A batch is what the broker's message.max.bytes limits, so none may be
+                # larger than the largest record we promise to send.
+                max_batch_size=min(MAX_BATCH_BYTES, self.max_message_bytes),
                 request_timeout_ms=15000,
             )
             try:
@@ -135,29 +161,29 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         delays = backoff_delays(initial=0.2, ceiling=5.0, attempts=1000)
-        failures = 0
         while not self._stopping:
             # Cleared before looking, so a commit that lands while this round runs (or while
             # the log is checkpointed) still wakes the next one.
             self._wake.clear()
             try:
-                sent = await self.relay_once()
-                failures = 0
+                moved = await self.relay_once()
+                self.failures_in_a_row = 0
                 self.last_error = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                delay = delays[min(failures, len(delays) - 1)]
-                failures += 1
+                self.last_error = describe_error(exc)
+                delay = delays[min(self.failures_in_a_row, len(delays) - 1)]
+                self.failures_in_a_row += 1
                 log.warning("outbox relay cannot publish yet; will retry", error=self.last_error, retry_in_s=delay)
-                # A producer that lost the broker may hold stale metadata; start afresh.
+                # A producer that lost the broker may hold stale metadata, and one whose
+                # batch was refused has a gap in its sequence numbers; start afresh.
                 await self._close_producer()
                 if self.db.is_sqlite:
                     await self._checkpoint_when_due()
                 await asyncio.sleep(delay)
                 continue
-            if sent:
+            if moved:
                 self._sent_since_checkpoint = True
                 continue
             if self.db.is_sqlite:
@@ -181,7 +207,7 @@ class OutboxRelay:
             async with self.db.session() as session:
                 await session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
         except Exception as exc:
-            log.warning("write-ahead log checkpoint failed; will try again", error=f"{type(exc).__name__}: {exc}")
+            log.warning("write-ahead log checkpoint failed; will try again", error=describe_error(exc))
 
     @staticmethod
     async def _take_turn(session: AsyncSession) -> bool:
@@ -200,60 +226,138 @@ class OutboxRelay:
         return True
 
     async def relay_once(self) -> int:
-        """Send up to ``batch_size`` committed rows, in id order; returns how many went out.
+        """Send up to ``batch_size`` committed rows, in id order; returns how many left
+        the outbox (sent, or moved to the dead letters).
+
         The rows are read a chunk at a time and each chunk is handed to the producer at
-        once, so the broker is already receiving one chunk while the next is read. They are
-        deleted, all in one transaction, only once the broker has acknowledged every one."""
+        once, so the broker is already receiving one chunk while the next is read. Once
+        every batch has settled, the rows the broker acknowledged are deleted and the
+        ones that can never be sent are moved to the dead letters, all in one
+        transaction; if any batch failed otherwise, its rows stay for the next round and
+        the failure is raised after that commit."""
         outbox = self.kernel.outbox
         async with self.db.session() as session:
             if not self.db.is_sqlite and not await self._take_turn(session):
                 return 0
             producer: AIOKafkaProducer | None = None
-            batches = _Batches()
-            futures: list[asyncio.Future[Any]] = []
+            batches = _Batches(self.max_message_bytes, self._send_alone)
             ids: list[int] = []
-            while len(ids) < self.batch_size:
-                query = (
-                    select(
-                        outbox.c.id,
-                        outbox.c.topic,
-                        outbox.c.message_key,
-                        outbox.c.payload,
-                        # As text: rows mostly share a few header sets, decoded once each.
-                        cast(outbox.c.headers, Text),
+            failure: Exception | None = None
+            try:
+                while len(ids) < self.batch_size:
+                    query = (
+                        select(
+                            outbox.c.id,
+                            outbox.c.topic,
+                            outbox.c.message_key,
+                            outbox.c.payload,
+                            # As text: rows mostly share a few header sets, decoded once each.
+                            cast(outbox.c.headers, Text),
+                        )
+                        .order_by(outbox.c.id)
+                        .limit(min(RELAY_READ_CHUNK, self.batch_size - len(ids)))
                     )
-                    .order_by(outbox.c.id)
-                    .limit(min(RELAY_READ_CHUNK, self.batch_size - len(ids)))
-                )
-                if ids:
-                    query = query.where(outbox.c.id > ids[-1])
-                rows: Sequence[Any] = (await session.execute(query)).all()
-                if not rows:
-                    break
-                producer = producer or await self._ensure_producer()
-                futures.extend(await batches.add(producer, rows))
-                ids.extend(row[0] for row in rows)
-                if len(rows) < RELAY_READ_CHUNK:
-                    break
+                    if ids:
+                        query = query.where(outbox.c.id > ids[-1])
+                    rows: Sequence[Any] = (await session.execute(query)).all()
+                    if not rows:
+                        break
+                    ids.extend(row[0] for row in rows)
+                    producer = producer or await self._ensure_producer()
+                    await batches.add(producer, rows)
+                    if len(rows) < RELAY_READ_CHUNK:
+                        break
+            except Exception as exc:
+                # Batches already handed over may have gone: they settle below and are
+                # deleted if acknowledged; the rest wait for the next round.
+                failure = exc
             if not ids:
                 await session.rollback()
+                if failure is not None:
+                    raise failure
                 return 0
             # Every batch settles before anything is deleted or the round gives up, so a
             # retry starts with nothing of ours still in flight.
-            outcomes = await asyncio.gather(*futures, return_exceptions=True)
-            failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-            if failed is not None:
-                raise failed
-            if ids[-1] - ids[0] + 1 == len(ids):
-                # Every id in the range is one of ours (ids are never reused while rows
-                # exist), so one range delete does.
-                await session.execute(delete(outbox).where(outbox.c.id.between(ids[0], ids[-1])))
+            outcomes = await asyncio.gather(*(b.future for b in batches.handed_over), return_exceptions=True)
+            dead: dict[int, str] = dict.fromkeys(batches.oversized, _TOO_LARGE_TO_SEND)
+            acknowledged = 0
+            for handed_over, outcome in zip(batches.handed_over, outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    acknowledged += len(handed_over.ids)
+                    handed_over.acknowledged = True
+                elif isinstance(outcome, TOO_LARGE) and len(handed_over.ids) == 1:
+                    dead[handed_over.ids[0]] = _REFUSED_BY_BROKER.replace("{error}", type(outcome).__name__)
+                elif isinstance(outcome, asyncio.CancelledError):
+                    raise outcome
+                else:
+                    if isinstance(outcome, TOO_LARGE):
+                        self._send_alone.update(handed_over.ids)
+                    failure = failure or _as_exception(outcome)
+            if acknowledged + len(dead) == len(ids):
+                leaving = ids
             else:
-                for start in range(0, len(ids), 500):
-                    await session.execute(delete(outbox).where(outbox.c.id.in_(ids[start : start + 500])))
-            await session.commit()
-        self.sent += len(ids)
-        return len(ids)
+                leaving = sorted(
+                    [i for b in batches.handed_over if b.acknowledged for i in b.ids] + list(dead),
+                )
+            if dead:
+                await self._move_to_dead_letters(session, dead)
+            if leaving:
+                await _delete(session, self.kernel, leaving)
+                await session.commit()
+            else:
+                await session.rollback()
+        if self._send_alone:
+            self._send_alone.difference_update(leaving)
+        self.sent += acknowledged
+        self.dead_lettered += len(dead)
+        if failure is not None:
+            raise failure
+        return len(leaving)
+
+    async def _move_to_dead_letters(self, session: AsyncSession, dead: dict[int, str]) -> None:
+        """Copy the rows that can never be sent into the dead letters, each with why
+        (``dead``: row id to its reason, with ``{size}`` and ``{limit}`` to fill in)."""
+        outbox = self.kernel.outbox
+        letters = self.kernel.dead_letters
+        failed_at = utc_now()
+        values: list[dict[str, Any]] = []
+        ordered = sorted(dead)
+        for start in range(0, len(ordered), 500):
+            query = select(outbox.c.id, outbox.c.topic, outbox.c.message_key, outbox.c.payload, outbox.c.headers).where(
+                outbox.c.id.in_(ordered[start : start + 500])
+            )
+            rows: Sequence[Any] = (await session.execute(query)).all()
+            for row_id, topic, message_key, payload, stored_headers in rows:
+                headers: dict[str, Any] = dict(stored_headers or {})
+                size = record_size(message_key, payload, headers)
+                event_type = headers.get("type")
+                reason = dead[row_id].format(size=size, limit=self.max_message_bytes)
+                values.append(
+                    {
+                        "direction": "outbound",
+                        "topic": topic,
+                        "message_key": message_key,
+                        "message_id": _event_id(payload),
+                        "event_type": str(event_type)[:100] if event_type is not None else None,
+                        "payload": payload,
+                        "headers": headers,
+                        "reason": reason,
+                        "consumer": self.client_id[:120],
+                        "failed_at": failed_at,
+                        "status": "dead",
+                    }
+                )
+                # Neither the payload nor the account it concerns: the row id finds both.
+                log.warning(
+                    "outbound event dead-lettered; it will never be sent",
+                    topic=topic,
+                    event_type=event_type,
+                    outbox_id=row_id,
+                    size_bytes=size,
+                    reason=reason,
+                )
+        if values:
+            await session.execute(insert(letters), values)
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Send everything committed so far (used at shutdown and by tests)."""
@@ -264,45 +368,130 @@ class OutboxRelay:
                 raise TimeoutError("outbox did not drain in time")
 
 
-class _Batches:
-    """Rows turned into record batches, one per topic partition, in the order given."""
+_TOO_LARGE_TO_SEND = "event of {size:,} bytes exceeds the largest record the relay sends ({limit:,} bytes)"
+_REFUSED_BY_BROKER = "the broker refused the event of {size:,} bytes as too large ({error})"
 
-    def __init__(self) -> None:
+
+def record_size(key: str | bytes | None, payload: bytes, headers: dict[str, Any]) -> int:
+    """What a record carries: its key, value and headers, as the relay sends them."""
+    if isinstance(key, str):
+        key = key.encode()
+    return (
+        (len(key) if key is not None else 0)
+        + len(payload)
+        + sum(len(k.encode()) + len(str(v).encode()) for k, v in headers.items())
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error for the log and the health report. SQLAlchemy's message carries the
+    statement's parameters, which for the relay can be an event's payload with a
+    name or an address in it; only the driver's first line is kept."""
+    inner: BaseException = exc
+    if isinstance(exc, StatementError) and isinstance(exc.orig, BaseException):
+        inner = exc.orig
+    message = str(inner).splitlines()[0] if str(inner) else ""
+    return f"{type(inner).__name__}: {message}" if message else type(inner).__name__
+
+
+def _event_id(payload: bytes) -> str | None:
+    """The envelope's event id, when the payload is one (a raw dead letter need not be)."""
+    try:
+        decoded = json.loads(payload)
+    except ValueError:
+        return None
+    event_id = decoded.get("event_id") if isinstance(decoded, dict) else None
+    return str(event_id)[:200] if event_id is not None else None
+
+
+def _as_exception(outcome: BaseException) -> Exception:
+    return outcome if isinstance(outcome, Exception) else RuntimeError(repr(outcome))
+
+
+async def _delete(session: AsyncSession, kernel: KernelTables, ids: list[int]) -> None:
+    """Delete the rows ``ids`` (ascending) from the outbox."""
+    outbox = kernel.outbox
+    if ids[-1] - ids[0] + 1 == len(ids):
+        # Every id in the range is one of ours (ids are never reused while rows exist),
+        # so one range delete does.
+        await session.execute(delete(outbox).where(outbox.c.id.between(ids[0], ids[-1])))
+        return
+    for start in range(0, len(ids), 500):
+        await session.execute(delete(outbox).where(outbox.c.id.in_(ids[start : start + 500])))
+
+
+@dataclass
+class _HandedOver:
+    """One record batch given to the producer: its delivery future and its rows' ids."""
+
+    future: asyncio.Future[Any]
+    ids: list[int]
+    acknowledged: bool = False
+
+
+@dataclass
+class _Open:
+    batch: Any
+    ids: list[int] = field(default_factory=list)
+
+
+class _Batches:
+    """Rows turned into record batches, one per topic partition, in the order given.
+    A row too large to send is set aside (``oversized``) instead."""
+
+    def __init__(self, max_record_bytes: int, send_alone: set[int]) -> None:
+        self.max_record_bytes = max_record_bytes
+        self.send_alone = send_alone
+        self.handed_over: list[_HandedOver] = []
+        self.oversized: list[int] = []
         self._partition_of = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
-        self._headers: dict[str | None, list[tuple[str, bytes]]] = {}
+        self._headers: dict[str | None, tuple[list[tuple[str, bytes]], int]] = {}
 
-    async def add(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[asyncio.Future[Any]]:
-        """Hand ``rows`` (id, topic, key, payload, headers as JSON text) to ``producer``;
-        returns the batches' delivery futures. Each batch is closed when handed over, so it
-        goes out at once instead of lingering for records that are not coming."""
-        batches: dict[tuple[str, int], Any] = {}
-        futures: list[asyncio.Future[Any]] = []
-        for _, topic, message_key, payload, headers_text in rows:
-            headers = self._headers.get(headers_text)
-            if headers is None:
+    async def add(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> None:
+        """Hand ``rows`` (id, topic, key, payload, headers as JSON text) to ``producer``
+        (``handed_over`` collects the batches). Each batch is closed when handed over,
+        so it goes out at once instead of lingering for records that are not coming."""
+        batches: dict[tuple[str, int], _Open] = {}
+        limit = self.max_record_bytes
+        for row_id, topic, message_key, payload, headers_text in rows:
+            cached = self._headers.get(headers_text)
+            if cached is None:
                 decoded = json.loads(headers_text) if headers_text else {}
-                headers = self._headers[headers_text] = [(k, str(v).encode()) for k, v in decoded.items()]
+                encoded = [(k, str(v).encode()) for k, v in decoded.items()]
+                cached = self._headers[headers_text] = (encoded, sum(len(k.encode()) + len(v) for k, v in encoded))
+            headers, headers_size = cached
             key = message_key.encode() if message_key is not None else None
+            if len(payload) + headers_size + (len(key) if key is not None else 0) > limit:
+                self.oversized.append(row_id)
+                continue
             partitions = self._partitions.get(topic)
             if partitions is None:
                 partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
             # The producer's own partitioner: a key goes where a plain send() would put it.
             partition = self._partition_of(key, partitions, partitions)
-            batch = batches.get((topic, partition))
-            if batch is None:
-                batch = batches[(topic, partition)] = producer.create_batch()
-            if batch.append(timestamp=None, key=key, value=payload, headers=headers) is None:
-                futures.append(await self._submit(producer, batch, topic, partition))
-                batch = batches[(topic, partition)] = producer.create_batch()
-                if batch.append(timestamp=None, key=key, value=payload, headers=headers) is None:
+            current = batches.get((topic, partition))
+            if self.send_alone and row_id in self.send_alone:
+                # After whatever this partition already holds, so the key's order is kept.
+                if current is not None:
+                    await self._submit(producer, current, topic, partition)
+                    del batches[(topic, partition)]
+                alone = _Open(producer.create_batch(), [row_id])
+                alone.batch.append(timestamp=None, key=key, value=payload, headers=headers)
+                await self._submit(producer, alone, topic, partition)
+                continue
+            if current is None:
+                current = batches[(topic, partition)] = _Open(producer.create_batch())
+            if current.batch.append(timestamp=None, key=key, value=payload, headers=headers) is None:
+                await self._submit(producer, current, topic, partition)
+                current = batches[(topic, partition)] = _Open(producer.create_batch())
+                if current.batch.append(timestamp=None, key=key, value=payload, headers=headers) is None:
                     raise RuntimeError("an empty record batch refused a record")  # aiokafka takes any first one
-        for (topic, partition), batch in batches.items():
-            futures.append(await self._submit(producer, batch, topic, partition))
-        return futures
+            current.ids.append(row_id)
+        for (topic, partition), current in batches.items():
+            await self._submit(producer, current, topic, partition)
 
-    @staticmethod
-    async def _submit(producer: AIOKafkaProducer, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
-        batch.close()
-        future: asyncio.Future[Any] = await producer.send_batch(batch, topic, partition=partition)
-        return future
+    async def _submit(self, producer: AIOKafkaProducer, current: _Open, topic: str, partition: int) -> None:
+        current.batch.close()
+        future: asyncio.Future[Any] = await producer.send_batch(current.batch, topic, partition=partition)
+        self.handed_over.append(_HandedOver(future, current.ids))
