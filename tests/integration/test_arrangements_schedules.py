@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -71,6 +71,14 @@ async def _arrangement(runtime: ServiceRuntime, arrangement_id: str) -> Arrangem
 
 def _day(business_date: date) -> DayStarted:
     return DayStarted(data=DayStartedData(business_date=business_date))
+
+
+async def _days(runtime: ServiceRuntime, first: date, last: date) -> None:
+    """One day.started a day, as the scheduler sends them (the clock is bounded)."""
+    day = first
+    while day <= last:
+        await runtime.consumer.handle([record(topics.CLOCK_DAYS, _day(day))])
+        day += timedelta(days=1)
 
 
 def _allocated(receipt: str, amount: int, on: date, debt_id: str = DEBT) -> PaymentAllocated:
@@ -164,7 +172,7 @@ async def test_a_bill_gets_its_schedule_misses_are_reported_once_and_payments_ma
     assert [r.paid_pence for r in rows[:3]] == [15000, 5000, 0]
 
     # May is short by £100 when 2 May starts: the second miss of the year.
-    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 5, 2)))])
+    await _days(runtime, date(2026, 4, 4), date(2026, 5, 2))
     missed = await _published(runtime, "instalment.missed")
     assert len(missed) == 2
     assert missed[1]["data"]["amount_pence"] == 10000
@@ -172,14 +180,17 @@ async def test_a_bill_gets_its_schedule_misses_are_reported_once_and_payments_ma
     assert missed[1]["data"]["misses_this_year"] == 2
     assert (await _arrangement(runtime, arrangement_id)).misses_this_year == 2
 
-    # Skipping ahead two months finds June and July at once: 3rd and 4th, overdue carried.
-    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 7, 2)))])
+    # Day by day to 2 July: June and July, 3rd and 4th, each the day after it fell due,
+    # with what is overdue carried.
+    await _days(runtime, date(2026, 5, 3), date(2026, 7, 2))
     missed = await _published(runtime, "instalment.missed")
-    assert [(m["data"]["due_date"], m["data"]["misses_this_year"]) for m in missed[2:]] == [
-        ("2026-06-01", 3),
-        ("2026-07-01", 4),
+    assert [
+        (m["data"]["due_date"], m["data"]["misses_this_year"], m["data"]["overdue_pence"], m["data"]["detected_on"])
+        for m in missed[2:]
+    ] == [
+        ("2026-06-01", 3, 10000 + 15000, "2026-06-02"),
+        ("2026-07-01", 4, 10000 + 15000 + 15000, "2026-07-02"),
     ]
-    assert {m["data"]["overdue_pence"] for m in missed[2:]} == {10000 + 15000 + 15000}
     await runtime.db.dispose()
 
 
@@ -202,6 +213,7 @@ async def test_a_reversal_reopens_an_instalment_and_the_sweep_reports_it(databas
             parts=[AllocationPart(debt_id=DEBT, amount_pence=15000)],
         ),
     )
+    await _days(runtime, date(2026, 4, 3), date(2026, 4, 4))
     await payments.handle([record(topics.PAYMENT_EVENTS, reversed_)])
     await runtime.consumer.handle([record(topics.CLOCK_DAYS, _day(date(2026, 4, 5)))])
     missed = await _published(runtime, "instalment.missed")
@@ -260,7 +272,7 @@ async def test_a_balance_falling_due_collapses_the_schedule_and_stops_missed_rep
         (date(2026, 5, 1), 5000, 5000),
         (date(2026, 5, 16), 130000, 0),
     ]
-    await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 9, 2)))])
+    await _days(runtime, date(2026, 5, 3), date(2026, 9, 2))
     assert len(await _published(runtime, "instalment.missed")) == 1
 
     # Paying the balance completes it.
@@ -323,6 +335,7 @@ async def test_a_sweep_across_many_plans_reports_each_miss_once_with_its_count_a
     may = _day(date(2026, 5, 2))
     await clock.handle([record(topics.CLOCK_DAYS, may)])
     await clock.handle([record(topics.CLOCK_DAYS, _day(date(2026, 5, 2)))])  # the same day again
+    await _days(runtime, date(2026, 5, 3), date(2026, 6, 1))  # nothing falls due in between
     june = _day(date(2026, 6, 2))
     await clock.handle([record(topics.CLOCK_DAYS, june)])
 

@@ -10,7 +10,7 @@ first (R v Miskin [S52]); HBOP, TA and sundry debt are one payment on invoice te
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -93,6 +93,16 @@ def reversed_(amount: int, on: date) -> PaymentReversed:
 
 def day(business_date: date) -> DayStarted:
     return DayStarted(data=DayStartedData(business_date=business_date))
+
+
+async def day_by_day(uow: FakePlans, last: date) -> None:
+    """Every day from the service's business date to ``last``, one day.started each, as
+    the scheduler sends them (a jump of months is refused: the clock is bounded)."""
+    today = uow.business_date
+    assert today is not None
+    while today < last:
+        today += timedelta(days=1)
+        await handle(uow, day(today))
 
 
 def fell_due(due_on: date, debt_id: str = DEBT) -> BalanceFellDue:
@@ -258,14 +268,32 @@ async def test_the_sweep_reports_each_miss_once_with_its_count_and_everything_ov
     assert (first.causation_id, first.correlation_id, first.key) == (second.event_id, second.event_id, ACCOUNT)
 
     await handle(uow, allocated(5000, date(2026, 5, 1)))  # part of April
-    await handle(uow, day(date(2026, 6, 2)))  # May and June at once
+    await day_by_day(uow, date(2026, 6, 2))
     later = uow.published(InstalmentMissed)[1:]
-    assert [(m.data.due_date, m.data.amount_pence, m.data.misses_this_year) for m in later] == [
-        (date(2026, 5, 1), 15000, 2),
-        (date(2026, 6, 1), 15000, 3),
+    # Each found the day after it fell due, the count running on and the overdue carried.
+    assert [
+        (m.data.due_date, m.data.amount_pence, m.data.misses_this_year, m.data.overdue_pence, m.data.detected_on)
+        for m in later
+    ] == [
+        (date(2026, 5, 1), 15000, 2, 10000 + 15000, date(2026, 5, 2)),
+        (date(2026, 6, 1), 15000, 3, 10000 + 15000 + 15000, date(2026, 6, 2)),
     ]
-    assert {m.data.overdue_pence for m in later} == {10000 + 15000 + 15000}
     assert uow.state.arrangements[PLAN].misses_this_year == 3
+
+
+async def test_a_services_first_day_reports_every_miss_so_far_at_once() -> None:
+    """A service that starts reading mid-year sets its clock from its first day.started and
+    finds every instalment already missed in that one sweep, each counted in turn."""
+    uow = await billed()
+    await handle(uow, allocated(5000, date(2026, 4, 1)))  # part of April
+    await handle(uow, day(date(2026, 6, 2)))
+    missed = uow.published(InstalmentMissed)
+    assert [(m.data.due_date, m.data.misses_this_year, m.data.detected_on) for m in missed] == [
+        (date(2026, 4, 1), 1, date(2026, 6, 2)),
+        (date(2026, 5, 1), 2, date(2026, 6, 2)),
+        (date(2026, 6, 1), 3, date(2026, 6, 2)),
+    ]
+    assert {m.data.overdue_pence for m in missed} == {10000 + 15000 + 15000}
 
 
 # --- balance.fell-due -------------------------------------------------------------------------------
@@ -286,7 +314,7 @@ async def test_a_balance_falling_due_collapses_the_plan_once_and_stops_misses() 
         (date(2026, 5, 1), 5000, 5000),
         (date(2026, 5, 16), 130000, 0),
     ]
-    await handle(uow, day(date(2026, 9, 2)))
+    await day_by_day(uow, date(2026, 9, 2))
     assert len(uow.published(InstalmentMissed)) == 1
     await handle(uow, allocated(130000, date(2026, 9, 3), receipt="CARD-2"))
     assert [c.data.arrangement_id for c in uow.published(ArrangementCompleted)] == [PLAN]

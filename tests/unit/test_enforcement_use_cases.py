@@ -165,6 +165,7 @@ async def to_liability_order(uow: FakeCases, account: str) -> str:
     await days(uow, date(2026, 5, 2), date(2026, 6, 1))
     (summons,) = [s for s in uow.published(SummonsListed) if s.data.debt_ids == [debt]]
     hearing = summons.data.hearing_date
+    await days(uow, date(2026, 6, 2), hearing)
     granted = CourtOutcomeData(summons_id=summons.data.summons_id, account_ref=account, hearing_date=hearing)
     await handle(uow, LiabilityOrderGranted(key=account, data=granted))
     return summons.data.summons_id

@@ -145,6 +145,23 @@ class ServiceRule(Strict):
     )
 
 
+class ClockRule(Strict):
+    """How far one ``day.started`` may move a service's business date
+    (``recovery_shared.clock.dates_to_run``): far enough to cross the longest run of
+    days the council's scheduler legitimately leaves out, and no further, so a mistyped
+    date is refused instead of running months of daily jobs at once."""
+
+    # Strict: a quoted "5" or a true in the TOML is a slip to report, not a number.
+    # At most a month: a longer silence is an incident for an officer to look into,
+    # not a gap to fill unattended.
+    max_days_forward: int = Field(
+        strict=True,
+        ge=1,
+        le=31,
+        description="Days one day.started may move the business date forward; a gap is filled day by day",
+    )
+
+
 class CouncilConfig(Strict):
     council_name: str
     instalments: InstalmentChoices
@@ -155,6 +172,7 @@ class CouncilConfig(Strict):
     holds: HoldsPolicy = Field(default_factory=HoldsPolicy)
     # A default so a council file written before service rules existed still loads.
     service: ServiceRule = Field(default_factory=ServiceRule)
+    clock: ClockRule
 
     def ladder(self, debt_type: DebtType | str) -> Ladder:
         try:

@@ -7,6 +7,7 @@ records and publishes it through the mapper (``events``).
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from contextlib import aclosing
@@ -16,7 +17,7 @@ import structlog
 
 from recovery_arrangements import domain, events
 from recovery_arrangements.store import ArrangementRecord, DebtRecord, HeldPayment, InstalmentRecord, Plans
-from recovery_shared.clock import financial_year_of, utc_now
+from recovery_shared.clock import dates_to_run, financial_year_of, utc_now
 from recovery_shared.contracts.envelope import Envelope, causation
 from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised, DayStarted
 from recovery_shared.contracts.internal import (
@@ -61,6 +62,7 @@ class Arrangements:
 
     def __init__(self, council: CouncilConfig) -> None:
         self.choices = council.instalments
+        self.clock = council.clock
 
     async def prefetch(self, uow: Plans, batch: list[Envelope]) -> None:
         """Load what a batch's events need in a few queries: the debts they name, those
@@ -205,11 +207,18 @@ class Arrangements:
 
     async def sweep_missed_instalments(self, uow: Plans, event: DayStarted) -> None:
         """Each business day: every instalment unpaid at the end of its due day is reported
-        missed, once, with the plan's count of misses this year and everything overdue."""
-        today = event.data.business_date
-        if not await uow.advance_business_date(today):
+        missed, once, with the plan's count of misses this year and everything overdue.
+        After a gap each day in it is swept in turn, so a miss is dated the day it was
+        found; a day too far ahead is refused and the business date stays."""
+        days = dates_to_run(await uow.today(), event.data.business_date, max_days_forward=self.clock.max_days_forward)
+        if not days:
             return  # a replayed or older day: the sweep for it has run
+        await uow.advance_business_date(days[-1])
         chain = causation(event)
+        for day in days:
+            await self._sweep(uow, day, chain)
+
+    async def _sweep(self, uow: Plans, today: date, chain: dict[str, uuid.UUID]) -> None:
         mapper = events.MissedEvents(
             detected_on=today,
             occurred_at=utc_now(),

@@ -12,7 +12,7 @@ import structlog
 
 from recovery_enforcement import domain, events
 from recovery_enforcement.store import AgentReturnRecord, CaseRecord, Cases, HoldRecord, new_case
-from recovery_shared.clock import utc_now
+from recovery_shared.clock import dates_to_run, utc_now
 from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
@@ -173,12 +173,18 @@ class Enforcement:
 
     async def run_day(self, uow: Cases, event: DayStarted) -> None:
         """Moves every case whose next step has fallen due: reminders judged, balances
-        falling due, final notices, summonses and agent referrals."""
-        today = event.data.business_date
-        if not await uow.advance_business_date(today):
-            return
-        for case in await uow.cases.due_for_action(today):
-            self._apply(uow, case, domain.on_day(case.snapshot(), self.rules(case.debt_type), today))
+        falling due, final notices, summonses and agent referrals. After a gap each day
+        in it is run in turn, so every step is dated the day it fell due; a day too far
+        ahead is refused and the business date stays."""
+        days = dates_to_run(
+            await uow.today(), event.data.business_date, max_days_forward=self.council.clock.max_days_forward
+        )
+        if not days:
+            return  # a replayed or older day: it has run
+        await uow.advance_business_date(days[-1])
+        for today in days:
+            for case in await uow.cases.due_for_action(today):
+                self._apply(uow, case, domain.on_day(case.snapshot(), self.rules(case.debt_type), today))
 
     # --- courts.outcomes.v1 ----------------------------------------------------------
 
