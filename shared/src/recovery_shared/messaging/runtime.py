@@ -251,17 +251,27 @@ def _asgi_app(
 
 
 def serve(app_factory: str, settings: ServiceSettings) -> None:
-    """Run one service process: ``recovery-<service>`` (or ``... migrate``)."""
+    """Run one service process: ``recovery-<service>``; or an ops command against the
+    service's own database and route table: ``recovery-<service> migrate``, or
+    ``recovery-<service> dead-letters list|show|redrive ...`` (``dead_letters.py``)."""
     import sys
 
     import uvicorn
 
-    if len(sys.argv) > 1 and sys.argv[1] == "migrate":
+    ops_command = sys.argv[1] if len(sys.argv) > 1 else None
+    if ops_command in {"migrate", "dead-letters"}:
         module, _, attr = app_factory.partition(":")
         mod = __import__(module, fromlist=[attr])
         runtime: ServiceRuntime = mod.build_runtime(settings)
-        runtime.migrate()
-        return
+        if ops_command == "migrate":
+            runtime.migrate()
+            return
+        from recovery_shared.messaging import dead_letters
+
+        # Re-drives are logged like the service's own lines (JSON on stderr), apart from
+        # the summary printed for the person on stdout.
+        configure_logging(settings.service_name, settings.log_level)
+        raise SystemExit(dead_letters.command(runtime, sys.argv[2:]))
     uvicorn.run(
         app_factory,
         factory=True,
