@@ -56,9 +56,13 @@ _offsets: dict[str, int] = {}
 
 
 def record(topic: str, event: Envelope | bytes, key: str = "1001") -> Record:
+    """A record keyed as our relay keys it: by the envelope's key, which the consumer
+    checks. ``key`` is for raw bytes, which have no envelope to take it from; a test
+    of a wrongly keyed record builds its ``Record`` itself."""
     offset = _offsets[topic] = _offsets.get(topic, -1) + 1
-    value = event if isinstance(event, bytes) else event.to_bytes()
-    return Record(topic=topic, value=value, key=key.encode(), offset=offset)
+    if isinstance(event, bytes):
+        return Record(topic=topic, value=event, key=key.encode(), offset=offset)
+    return Record(topic=topic, value=event.to_bytes(), key=event.key.encode(), offset=offset)
 
 
 def payment_received(

@@ -12,6 +12,20 @@ batch is rolled back and replayed one message per unit of work, through the very
 same prefetch and use case, so the refused one goes to the dead-letter topic
 alone and the others still take effect.
 
+No message can stop a partition. Every failure, whether in a use case, in writing
+its rows or in the commit, is classified: a transient one (a locked or lost
+database, a record changed meanwhile) is retried with backoff, the batch first and
+then each message alone; anything else, or a transient failure that outlasts its
+retries, dead-letters that one message in a fresh unit. A dead letter keeps the
+original bytes in the service's own database (``dead_letter``) and puts only a
+reference on ``<topic>.dlq``, since the bytes may hold names and addresses.
+``handle`` raises only when even the dead letter cannot be written; the batch is
+then read again later.
+
+A record must be keyed by its envelope's key (the account reference): Kafka keeps
+order per key, so one keyed otherwise is dead-lettered rather than applied out of
+its account's order.
+
 An event of a type the service has no route for is not its business: it is
 marked handled and counted as skipped.
 """
@@ -19,6 +33,7 @@ marked handled and counted as skipped.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import traceback
@@ -32,9 +47,9 @@ from recovery_shared.clock import utc_now
 from recovery_shared.contracts import ContractError, parse
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.logging import HANDLING
-from recovery_shared.messaging.errors import backoff_delays, is_transient
+from recovery_shared.messaging.errors import backoff_delays, describe_failure, is_transient
 from recovery_shared.messaging.routes import Route, RouteTable
-from recovery_shared.messaging.unit_of_work import UnitOfWork
+from recovery_shared.messaging.unit_of_work import DeadLetter, UnitOfWork
 from recovery_shared.refusal import Refused
 from recovery_shared.topics import dead_letter_topic
 
@@ -87,29 +102,26 @@ class InboxConsumer:
         routes: RouteTable,
         use_cases: object,
         on_committed: Callable[[], None] | None = None,
+        transient_retries: int = 6,
+        retry_initial_s: float = 0.1,
+        retry_ceiling_s: float = 5.0,
     ) -> None:
         self.units = units
         self.routes = routes
         self.use_cases = use_cases
         self.on_committed = on_committed
+        self.transient_retries = transient_retries
+        self.retry_delays = backoff_delays(retry_initial_s, retry_ceiling_s, transient_retries)
         self.counts: dict[str, TopicCounts] = {topic: TopicCounts() for topic in routes.topics()}
 
     async def handle(self, records: Sequence[RecordLike]) -> None:
-        """Handle a batch; raises only when a transient error outlasts its retries,
-        in which case FastStream rewinds the offsets and the batch comes again."""
+        """Handle a batch. Every message ends applied, skipped or dead-lettered; this
+        raises only when a dead letter itself cannot be written (the database is
+        gone), and then FastStream rewinds the offsets and the batch comes again."""
         inbound = [self._read(r) for r in records]
-        delays = backoff_delays()
-        for attempt, delay in enumerate([*delays, None]):
-            try:
-                await self._apply_batch(inbound)
-                break
-            except Exception as exc:
-                if not is_transient(exc) or delay is None:
-                    raise
-                log.warning(
-                    "transient error, retrying", attempt=attempt + 1, error=type(exc).__name__, retry_in_s=delay
-                )
-                await asyncio.sleep(delay)
+        if not await self._apply_batch_retrying(inbound):
+            for item in inbound:
+                await self._apply_alone(item)
         if _FAILPOINT == "after-db-commit":
             # Fault injection for the crash-recovery test: die after our commit and
             # before FastStream commits the offsets. Never set in production.
@@ -124,13 +136,44 @@ class InboxConsumer:
             event = parse(record.topic, record.value)
         except ContractError as exc:
             return _Inbound(record, None, str(exc))
-        return _Inbound(record, event, None, self.routes.route_for(type(event)))
+        item = _Inbound(record, event, None, self.routes.route_for(type(event)))
+        key = record.key.decode("utf-8", errors="replace") if record.key is not None else None
+        if key != event.key:
+            # Kafka keeps order per key only: a record keyed otherwise than its account
+            # could overtake or be overtaken by that account's other events.
+            item.problem = _key_mismatch(key, event.key)
+        return item
 
     def _count(self, item: _Inbound) -> TopicCounts:
         return self.counts.setdefault(item.record.topic, TopicCounts())
 
-    async def _apply_batch(self, inbound: list[_Inbound]) -> None:
+    async def _apply_batch_retrying(self, inbound: list[_Inbound]) -> bool:
+        """The whole batch in one unit, retried while the failure is transient; False
+        when it has to go message by message instead."""
+        for attempt, delay in enumerate([*self.retry_delays, None]):
+            try:
+                return await self._apply_batch(inbound)
+            except Exception as exc:
+                if not is_transient(exc):
+                    # Failing outside the use cases (reading the inbox, keeping a dead
+                    # letter): one by one, each message's own failure is classified.
+                    log.error("unexpected error in batch; replaying one by one", error=describe_failure(exc))
+                    return False
+                if delay is None:
+                    log.warning("transient errors outlasted the batch's retries; going message by message")
+                    return False
+                log.warning(
+                    "transient error, retrying the batch",
+                    attempt=attempt + 1,
+                    error=describe_failure(exc),
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
+        return False  # pragma: no cover - the loop always returns
+
+    async def _apply_batch(self, inbound: list[_Inbound]) -> bool:
         tally: list[tuple[_Inbound, str]] = []
+        dead: list[tuple[_Inbound, int, str]] = []
         async with self.units() as uow:
             seen = await uow.already_handled([i.message_id for i in inbound])
             fresh: list[_Inbound] = []
@@ -140,7 +183,7 @@ class InboxConsumer:
                     continue
                 seen.add(item.message_id)
                 if item.problem is not None:
-                    self._dead_letter(uow, item, item.problem)
+                    dead.append((item, await self._dead_letter(uow, item, item.problem), item.problem))
                     tally.append((item, "dead_lettered"))
                 elif item.route is None:
                     tally.append((item, "skipped"))
@@ -155,18 +198,19 @@ class InboxConsumer:
                 await uow.commit()
             except Refused:
                 await uow.rollback()
-                await self._apply_one_by_one(inbound)
-                return
+                return False
             except Exception as exc:
                 await uow.rollback()
                 if is_transient(exc):
                     raise
-                log.error("unexpected error in batch; replaying one by one", error=repr(exc))
-                await self._apply_one_by_one(inbound)
-                return
+                log.error("unexpected error in batch; replaying one by one", error=describe_failure(exc))
+                return False
         for item, outcome in tally:
             counts = self._count(item)
             setattr(counts, outcome, getattr(counts, outcome) + 1)
+        for item, dead_letter_id, reason in dead:
+            _log_dead_letter(item, dead_letter_id, reason)
+        return True
 
     async def _prefetch(self, uow: UnitOfWork, items: list[_Inbound]) -> None:
         if self.routes.prefetch is not None and items:
@@ -182,57 +226,205 @@ class InboxConsumer:
             uow.cause = None
             HANDLING.reset(handling)
 
-    async def _apply_one_by_one(self, inbound: list[_Inbound]) -> None:
-        for item in inbound:
-            async with self.units() as uow:
+    async def _apply_alone(self, item: _Inbound) -> None:
+        """One message in its own unit, retried while the failure is transient. A
+        refusal, any other failure (while handling, writing or committing), or a
+        transient one that outlasts the retries dead-letters it in a fresh unit."""
+        if item.problem is not None:
+            await self._dead_letter_alone(item, item.problem)
+            return
+        reason = ""
+        for attempt, delay in enumerate([*self.retry_delays, None]):
+            try:
+                outcome = await self._commit_alone(item)
+            except Refused as exc:
+                reason = f"refused: {exc}"
+                break
+            except Exception as exc:
+                failure = describe_failure(exc)
+                if not is_transient(exc):
+                    log.error(
+                        "unexpected error handling message; dead-lettered",
+                        topic=item.record.topic,
+                        partition=item.record.partition,
+                        offset=item.record.offset,
+                        error=failure,
+                        trace="".join(traceback.format_tb(exc.__traceback__, limit=-5)),
+                    )
+                    reason = f"unexpected error: {failure}"
+                    break
+                if delay is None:
+                    reason = f"kept failing after {self.transient_retries} retries: {failure}"
+                    break
+                log.warning(
+                    "transient error, retrying the message",
+                    topic=item.record.topic,
+                    partition=item.record.partition,
+                    offset=item.record.offset,
+                    attempt=attempt + 1,
+                    error=failure,
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
+            else:
                 counts = self._count(item)
-                if await uow.already_handled([item.message_id]):
-                    counts.duplicates += 1
-                    continue
-                reason = item.problem
-                if reason is None and item.route is not None:
-                    try:
-                        await self._prefetch(uow, [item])
-                        await self._apply(uow, item)
-                    except Refused as exc:
-                        reason = f"refused: {exc}"
-                    except Exception as exc:
-                        if is_transient(exc):
-                            raise
-                        log.error(
-                            "unexpected error handling message; dead-lettered",
-                            topic=item.record.topic,
-                            error=repr(exc),
-                            trace=traceback.format_exc(limit=5),
-                        )
-                        reason = f"unexpected error: {type(exc).__name__}: {exc}"
-                    if reason is not None:
-                        await uow.rollback()
-                if reason is not None:
-                    self._dead_letter(uow, item, reason)
-                    counts.dead_lettered += 1
-                elif item.route is None:
-                    counts.skipped += 1
-                else:
-                    counts.handled += 1
-                uow.mark_handled(item.message_id, item.record.topic)
-                await uow.commit()
+                setattr(counts, outcome, getattr(counts, outcome) + 1)
+                return
+        await self._dead_letter_alone(item, reason)
 
-    def _dead_letter(self, uow: UnitOfWork, item: _Inbound, reason: str) -> None:
-        """Original bytes as the value, the reason and where it came from as headers,
-        in the same transaction as the inbox mark so it is sent once."""
+    async def _commit_alone(self, item: _Inbound) -> str:
+        """Apply one message and commit; answers how it is counted. A failure leaves
+        the unit uncommitted, so leaving it rolls it back."""
+        async with self.units() as uow:
+            if await uow.already_handled([item.message_id]):
+                return "duplicates"
+            outcome = "skipped"
+            if item.route is not None:
+                await self._prefetch(uow, [item])
+                await self._apply(uow, item)
+                outcome = "handled"
+            uow.mark_handled(item.message_id, item.record.topic)
+            await uow.commit()
+            return outcome
+
+    async def _dead_letter_alone(self, item: _Inbound, reason: str) -> None:
+        """The inbox mark and the dead letter in a fresh unit, nothing of the failed
+        attempt with them. Retried while the database is unsteady; if it cannot be
+        written at all this raises, and the batch comes again later."""
+        for attempt, delay in enumerate([*self.retry_delays, None]):
+            try:
+                async with self.units() as uow:
+                    dead_letter_id = None
+                    if not await uow.already_handled([item.message_id]):
+                        dead_letter_id = await self._dead_letter(uow, item, reason)
+                        uow.mark_handled(item.message_id, item.record.topic)
+                    await uow.commit()
+            except Exception as exc:
+                if not is_transient(exc) or delay is None:
+                    log.error(
+                        "could not write a dead letter; the batch will be read again",
+                        topic=item.record.topic,
+                        partition=item.record.partition,
+                        offset=item.record.offset,
+                        error=describe_failure(exc),
+                    )
+                    raise
+                log.warning(
+                    "transient error writing a dead letter, retrying",
+                    attempt=attempt + 1,
+                    error=describe_failure(exc),
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
+            else:
+                counts = self._count(item)
+                if dead_letter_id is None:
+                    counts.duplicates += 1
+                else:
+                    counts.dead_lettered += 1
+                    _log_dead_letter(item, dead_letter_id, reason)
+                return
+
+    async def _dead_letter(self, uow: UnitOfWork, item: _Inbound, reason: str) -> int:
+        """The original bytes kept in the service's database, and a reference to them
+        on the dead-letter topic, in the same transaction as the inbox mark so it is
+        sent once. The bytes may hold names and addresses: they never go on the topic."""
         r = item.record
-        key = r.key.decode("utf-8", errors="replace") if r.key else None
+        reason = reason[:_REASON_CHARS]
+        failed_at = utc_now()
+        key = _text(r.key) if r.key is not None else None
+        event_type = item.event.type if item.event is not None else _type_named_in(r.value)
+        dead_letter_id = await uow.keep_dead_letter(
+            DeadLetter(
+                direction="inbound",
+                topic=r.topic,
+                source_partition=r.partition,
+                source_offset=r.offset,
+                message_key=key,
+                message_id=item.message_id,
+                event_type=event_type,
+                payload=r.value or b"",
+                headers=_headers_of(r),
+                reason=reason,
+                failed_at=failed_at,
+            )
+        )
+        reference = {
+            "dead_letter_id": dead_letter_id,
+            "consumer": uow.consumer,
+            "reason": reason,
+            "source_topic": r.topic,
+            "source_partition": r.partition,
+            "source_offset": r.offset,
+            "event_id": str(item.event.event_id) if item.event is not None else None,
+            "event_type": event_type,
+            "failed_at": failed_at.isoformat(),
+        }
         headers = {
-            "dlq.reason": reason[:2000],
+            "dlq.reason": reason,
             "dlq.consumer": uow.consumer,
-            "dlq.failed_at": utc_now().isoformat(),
+            "dlq.failed_at": failed_at.isoformat(),
             "dlq.source_topic": r.topic,
             "dlq.source_partition": str(r.partition),
             "dlq.source_offset": str(r.offset),
+            "dlq.dead_letter_id": str(dead_letter_id),
         }
-        uow.publish_raw(dead_letter_topic(r.topic), key, r.value or b"", headers)
-        log.warning("message dead-lettered", topic=r.topic, partition=r.partition, offset=r.offset, reason=reason)
+        uow.publish_raw(dead_letter_topic(r.topic), key, json.dumps(reference).encode(), headers)
+        return dead_letter_id
+
+
+def _log_dead_letter(item: _Inbound, dead_letter_id: int, reason: str) -> None:
+    """Once its unit has committed, so a rolled-back attempt is not reported."""
+    r = item.record
+    log.warning(
+        "message dead-lettered",
+        topic=r.topic,
+        partition=r.partition,
+        offset=r.offset,
+        dead_letter_id=dead_letter_id,
+        reason=reason[:_REASON_CHARS],
+    )
+
+
+_REASON_CHARS = 2000
+_KEY_CHARS = 200  # the widest key our tables hold (an outbox row's, a dead letter's)
+
+
+def _text(raw: bytes) -> str:
+    """Bytes from outside as text any of our columns can store (PostgreSQL refuses NUL)."""
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")[:_KEY_CHARS]
+
+
+def _key_mismatch(record_key: str | None, envelope_key: str) -> str:
+    advice = "producers must key each record by its envelope's key (the account reference)"
+    if record_key is None:
+        return f"the record has no key but the envelope's key is {envelope_key[:100]!r}; {advice}"
+    return f"the record key {record_key[:100]!r} does not match the envelope's key {envelope_key[:100]!r}; {advice}"
+
+
+def _headers_of(record: RecordLike) -> dict[str, object]:
+    """The record's headers as JSON: a name sent more than once keeps every value."""
+    decoded: dict[str, object] = {}
+    for name, value in record.headers or ():
+        text = None if value is None else value.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        name = name.replace("\x00", "\ufffd")
+        if name not in decoded:
+            decoded[name] = text
+        else:
+            earlier = decoded[name]
+            decoded[name] = [*earlier, text] if isinstance(earlier, list) else [earlier, text]
+    return decoded
+
+
+def _type_named_in(value: bytes | None) -> str | None:
+    """The event type a message that failed its contract says it is, for finding dead
+    letters by type; None when it does not say, or cannot be read."""
+    try:
+        named = json.loads(value) if value else None
+    except ValueError:
+        return None
+    kind = named.get("type") if isinstance(named, dict) else None
+    return kind[:100] if isinstance(kind, str) else None
 
 
 def counts_report(counts: dict[str, TopicCounts]) -> dict[str, Any]:

@@ -12,12 +12,13 @@ Nothing reaches Kafka until this commits; the outbox relay sends it afterwards.
 from __future__ import annotations
 
 import json
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Column, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from recovery_shared.clock import utc_now
@@ -32,6 +33,26 @@ from recovery_shared.messaging.tables import KernelTables
 _Raw = tuple[str, str | None, bytes, str]
 
 _COLUMNS = "topic, message_key, payload, headers, created_at"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message a service could not accept, kept whole in its own database: the
+    original bytes stay there, and only a reference to the row goes on the topic."""
+
+    direction: str
+    """'inbound' (a message read) or 'outbound' (an event that could not be sent)."""
+    topic: str
+    payload: bytes
+    reason: str
+    failed_at: datetime
+    source_partition: int | None = None
+    source_offset: int | None = None
+    message_key: str | None = None
+    message_id: str | None = None
+    """The inbox id it is marked handled under, so a re-drive can find that mark."""
+    event_type: str | None = None
+    headers: dict[str, object] = field(default_factory=dict)
 
 
 class UnitOfWork:
@@ -73,6 +94,13 @@ class UnitOfWork:
 
     def mark_handled(self, message_id: str, topic: str) -> None:
         self.handled.append((message_id, topic))
+
+    # --- dead letters -------------------------------------------------------
+
+    async def keep_dead_letter(self, letter: DeadLetter) -> int:
+        """Keep ``letter`` in this unit's transaction and answer its id, which the
+        reference put on the dead-letter topic names."""
+        raise NotImplementedError
 
     # --- business clock ---------------------------------------------------
 
@@ -173,6 +201,30 @@ class SqlUnitOfWork(UnitOfWork):
             )
             seen.update(r[0] for r in rows)
         return seen
+
+    # --- dead letters -------------------------------------------------------
+
+    async def keep_dead_letter(self, letter: DeadLetter) -> int:
+        table = self.kernel.dead_letters
+        # Whatever a careless producer sent must fit, or the dead letter would fail
+        # as the message did and the partition would stop after all.
+        row = {
+            "direction": letter.direction,
+            "topic": _fits(letter.topic, table.c.topic),
+            "source_partition": letter.source_partition,
+            "source_offset": letter.source_offset,
+            "message_key": _fits(letter.message_key, table.c.message_key),
+            "message_id": _fits(letter.message_id, table.c.message_id),
+            "event_type": _fits(letter.event_type, table.c.event_type),
+            "payload": letter.payload,
+            "headers": letter.headers,
+            "reason": _fits(letter.reason, table.c.reason),
+            "consumer": _fits(self.consumer, table.c.consumer),
+            "failed_at": letter.failed_at,
+            "status": "dead",
+        }
+        result = await self.session.execute(insert(table).values(row).returning(table.c.id))
+        return int(result.scalar_one())
 
     # --- business clock ---------------------------------------------------
 
@@ -287,6 +339,15 @@ class SqlUnitOfWork(UnitOfWork):
                 for topic, key, payload, headers in rows
             ],
         )
+
+
+def _fits(text: str | None, column: Column[Any]) -> str | None:
+    """``text`` as the column can store it: PostgreSQL's text types refuse NUL."""
+    if text is None:
+        return None
+    length = getattr(column.type, "length", None)
+    text = text.replace("\x00", "\ufffd")
+    return text[:length] if length else text
 
 
 @cache
