@@ -15,13 +15,15 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import delete, select, update
 from structlog.testing import capture_logs
 
 from recovery_payments.app import build_runtime
 from recovery_payments.models import Debt
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
+from recovery_shared.admin import ensure_topics
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeAdjustedData
 from recovery_shared.messaging import runtime as runtime_module
@@ -32,7 +34,9 @@ from recovery_shared.messaging.dead_letters import (
     redrive,
     show_dead_letter,
 )
+from recovery_shared.messaging.outbox import OutboxRelay
 from recovery_shared.messaging.runtime import ServiceRuntime, serve
+from recovery_shared.topics import TopicSpec
 from tests.factories import Record, charge_raised, record
 
 NOT_KNOWN = "not known to payments"
@@ -268,48 +272,77 @@ async def test_an_interrupted_redrive_is_taken_over_without_applying_twice(datab
     await runtime.db.dispose()
 
 
-async def test_an_outbound_dead_letter_goes_back_in_the_outbox(database_url: str) -> None:
+async def _read_topic(bootstrap: str, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while not records and asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(batch)
+        # A little longer, so a copy too many would show.
+        for batch in (await consumer.getmany(timeout_ms=1000)).values():
+            records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_an_outbound_dead_letter_goes_back_in_the_outbox_and_is_sent_once_the_limit_is_raised(
+    database_url: str, kafka_bootstrap: str
+) -> None:
     runtime = await _runtime(database_url)
-    table, box = runtime.kernel.dead_letters, runtime.kernel.outbox
-    payload = json.dumps({"type": "balance.changed", "note": "x" * 2000}).encode()
+    topic = f"test.dead-letter-redrive.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, [TopicSpec(topic, 1)])
+    payload = json.dumps({"event_id": str(uuid.uuid4()), "data": "x" * 3000}).encode()
     headers = {"type": "balance.changed", "schema_version": "1"}
-    async with runtime.db.engine.begin() as conn:
-        # As the relay keeps an event too large for the broker.
-        dead_letter_id = (
-            await conn.execute(
-                insert(table)
-                .values(
-                    direction="outbound",
-                    topic=topics.PAYMENT_EVENTS,
-                    message_key="9601",
-                    message_id=str(uuid.uuid4()),
-                    event_type="balance.changed",
-                    payload=payload,
-                    headers=headers,
-                    reason="2,100 bytes is more than the 1,024 this service may send",
-                    consumer=runtime.settings.consumer_group,
-                    failed_at=utc_now(),
-                    status="dead",
-                )
-                .returning(table.c.id)
-            )
-        ).scalar_one()
+    async with runtime.unit() as uow:
+        uow.publish_raw(topic, "9601", payload, headers)
+        await uow.commit()
 
-    [result] = await redrive(runtime, ids=[dead_letter_id], by="ops.jbloggs", why="max_message_bytes raised")
+    def relay(max_message_bytes: int) -> OutboxRelay:
+        return OutboxRelay(
+            db=runtime.db,
+            kernel=runtime.kernel,
+            bootstrap_servers=kafka_bootstrap,
+            client_id="test-redrive-relay",
+            max_message_bytes=max_message_bytes,
+        )
 
+    too_small = relay(2048)
+    try:
+        assert await too_small.relay_once() == 1
+    finally:
+        await too_small.stop()
+    [letter] = await list_dead_letters(runtime)
+    assert (letter.direction, letter.topic, letter.event_type) == ("outbound", topic, "balance.changed")
+
+    [result] = await redrive(runtime, ids=[letter.id], by="ops.jbloggs", why="max_message_bytes raised")
+
+    box = runtime.kernel.outbox
     async with runtime.db.engine.connect() as conn:
         rows = (
             await conn.execute(select(box.c.id, box.c.topic, box.c.message_key, box.c.payload, box.c.headers))
         ).all()
     assert [(r.topic, r.message_key, bytes(r.payload), dict(r.headers)) for r in rows] == [
-        (topics.PAYMENT_EVENTS, "9601", payload, headers)
+        (topic, "9601", payload, headers)
     ]
-    assert result.outcome == f"back in the outbox as #{rows[0].id}"
-    assert (await _row(runtime, dead_letter_id)).status == "redriven"
+    assert (result.outcome, result.redriven) == (f"back in the outbox as #{rows[0].id}", True)
+    assert (await _row(runtime, letter.id)).status == "redriven"
     with pytest.raises(DeadLetterCommandRefused, match="already re-driven"):
-        await redrive(runtime, ids=[dead_letter_id], by="ops.jbloggs", why="again")
-    async with runtime.db.engine.connect() as conn:
-        assert (await conn.execute(select(func.count()).select_from(box))).scalar_one() == 1
+        await redrive(runtime, ids=[letter.id], by="ops.jbloggs", why="again")
+
+    raised = relay(1_000_000)
+    try:
+        assert await raised.relay_once() == 1
+    finally:
+        await raised.stop()
+    sent = await _read_topic(kafka_bootstrap, topic)
+    assert [(r.key, r.value) for r in sent] == [(b"9601", payload)]
+    assert await list_dead_letters(runtime) == []
     await runtime.db.dispose()
 
 
