@@ -2,7 +2,9 @@
 
 Readers ignore fields they do not know, so contracts grow by adding optional
 fields; a breaking change is a new ``schema_version`` with an upcaster on the
-reading side.
+reading side (``contracts.upcasting``): each event class states, as
+``SCHEMA_VERSION``, the version this code reads, and ``parse`` refuses a newer
+one and upcasts an older one before validating it.
 """
 
 from __future__ import annotations
@@ -12,18 +14,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from recovery_shared.clock import utc_now
-
-
-class Contract(BaseModel):
-    """Base for event payloads: unknown fields are ignored, known ones are strict-ish."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+from recovery_shared.contracts.base import Contract
+from recovery_shared.contracts.common import MAX_REF
 
 _POOL_IDS = 512
 _pool: Iterator[uuid.UUID] = iter(())
@@ -55,13 +52,22 @@ def new_event_id() -> uuid.UUID:
 
 
 class Envelope(Contract):
+    """An event. Built in code it gets a fresh ``event_id``; read from a topic
+    (``contracts.parse``) it must carry its own, and its ``schema_version``."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    """The schema version of this event type that this code reads and writes. A class
+    that raises it also gives ``schema_version`` the same default (a test checks),
+    and registers an upcaster from the version before."""
+
     event_id: uuid.UUID = Field(default_factory=new_event_id, description="Unique per event; the inbox dedupes on it")
     type: str = Field(description="What happened, e.g. 'payment.allocated'")
-    schema_version: int = Field(default=1, ge=1)
+    schema_version: int = Field(default=1, ge=1, strict=True, description="The shape of this event type's data")
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
     correlation_id: uuid.UUID | None = Field(default=None, description="The first event of this chain of work")
     causation_id: uuid.UUID | None = Field(default=None, description="The event that caused this one")
-    key: str = Field(min_length=1, description="Partition key: the account reference")
+    # The account reference, or where a receipt names no account, its receipt reference.
+    key: str = Field(min_length=1, max_length=MAX_REF, description="Partition key: the account reference")
     data: Any
 
     def caused_by(self, cause: Envelope) -> Self:

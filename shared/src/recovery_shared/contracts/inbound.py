@@ -13,23 +13,35 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from recovery_shared.contracts.base import Contract
 from recovery_shared.contracts.common import (
+    MAX_REF,
     AccountRef,
+    AgentFeesPence,
+    CostsPence,
     DebtType,
     FinancialYear,
+    FirmName,
+    Flag,
     HbopClassification,
-    Instalment,
+    Id,
+    Instalments,
     LiableParty,
     NonNegativePence,
+    OptionalRef,
     PositivePence,
+    ReceiptPartPence,
+    ReceiptPence,
+    Ref,
+    Text,
 )
-from recovery_shared.contracts.envelope import Contract, Envelope
+from recovery_shared.contracts.envelope import Envelope
 
 # --- billing.charges.v1 -------------------------------------------------------
 
 
 class ChargeRaisedData(Contract):
-    debt_id: str = Field(min_length=1, description="Unique id of the debt (one per account, type and year)")
+    debt_id: Id = Field(description="Unique id of the debt (one per account, type and year)")
     account_ref: AccountRef
     debt_type: DebtType
     financial_year: FinancialYear | None = Field(default=None, description="CT/NNDR year the charge is for")
@@ -37,10 +49,10 @@ class ChargeRaisedData(Contract):
     period_end: date | None = None
     amount_pence: PositivePence
     bill_issued_on: date = Field(description="The date the demand notice was issued (served)")
-    instalments: list[Instalment] | None = Field(
+    instalments: Instalments | None = Field(
         default=None, description="Statutory instalment schedule printed on the bill, where it has one"
     )
-    twelve_instalments_requested: bool = Field(
+    twelve_instalments_requested: Flag = Field(
         default=False,
         description="Taxpayer asked in writing for 12 instalments (CT reg 21(1A); NNDR 2014/15 on)",
     )
@@ -65,12 +77,12 @@ class ChargeRaised(Envelope):
 
 
 class ChargeAdjustedData(Contract):
-    debt_id: str = Field(min_length=1)
+    debt_id: Id
     account_ref: AccountRef
     new_amount_pence: NonNegativePence
     adjusted_on: date
-    reason: str = ""
-    instalments: list[Instalment] | None = Field(default=None, description="The revised schedule, if reissued")
+    reason: Text = ""
+    instalments: Instalments | None = Field(default=None, description="The revised schedule, if reissued")
 
 
 class ChargeAdjusted(Envelope):
@@ -97,12 +109,14 @@ class PaymentChannel(StrEnum):
 
 
 class PaymentReceivedData(Contract):
-    receipt_ref: str = Field(min_length=1, description="The channel's unique receipt reference")
+    receipt_ref: Ref = Field(description="The channel's unique receipt reference")
     channel: PaymentChannel
-    amount_pence: PositivePence
+    amount_pence: ReceiptPence
     received_on: date
-    payer_reference: str = Field(default="", description="The reference the payer quoted")
-    directed_debt_id: str | None = Field(default=None, description="A debt the payer told us to pay")
+    payer_reference: OptionalRef = Field(default="", description="The reference the payer quoted")
+    # As quoted by the payer, so bounded like a reference rather than like our debt ids:
+    # one that is too long to be ours is still money to put in suspense.
+    directed_debt_id: Ref | None = Field(default=None, description="A debt the payer told us to pay")
 
 
 class PaymentReceived(Envelope):
@@ -119,10 +133,10 @@ AddacsCode = Literal["0", "1", "2", "3", "B", "C", "D", "E", "R"]
 
 
 class DirectDebitUnpaidData(Contract):
-    mandate_ref: str = Field(min_length=1, description="Personal data adjacent: the DDI reference only")
+    mandate_ref: Ref = Field(description="Personal data adjacent: the DDI reference only")
     account_ref: AccountRef
-    receipt_ref: str = Field(min_length=1, description="The collection's receipt reference")
-    amount_pence: PositivePence
+    receipt_ref: Ref = Field(description="The collection's receipt reference")
+    amount_pence: ReceiptPence
     collection_date: date
     reason_code: AruddCode
 
@@ -138,11 +152,11 @@ DirectDebitReportEvent = Annotated[DirectDebitUnpaid, Field(discriminator="type"
 
 
 class CourtOutcomeData(Contract):
-    summons_id: str = Field(min_length=1)
+    summons_id: Ref
     account_ref: AccountRef
     hearing_date: date
-    costs_pence: NonNegativePence = Field(default=0, description="Costs the court allowed")
-    note: str = ""
+    costs_pence: CostsPence = Field(default=0, description="Costs the court allowed")
+    note: Text = ""
 
 
 class LiabilityOrderGranted(Envelope):
@@ -187,12 +201,12 @@ class AgentOutcome(StrEnum):
 
 
 class CaseReturnedData(Contract):
-    referral_id: str = Field(min_length=1)
+    referral_id: Ref
     account_ref: AccountRef
-    agent: str = ""
+    agent: FirmName = ""
     outcome: AgentOutcome
-    amount_collected_pence: NonNegativePence = 0
-    fees_pence: NonNegativePence = 0
+    amount_collected_pence: ReceiptPartPence = 0
+    fees_pence: AgentFeesPence = 0
     returned_on: date
 
 
@@ -212,11 +226,11 @@ class BreathingSpaceKind(StrEnum):
 
 
 class CircumstanceData(Contract):
-    party_id: str = Field(min_length=1, description="The person; holds reach every debt they owe us")
+    party_id: Id = Field(description="The person; holds reach every debt they owe us")
     account_ref: AccountRef
     effective_on: date
-    reference: str = Field(default="", description="e.g. the Insolvency Service's breathing space reference")
-    note: str = ""
+    reference: OptionalRef = Field(default="", description="e.g. the Insolvency Service's breathing space reference")
+    note: Text = ""
 
 
 class BreathingSpaceStartedData(CircumstanceData):
@@ -287,7 +301,7 @@ class DayStartedData(Contract):
 
 class DayStarted(Envelope):
     type: Literal["day.started"] = "day.started"
-    key: str = CLOCK_KEY
+    key: str = Field(default=CLOCK_KEY, min_length=1, max_length=MAX_REF)
     data: DayStartedData
 
 

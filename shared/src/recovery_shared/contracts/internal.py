@@ -4,27 +4,55 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from recovery_shared.contracts.base import Contract
 from recovery_shared.contracts.common import (
+    MAX_CODE,
+    MAX_DEBTS,
+    MAX_DOCUMENT_BYTES,
+    MAX_INSTALMENTS,
+    MAX_NAMED_ENTRIES,
+    MAX_TEMPLATE_ENTRIES,
+    MAX_TEMPLATE_TEXT,
     AccountRef,
+    AddressLines,
+    Code,
+    CostsPence,
+    DebtIds,
     DebtType,
-    Instalment,
-    NonNegativePence,
+    FinancialYear,
+    FirmName,
+    Flag,
+    Id,
+    Instalments,
+    Location,
+    Name,
+    NonNegativeTotalPence,
+    OptionalRef,
     PenceAmount,
+    PositiveCostsPence,
     PositivePence,
+    ReceiptPartPence,
+    ReceiptPence,
+    Ref,
+    Text,
+    TotalPence,
 )
-from recovery_shared.contracts.envelope import Contract, Envelope
+from recovery_shared.contracts.envelope import Envelope
 
 # --- payments.events.v1 -------------------------------------------------------
 
 
 class AllocationPart(Contract):
-    debt_id: str
-    amount_pence: PositivePence
-    financial_year: str | None = None
+    debt_id: Id
+    amount_pence: ReceiptPence
+    financial_year: FinancialYear | None = None
+
+
+AllocationParts = Annotated[list[AllocationPart], Field(max_length=MAX_DEBTS)]
 
 
 class AllocationRule(StrEnum):
@@ -37,13 +65,13 @@ class AllocationRule(StrEnum):
 
 
 class PaymentAllocatedData(Contract):
-    receipt_ref: str
+    receipt_ref: Ref
     account_ref: AccountRef
-    amount_pence: PositivePence
+    amount_pence: ReceiptPence
     received_on: date
     rule: AllocationRule
-    parts: list[AllocationPart] = Field(default_factory=list, description="Empty when it all went to credit")
-    credit_pence: NonNegativePence = Field(default=0, description="Left over after every debt is cleared")
+    parts: AllocationParts = Field(default_factory=list, description="Empty when it all went to credit")
+    credit_pence: ReceiptPartPence = Field(default=0, description="Left over after every debt is cleared")
 
 
 class PaymentAllocated(Envelope):
@@ -52,11 +80,11 @@ class PaymentAllocated(Envelope):
 
 
 class PaymentSuspendedData(Contract):
-    receipt_ref: str
-    amount_pence: PositivePence
+    receipt_ref: Ref
+    amount_pence: ReceiptPence
     received_on: date
-    payer_reference: str = ""
-    reason: str
+    payer_reference: OptionalRef = ""
+    reason: Text
 
 
 class PaymentSuspended(Envelope):
@@ -65,12 +93,12 @@ class PaymentSuspended(Envelope):
 
 
 class PaymentReversedData(Contract):
-    receipt_ref: str
+    receipt_ref: Ref
     account_ref: AccountRef
-    amount_pence: PositivePence
+    amount_pence: ReceiptPence
     reversed_on: date
-    reason: str
-    parts: list[AllocationPart] = Field(default_factory=list, description="What was taken back from each debt")
+    reason: Text
+    parts: AllocationParts = Field(default_factory=list, description="What was taken back from each debt")
 
 
 class PaymentReversed(Envelope):
@@ -79,10 +107,10 @@ class PaymentReversed(Envelope):
 
 
 class BalanceChangedData(Contract):
-    debt_id: str
+    debt_id: Id
     account_ref: AccountRef
     debt_type: DebtType
-    charged_pence: NonNegativePence
+    charged_pence: NonNegativeTotalPence = Field(description="The charge and the costs added to it")
     paid_pence: PenceAmount
     balance_pence: PenceAmount
     as_of: date
@@ -107,11 +135,11 @@ class ArrangementKind(StrEnum):
 
 
 class ArrangementMadeData(Contract):
-    arrangement_id: str
+    arrangement_id: Ref
     account_ref: AccountRef
     kind: ArrangementKind
-    debt_ids: list[str] = Field(min_length=1)
-    instalments: list[Instalment] = Field(min_length=1)
+    debt_ids: DebtIds = Field(min_length=1)
+    instalments: Instalments = Field(min_length=1)
 
 
 class ArrangementMade(Envelope):
@@ -120,9 +148,9 @@ class ArrangementMade(Envelope):
 
 
 class InstalmentPaidData(Contract):
-    arrangement_id: str
+    arrangement_id: Ref
     account_ref: AccountRef
-    debt_ids: list[str]
+    debt_ids: DebtIds
     due_date: date
     amount_pence: PositivePence
     paid_on: date
@@ -134,14 +162,15 @@ class InstalmentPaid(Envelope):
 
 
 class InstalmentMissedData(Contract):
-    arrangement_id: str
+    arrangement_id: Ref
     account_ref: AccountRef
-    debt_ids: list[str]
-    financial_year: str | None = None
+    debt_ids: DebtIds
+    financial_year: FinancialYear | None = None
     due_date: date
     amount_pence: PositivePence = Field(description="What is unpaid of this instalment")
-    overdue_pence: PositivePence = Field(description="Everything unpaid that has fallen due so far")
-    misses_this_year: int = Field(ge=1)
+    overdue_pence: TotalPence = Field(description="Everything unpaid that has fallen due so far")
+    # No more misses than a schedule has instalments.
+    misses_this_year: int = Field(strict=True, ge=1, le=MAX_INSTALMENTS)
     detected_on: date
 
 
@@ -151,11 +180,11 @@ class InstalmentMissed(Envelope):
 
 
 class ArrangementEndedData(Contract):
-    arrangement_id: str
+    arrangement_id: Ref
     account_ref: AccountRef
-    debt_ids: list[str]
+    debt_ids: DebtIds
     on: date
-    reason: str = ""
+    reason: Text = ""
 
 
 class ArrangementDefaulted(Envelope):
@@ -177,14 +206,14 @@ ArrangementEvent = Annotated[
 
 
 class StageChangedData(Contract):
-    case_id: str
-    debt_id: str
+    case_id: Ref
+    debt_id: Id
     account_ref: AccountRef
     debt_type: DebtType
-    from_stage: str
-    to_stage: str
+    from_stage: Code
+    to_stage: Code
     on: date
-    reason: str = ""
+    reason: Text = ""
 
 
 class StageChanged(Envelope):
@@ -195,10 +224,10 @@ class StageChanged(Envelope):
 class BalanceFellDueData(Contract):
     """The right to pay by instalments is lost: the whole unpaid balance is due now."""
 
-    debt_id: str
+    debt_id: Id
     account_ref: AccountRef
     due_on: date
-    reason: str
+    reason: Text
 
 
 class BalanceFellDue(Envelope):
@@ -207,10 +236,10 @@ class BalanceFellDue(Envelope):
 
 
 class HoldData(Contract):
-    party_id: str
+    party_id: Id
     account_ref: AccountRef
-    debt_ids: list[str]
-    hold: str = Field(description="breathing_space, dispute, vulnerability, ...")
+    debt_ids: DebtIds
+    hold: Code = Field(description="breathing_space, dispute, vulnerability, ...")
     on: date
 
 
@@ -225,14 +254,14 @@ class HoldReleased(Envelope):
 
 
 class SummonsListedData(Contract):
-    summons_id: str
+    summons_id: Ref
     account_ref: AccountRef
-    debt_ids: list[str]
-    court: str
+    debt_ids: DebtIds
+    court: Name
     issued_on: date
     hearing_date: date
-    amount_pence: PositivePence
-    costs_pence: NonNegativePence
+    amount_pence: TotalPence
+    costs_pence: CostsPence
 
 
 class SummonsListed(Envelope):
@@ -241,12 +270,12 @@ class SummonsListed(Envelope):
 
 
 class LiabilityOrderRecordedData(Contract):
-    summons_id: str
+    summons_id: Ref
     account_ref: AccountRef
-    debt_ids: list[str]
+    debt_ids: DebtIds
     granted_on: date
-    amount_pence: PositivePence
-    costs_pence: NonNegativePence
+    amount_pence: TotalPence
+    costs_pence: CostsPence
 
 
 class LiabilityOrderRecorded(Envelope):
@@ -255,10 +284,10 @@ class LiabilityOrderRecorded(Envelope):
 
 
 class CostsAddedData(Contract):
-    debt_id: str
+    debt_id: Id
     account_ref: AccountRef
-    amount_pence: PositivePence
-    kind: str = Field(description="summons, liability_order, ...")
+    amount_pence: PositiveCostsPence
+    kind: Code = Field(description="summons, liability_order, ...")
     added_on: date
 
 
@@ -286,19 +315,27 @@ class NoticeType(StrEnum):
     LETTER_BEFORE_CLAIM = "letter_before_claim"
 
 
+EntryName = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]
+TemplateValue = Annotated[str, Field(max_length=MAX_TEMPLATE_TEXT)] | Flag | None
+"""What a template may be given: text or a flag, never a nested structure (a figure
+goes in ``amounts`` or ``dates``, where it is typed)."""
+
+
 class NoticeRequestedData(Contract):
-    request_id: str = Field(min_length=1, description="Unique per notice; a second copy never renders twice")
+    request_id: Ref = Field(description="Unique per notice; a second copy never renders twice")
     notice_type: NoticeType
     account_ref: AccountRef
-    case_id: str = ""
-    debt_ids: list[str] = Field(default_factory=list)
-    council_name: str
-    recipient_name: str = Field(default="", description="Personal data")
-    recipient_address: list[str] = Field(default_factory=list, description="Personal data")
-    amounts: dict[str, int] = Field(default_factory=dict, description="Named amounts in pence")
-    dates: dict[str, date] = Field(default_factory=dict, description="Named dates")
+    case_id: OptionalRef = ""
+    debt_ids: DebtIds = Field(default_factory=list)
+    council_name: Name
+    recipient_name: Name = Field(default="", description="Personal data")
+    recipient_address: AddressLines = Field(default_factory=list, description="Personal data")
+    amounts: dict[EntryName, PenceAmount] = Field(
+        default_factory=dict, max_length=MAX_NAMED_ENTRIES, description="Named amounts in pence"
+    )
+    dates: dict[EntryName, date] = Field(default_factory=dict, max_length=MAX_NAMED_ENTRIES, description="Named dates")
     issued_on: date
-    template_data: dict[str, Any] = Field(default_factory=dict)
+    template_data: dict[EntryName, TemplateValue] = Field(default_factory=dict, max_length=MAX_TEMPLATE_ENTRIES)
 
 
 class NoticeRequested(Envelope):
@@ -310,17 +347,17 @@ NoticeRequestEvent = Annotated[NoticeRequested, Field(discriminator="type")]
 
 
 class NoticeIssuedData(Contract):
-    request_id: str
-    document_id: str
+    request_id: Ref
+    document_id: Id
     notice_type: NoticeType
     account_ref: AccountRef
-    case_id: str = ""
-    debt_ids: list[str] = Field(default_factory=list)
-    checksum_sha256: str
-    location: str = Field(description="Where the PDF is stored")
+    case_id: OptionalRef = ""
+    debt_ids: DebtIds = Field(default_factory=list)
+    checksum_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    location: Location = Field(description="Where the PDF is stored")
     served_on: date
-    size_bytes: int = 0
-    template_version: str | None = Field(
+    size_bytes: int = Field(default=0, strict=True, ge=0, le=MAX_DOCUMENT_BYTES)
+    template_version: Code | None = Field(
         default=None, description="The version of the wording template the notice was rendered from"
     )
 
@@ -331,11 +368,11 @@ class NoticeIssued(Envelope):
 
 
 class NoticeFailedData(Contract):
-    request_id: str
+    request_id: Ref
     notice_type: NoticeType
     account_ref: AccountRef
-    case_id: str = ""
-    reason: str
+    case_id: OptionalRef = ""
+    reason: Text
 
 
 class NoticeFailed(Envelope):
@@ -349,16 +386,16 @@ NoticeEvent = Annotated[NoticeIssued | NoticeFailed, Field(discriminator="type")
 
 
 class CaseReferredData(Contract):
-    referral_id: str
-    case_id: str
+    referral_id: Ref
+    case_id: Ref
     account_ref: AccountRef
-    debt_ids: list[str]
-    agent: str
+    debt_ids: DebtIds
+    agent: FirmName
     referred_on: date
-    liability_order_ref: str
-    amount_pence: PositivePence = Field(description="Debt and court costs passed to the agent")
-    compliance_fee_pence: NonNegativePence = Field(description="Taking Control of Goods (Fees) Regs 2014 Sch 1")
-    debtor_is_vulnerable: bool = False
+    liability_order_ref: Ref
+    amount_pence: TotalPence = Field(description="Debt and court costs passed to the agent")
+    compliance_fee_pence: CostsPence = Field(description="Taking Control of Goods (Fees) Regs 2014 Sch 1")
+    debtor_is_vulnerable: Flag = False
 
 
 class CaseReferred(Envelope):
@@ -367,11 +404,11 @@ class CaseReferred(Envelope):
 
 
 class CaseRecalledData(Contract):
-    referral_id: str
-    case_id: str
+    referral_id: Ref
+    case_id: Ref
     account_ref: AccountRef
     recalled_on: date
-    reason: str
+    reason: Text
 
 
 class CaseRecalled(Envelope):
