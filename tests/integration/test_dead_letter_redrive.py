@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
 from recovery_payments.app import build_runtime
@@ -161,6 +162,10 @@ async def test_a_dead_letter_whose_cause_is_not_fixed_is_dead_lettered_again_the
 
     with pytest.raises(DeadLetterCommandRefused, match="matches"):
         await redrive(runtime, reason="no such reason anywhere", by="ops.jbloggs", why="nothing")
+    with pytest.raises(DeadLetterCommandRefused, match="choose the dead letters"):
+        await redrive(runtime, reason="", by="ops.jbloggs", why="an empty reason is not 'every one'")
+    with pytest.raises(DeadLetterCommandRefused, match="say who"):
+        await redrive(runtime, ids=[again], by="  ", why="no name")
     await _raise_debt(runtime, "9201")
     chosen = await redrive(runtime, reason=NOT_KNOWN.upper(), by="ops.jbloggs", why="bill raised now")
     assert [(r.id, r.outcome) for r in chosen] == [(again, "applied")]
@@ -269,6 +274,32 @@ async def test_an_interrupted_redrive_is_taken_over_without_applying_twice(datab
     assert {(await _row(runtime, i)).redriven_by for i in (killed_after_consumer, killed_before_consumer)} == {
         "ops.second"
     }
+    await runtime.db.dispose()
+
+
+async def test_a_redrive_the_consumer_cannot_finish_leaves_the_dead_letter_as_it_was(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = await _runtime(database_url)
+    adjustment = _adjustment("9551", 40000)
+    dead_letter_id, original = await _dead_letter_for(runtime, adjustment)
+    await _raise_debt(runtime, "9551")
+
+    async def database_gone(records: Any) -> None:
+        raise OperationalError("INSERT INTO dead_letter", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(runtime.consumer, "handle", database_gone)
+    with pytest.raises(OperationalError):
+        await redrive(runtime, ids=[dead_letter_id], by="ops.jbloggs", why="bill raised")
+    monkeypatch.undo()
+
+    row = await _row(runtime, dead_letter_id)
+    assert (row.status, row.redriven_by, row.redrive_outcome) == ("dead", None, None)
+    await runtime.handle_records([original])  # still marked handled: a redelivery is not applied behind it
+    assert await _balances_caused_by(runtime, adjustment) == 0
+    [result] = await redrive(runtime, ids=[dead_letter_id], by="ops.jbloggs", why="bill raised; database back")
+    assert result.outcome == "applied"
+    assert await _balances_caused_by(runtime, adjustment) == 1
     await runtime.db.dispose()
 
 

@@ -250,6 +250,8 @@ async def redrive(
         raise DeadLetterCommandRefused("say who is re-driving (--by): every re-drive is recorded with its officer.")
     if not why:
         raise DeadLetterCommandRefused("say why the cause is now fixed (--why): every re-drive is recorded with it.")
+    # An empty --reason or --topic would otherwise match every dead letter there is.
+    reason, topic = reason or None, topic or None
     by_selection = reason is not None or topic is not None or since is not None or until is not None
     if ids and by_selection:
         raise DeadLetterCommandRefused(
@@ -409,9 +411,10 @@ async def _claim(runtime: ServiceRuntime, row: Any, *, by: str, why: str) -> str
 
 
 async def _release(runtime: ServiceRuntime, row: Any) -> None:
-    """The consumer gave up (the database stayed unavailable through its retries): put
-    the dead letter back as it was, inbox mark included, so a redelivery of the
-    original does not apply it behind the dead letter's back."""
+    """The consumer raised (it could not even dead-letter the message again: the
+    database stayed away through its retries): put the dead letter back as it was,
+    inbox mark included, so a redelivery of the original does not apply it behind the
+    dead letter's back."""
     if await _outcome(runtime, row) is not None:
         return
     table, inbox = runtime.kernel.dead_letters, runtime.kernel.inbox
