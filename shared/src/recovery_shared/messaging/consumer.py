@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts import ContractError, parse
@@ -82,6 +83,25 @@ class _Inbound:
             # A message we cannot read has no event id; its position is its identity.
             r = self.record
             self.message_id = f"raw:{r.topic}/{r.partition}/{r.offset}"
+
+
+class DeadLetterReference(BaseModel):
+    """What a dead-letter topic carries: where the message came from, why it was
+    refused, and the id of the ``dead_letter`` row in the consumer's database that
+    keeps its original bytes and headers. The bytes themselves may hold names and
+    addresses, so they stay behind that database's access control."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dead_letter_id: int = Field(description="The row in the consumer's dead_letter table")
+    consumer: str = Field(description="The consumer group that refused the message")
+    reason: str = Field(description="Why, in words a person can act on (at most 2,000 characters)")
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    event_id: str | None = Field(description="The envelope's event id; null when the message could not be read")
+    event_type: str | None = Field(description="The event type, when the message names one")
+    failed_at: AwareDatetime
 
 
 @dataclass
@@ -349,17 +369,17 @@ class InboxConsumer:
                 failed_at=failed_at,
             )
         )
-        reference = {
-            "dead_letter_id": dead_letter_id,
-            "consumer": uow.consumer,
-            "reason": reason,
-            "source_topic": r.topic,
-            "source_partition": r.partition,
-            "source_offset": r.offset,
-            "event_id": str(item.event.event_id) if item.event is not None else None,
-            "event_type": event_type,
-            "failed_at": failed_at.isoformat(),
-        }
+        reference = DeadLetterReference(
+            dead_letter_id=dead_letter_id,
+            consumer=uow.consumer,
+            reason=reason,
+            source_topic=r.topic,
+            source_partition=r.partition,
+            source_offset=r.offset,
+            event_id=str(item.event.event_id) if item.event is not None else None,
+            event_type=event_type,
+            failed_at=failed_at,
+        )
         headers = {
             "dlq.reason": reason,
             "dlq.consumer": uow.consumer,
@@ -369,7 +389,7 @@ class InboxConsumer:
             "dlq.source_offset": str(r.offset),
             "dlq.dead_letter_id": str(dead_letter_id),
         }
-        uow.publish_raw(dead_letter_topic(r.topic), key, json.dumps(reference).encode(), headers)
+        uow.publish_raw(dead_letter_topic(r.topic), key, reference.model_dump_json().encode(), headers)
         return dead_letter_id
 
 

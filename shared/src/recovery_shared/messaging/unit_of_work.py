@@ -83,8 +83,9 @@ class UnitOfWork:
         self.events.append(event)
 
     def publish_raw(self, topic: str, key: str | None, payload: bytes, headers: dict[str, str]) -> None:
-        """Bytes as they are (a dead letter carries the original message). Written to the
-        outbox ahead of the unit's events: raw messages go to other topics than events."""
+        """Bytes as they are (a dead letter's reference to the row keeping the original).
+        Written to the outbox ahead of the unit's events: raw messages go to other
+        topics than events."""
         self.raw.append((topic, key, payload, json.dumps(headers)))
 
     # --- inbox ------------------------------------------------------------
