@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from recovery_shared import topics
 from recovery_shared.contracts.inbound import PaymentReceived
@@ -123,6 +123,7 @@ def test_a_bad_moment_is_transient(error: Exception) -> None:
         psycopg.errors.NumericValueOutOfRange('value "100000000000000000000" is out of range for type bigint'),
         psycopg.errors.UniqueViolation("duplicate key value violates unique constraint"),
         IntegrityError("INSERT INTO receipt", {}, psycopg.errors.UniqueViolation("duplicate key")),
+        DataError("INSERT INTO debt", {}, psycopg.errors.NumericValueOutOfRange("value out of range")),
         OverflowError("Python int too large to convert to SQLite INTEGER"),
         ValueError("a bug"),
         Refused("a rule"),
