@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from recovery_enforcement.app import ROUTES
 from recovery_enforcement.handlers import _NAMES, Enforcement
@@ -471,3 +472,119 @@ async def test_a_refused_event_leaves_nothing_behind() -> None:
         await handle(uow, both)  # the first debt's reminder was decided before the refusal
     assert uow.case("CT-1001").stage == "billed" and uow.case("CT-1001").reminders_sent == 0
     assert uow.events == [] and uow.state.steps == []
+
+
+# --- holds for people we hold no case of yet --------------------------------------------------
+
+
+async def pending_holds(uow: FakeCases) -> list[tuple[str, str, date, str]]:
+    return [(h.party_id, h.kind, h.started_on, h.reference) for h in await Enforcement(COUNCIL).pending_holds(uow)]
+
+
+async def test_a_breathing_space_for_someone_we_hold_no_case_of_waits_and_holds_their_case_from_its_start() -> None:
+    """SI 2020/1311: the moratorium covers the debts owed when it started, however late we
+    learn of the debt; nothing progresses on the ladder until it ends [S47][S47e]."""
+    uow = FakeCases()
+    with capture_logs() as logged:
+        await handle(uow, circumstance(BreathingSpaceStarted, "1001", "P-1", date(2026, 5, 4)))
+    assert await pending_holds(uow) == [("P-1", "breathing_space", date(2026, 5, 4), "REF-1")]
+    assert uow.published(HoldApplied) == []
+    [report] = [entry for entry in logged if entry["event"].startswith("hold kept pending")]
+    assert report["pending_holds"] == 1 and report["kind"] == "breathing_space"
+
+    await days(uow, date(2026, 5, 4), date(2026, 5, 9))
+    await handle(uow, bill("1001", party="P-1"))  # billed 10 March: owed when it started
+    [applied] = uow.published(HoldApplied)
+    assert (applied.data.debt_ids, applied.data.hold, applied.data.on) == (
+        ["CT-1001"],
+        "breathing_space",
+        date(2026, 5, 4),
+    )
+    case = uow.case("CT-1001")
+    assert case.held and case.held_since == date(2026, 5, 4)
+    assert await pending_holds(uow) == []
+    assert [h.case_ids for h in uow.state.holds] == [["CT-1001"]]
+
+    # While it lasts the debt does not move: a miss is not answered, no day moves it.
+    await handle(uow, missed("1001", "CT-1001"))
+    await days(uow, date(2026, 5, 10), date(2026, 7, 2))
+    assert uow.published(NoticeRequested) == [] and uow.published(StageChanged) == []
+
+    await handle(uow, circumstance(BreathingSpaceEnded, "1001", "P-1", date(2026, 7, 3)))
+    [released] = uow.published(HoldReleased)
+    assert released.data.debt_ids == ["CT-1001"] and not uow.case("CT-1001").held
+    # The miss it held back is answered now, with a reminder issued the day it ended.
+    [reminder] = uow.published(NoticeRequested)
+    assert (reminder.data.notice_type, reminder.data.issued_on) == (NoticeType.REMINDER, date(2026, 7, 3))
+
+
+async def test_a_pending_breathing_space_does_not_reach_a_debt_arising_after_it_started() -> None:
+    uow = FakeCases()
+    await handle(uow, circumstance(BreathingSpaceStarted, "1001", "P-1", date(2026, 5, 4)))
+    await handle(uow, bill("1001", party="P-1", billed_on=date(2026, 6, 1)))
+    assert not uow.case("CT-1001").held and uow.published(HoldApplied) == []
+    assert await pending_holds(uow) == [("P-1", "breathing_space", date(2026, 5, 4), "REF-1")]
+
+
+async def test_the_ending_event_ends_a_pending_hold_and_a_case_opened_later_is_not_held() -> None:
+    uow = FakeCases()
+    await handle(uow, circumstance(BreathingSpaceStarted, "1001", "P-1", date(2026, 5, 4)))
+    await handle(uow, circumstance(BreathingSpaceEnded, "1001", "P-1", date(2026, 7, 3)))
+    assert await pending_holds(uow) == []
+    await handle(uow, bill("1001", party="P-1"))
+    assert not uow.case("CT-1001").held
+    assert uow.published(HoldApplied) == [] and uow.published(HoldReleased) == []
+
+
+@pytest.mark.parametrize(("event", "hold"), [(DebtorDeceased, "deceased"), (InsolvencyNotified, "insolvency")])
+async def test_death_or_insolvency_notified_before_any_case_holds_every_case_opened_for_the_person(
+    event: type[Envelope], hold: str
+) -> None:
+    uow = FakeCases()
+    await handle(uow, circumstance(event, "1001", "P-1", date(2026, 5, 4)))
+    assert await pending_holds(uow) == [("P-1", hold, date(2026, 5, 4), "REF-1")]
+    await handle(uow, bill("1001", party="P-1"))
+    await handle(uow, bill("1002", party="P-1", billed_on=date(2026, 6, 1)))
+    assert [a.data.debt_ids for a in uow.published(HoldApplied)] == [["CT-1001"], ["CT-1002"]]
+    assert uow.case("CT-1001").held and uow.case("CT-1002").held
+    assert await pending_holds(uow) == []
+
+
+async def test_a_vulnerability_flag_for_someone_we_hold_no_case_of_waits_for_their_case_and_its_clearing() -> None:
+    uow = FakeCases()
+    await handle(uow, circumstance(VulnerabilityFlagged, "1001", "P-1", date(2026, 5, 4)))
+    assert await pending_holds(uow) == [("P-1", "vulnerability", date(2026, 5, 4), "REF-1")]
+    await handle(uow, bill("1001", party="P-1"))
+    assert uow.case("CT-1001").vulnerable and not uow.case("CT-1001").held
+    assert await pending_holds(uow) == []
+    await handle(uow, circumstance(VulnerabilityCleared, "1001", "P-1", date(2026, 6, 1)))
+    assert not uow.case("CT-1001").vulnerable
+    await handle(uow, bill("1002", party="P-1"))
+    assert not uow.case("CT-1002").vulnerable  # cleared: a later case does not carry it
+
+
+async def test_a_vulnerability_flag_does_not_keep_a_case_held_when_its_breathing_space_ends() -> None:
+    uow = FakeCases()
+    await handle(uow, bill("1001", party="P-1"))
+    await handle(uow, circumstance(VulnerabilityFlagged, "1001", "P-1", date(2026, 5, 1)))
+    await handle(uow, circumstance(BreathingSpaceStarted, "1001", "P-1", date(2026, 5, 4)))
+    await handle(uow, circumstance(BreathingSpaceEnded, "1001", "P-1", date(2026, 7, 3)))
+    [released] = uow.published(HoldReleased)
+    assert released.data.debt_ids == ["CT-1001"]
+    case = uow.case("CT-1001")
+    assert not case.held and case.vulnerable
+
+
+async def test_a_dispute_that_pauses_recovery_waits_for_a_case_on_its_account_and_is_resolved() -> None:
+    chooses_to_pause = COUNCIL.holds.model_copy(update={"dispute_pauses_recovery": True})
+    pausing = Enforcement(COUNCIL.model_copy(update={"holds": chooses_to_pause}))
+    uow = FakeCases()
+    await handle(uow, circumstance(DisputeRaised, "1001", "P-1", date(2026, 5, 4)), pausing)
+    assert await pending_holds(uow) == [("P-1", "dispute", date(2026, 5, 4), "REF-1")]
+    await handle(uow, bill("2001", party="P-1"), pausing)  # another account: a dispute is about its own
+    await handle(uow, bill("1001", party="P-1"), pausing)
+    assert [a.data.debt_ids for a in uow.published(HoldApplied)] == [["CT-1001"]]
+    assert uow.case("CT-1001").held and not uow.case("CT-2001").held
+    await handle(uow, circumstance(DisputeResolved, "1001", "P-1", date(2026, 5, 26)), pausing)
+    [released] = uow.published(HoldReleased)
+    assert released.data.debt_ids == ["CT-1001"] and not uow.case("CT-1001").held

@@ -90,6 +90,13 @@ class FakeHoldRepository:
     def add(self, hold: HoldRecord) -> None:
         self.state.holds.append(hold)
 
+    async def pending(self) -> list[HoldRecord]:
+        waiting = [h for h in self.state.holds if h.pending and h.ended_on is None]
+        return sorted(waiting, key=lambda h: (h.started_on, h.party_id, h.kind))
+
+    async def pending_count(self) -> int:
+        return len(await self.pending())
+
 
 class FakePendingSchedules:
     def __init__(self, state: _State) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from faststream.asgi import AsgiFastStream
 
+from recovery_enforcement.api import officer_routes
 from recovery_enforcement.events import PUBLISHED_ON_ENFORCEMENT_EVENTS
 from recovery_enforcement.handlers import Enforcement
 from recovery_enforcement.models import kernel, metadata
@@ -100,10 +101,12 @@ def build_runtime(settings: EnforcementSettings) -> ServiceRuntime:
 
 
 def create_app(settings: EnforcementSettings | None = None, *, for_specification: bool = False) -> AsgiFastStream:
+    runtime = build_runtime(settings or EnforcementSettings())
     return service_app(
-        build_runtime(settings or EnforcementSettings()),
+        runtime,
         title="Recovery: enforcement",
         description="Recovery cases: the statutory ladder, holds, court, liability orders and agent referrals.",
+        routes=officer_routes(runtime),
         for_specification=for_specification,
     )
 

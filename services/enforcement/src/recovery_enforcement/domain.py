@@ -563,6 +563,23 @@ def on_agent_return(case: Case, rules: Rules, outcome: AgentOutcome, agent: str,
 
 # --- holds and vulnerability -------------------------------------------------------
 
+VULNERABILITY = "vulnerability"
+"""Kept for the person beside their holds (domain §11 lists it among them), though it
+pauses nothing: every case of theirs carries the flag while it stands."""
+
+
+def reaches_new_case(kind: str, hold_account_ref: str, started_on: date, case: Case) -> bool:
+    """Whether a person's standing hold or flag reaches a case opened after it was
+    notified, with its effect from the day it started: a vulnerability flag always; a
+    breathing space, death or insolvency every debt of theirs (SI 2020/1311 reg 14), a
+    breathing space only debts owed when it started; a dispute only its own account."""
+    if kind == VULNERABILITY:
+        return True
+    hold = HoldKind(kind)
+    if not holds.reaches_every_debt_of_the_person(hold) and hold_account_ref != case.account_ref:
+        return False
+    return case.is_open and holds.covers(hold, case.bill_issued_on, started_on)
+
 
 def pauses_recovery(rules: Rules, kind: HoldKind) -> bool:
     return holds.pauses_recovery(kind, dispute_pauses_recovery=rules.council.holds.dispute_pauses_recovery)

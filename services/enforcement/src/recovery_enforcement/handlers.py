@@ -82,8 +82,8 @@ class Enforcement:
         )
         if wanted.schedules:
             await uow.schedules.load(wanted.schedules)
-        if wanted.parties:
-            await uow.holds.load_open(wanted.parties)
+        if wanted.parties or wanted.holders:
+            await uow.holds.load_open(wanted.parties | wanted.holders)
 
     # --- billing.charges.v1 ----------------------------------------------------------
 
@@ -104,20 +104,38 @@ class Enforcement:
         printed = [(i.due_date.isoformat(), i.amount_pence) for i in data.instalments or ()]
         schedule = printed or [(str(due), int(pence)) for due, pence in pending or ()]
         party = data.liable_party
-        uow.cases.add(
-            new_case(
-                debt_id=data.debt_id,
-                account_ref=data.account_ref,
-                party_id=party.party_id,
-                debt_type=data.debt_type,
-                financial_year=data.financial_year,
-                bill_issued_on=data.bill_issued_on,
-                recipient_name=party.name,
-                recipient_address=[*party.address_lines, party.postcode],
-                amount_pence=data.amount_pence,
-                schedule=schedule,
-            )
+        case = new_case(
+            debt_id=data.debt_id,
+            account_ref=data.account_ref,
+            party_id=party.party_id,
+            debt_type=data.debt_type,
+            financial_year=data.financial_year,
+            bill_issued_on=data.bill_issued_on,
+            recipient_name=party.name,
+            recipient_address=[*party.address_lines, party.postcode],
+            amount_pence=data.amount_pence,
+            schedule=schedule,
         )
+        uow.cases.add(case)
+        await self._reach_new_case(uow, case)
+
+    async def _reach_new_case(self, uow: Cases, case: CaseRecord) -> None:
+        """The person's standing holds and flags reach a case opened after them, each from
+        the day it took effect; one kept pending for want of a case is applied at last."""
+        for hold in await uow.holds.open_holds(case.party_id):
+            if not domain.reaches_new_case(hold.kind, hold.account_ref, hold.started_on, case.snapshot()):
+                continue
+            rules, on = self.rules(case.debt_type), hold.started_on
+            if hold.kind == domain.VULNERABILITY:
+                self._apply(uow, case, domain.flag_vulnerability(case.snapshot(), rules, on))
+            else:
+                kind = HoldKind(hold.kind)
+                self._apply(uow, case, domain.apply_hold(case.snapshot(), rules, kind, on))
+                uow.publish(events.hold_applied(hold.party_id, case.account_ref, [case.debt_id], kind.value, on))
+            hold.case_ids = [*hold.case_ids, case.case_id]
+            if hold.pending:
+                hold.pending = False
+                log.info("pending hold applied to a case opened for the person", kind=hold.kind, case_id=case.case_id)
 
     async def note_adjustment(self, uow: Cases, event: ChargeAdjusted) -> None:
         """Checks the debt has a case; the new amount itself arrives from payments as balance.changed."""
@@ -185,6 +203,17 @@ class Enforcement:
         for today in days:
             for case in await uow.cases.due_for_action(today):
                 self._apply(uow, case, domain.on_day(case.snapshot(), self.rules(case.debt_type), today))
+        if pending := await uow.holds.pending_count():
+            log.warning(
+                "holds pending for people we hold no case of (GET /officer/holds/pending)",
+                business_date=days[-1].isoformat(),
+                pending_holds=pending,
+            )
+
+    async def pending_holds(self, uow: Cases) -> list[HoldRecord]:
+        """What officers see of holds waiting for a case: notified for people we hold no
+        debt of (yet) that the hold reaches."""
+        return await uow.holds.pending()
 
     # --- courts.outcomes.v1 ----------------------------------------------------------
 
@@ -269,16 +298,25 @@ class Enforcement:
             uow.history.step(case.case_id, data.effective_on, "dispute_resolved", data.reference)
 
     async def flag_vulnerability(self, uow: Cases, event: VulnerabilityFlagged) -> None:
-        """No referral while the flag stands; an agent case is recalled where the council chose so."""
-        for case in await uow.cases.of_party(event.data.party_id):
+        """No referral while the flag stands; an agent case is recalled where the council chose so.
+        The flag is kept for the person, so a case opened for them later carries it too."""
+        data = event.data
+        cases = await uow.cases.of_party(data.party_id)
+        for case in cases:
             rules = self.rules(case.debt_type)
-            self._apply(uow, case, domain.flag_vulnerability(case.snapshot(), rules, event.data.effective_on))
+            self._apply(uow, case, domain.flag_vulnerability(case.snapshot(), rules, data.effective_on))
+        if await uow.holds.open_holds(data.party_id, domain.VULNERABILITY):
+            return  # already kept: a second notification changes nothing more
+        await self._keep(uow, domain.VULNERABILITY, data, [c.case_id for c in cases])
 
     async def clear_vulnerability(self, uow: Cases, event: VulnerabilityCleared) -> None:
         """Lifts the flag: a referral held back is made at the next day's sweep."""
-        for case in await uow.cases.of_party(event.data.party_id):
+        data = event.data
+        for flag in await uow.holds.open_holds(data.party_id, domain.VULNERABILITY):
+            flag.ended_on = data.effective_on
+        for case in await uow.cases.of_party(data.party_id):
             rules = self.rules(case.debt_type)
-            self._apply(uow, case, domain.clear_vulnerability(case.snapshot(), rules, event.data.effective_on))
+            self._apply(uow, case, domain.clear_vulnerability(case.snapshot(), rules, data.effective_on))
 
     async def hold_for_death(self, uow: Cases, event: DebtorDeceased) -> None:
         """Holds every debt of the person and recalls agent cases: the estate deals with them."""
@@ -297,11 +335,7 @@ class Enforcement:
         else:
             reach = await uow.cases.of_account(data.account_ref)
         covered = [c for c in reach if c.is_open and holds.covers(kind, c.bill_issued_on, on)]
-        uow.holds.add(
-            HoldRecord(
-                data.party_id, data.account_ref, kind.value, data.reference, on, None, [c.case_id for c in covered]
-            )
-        )
+        await self._keep(uow, kind.value, data, [c.case_id for c in covered])
         for case in covered:
             self._apply(uow, case, domain.apply_hold(case.snapshot(), self.rules(case.debt_type), kind, on))
         if covered:
@@ -309,11 +343,35 @@ class Enforcement:
                 events.hold_applied(data.party_id, data.account_ref, [c.debt_id for c in covered], kind.value, on)
             )
 
+    async def _keep(self, uow: Cases, kind: str, data: CircumstanceData, case_ids: list[str]) -> None:
+        """Keeps the hold or flag for the person; one that reaches no case of theirs yet is
+        pending, reported to ops and listed for officers until a case opens for them."""
+        pending = not case_ids
+        uow.holds.add(
+            HoldRecord(
+                party_id=data.party_id,
+                account_ref=data.account_ref,
+                kind=kind,
+                reference=data.reference,
+                started_on=data.effective_on,
+                ended_on=None,
+                case_ids=case_ids,
+                pending=pending,
+            )
+        )
+        if pending:
+            log.warning(
+                "hold kept pending: no case of the person's it reaches (GET /officer/holds/pending)",
+                kind=kind,
+                pending_holds=await uow.holds.pending_count(),
+            )
+
     async def _release(self, uow: Cases, kind: HoldKind, data: CircumstanceData) -> None:
         on = data.effective_on
         for hold in await uow.holds.open_holds(data.party_id, kind):
             hold.ended_on = on
-            still_open = await uow.holds.open_holds(data.party_id)
+            # A vulnerability flag pauses nothing, so it never keeps a case held.
+            still_open = [h for h in await uow.holds.open_holds(data.party_id) if h.kind != domain.VULNERABILITY]
             released: list[CaseRecord] = []
             for case_id in hold.case_ids:
                 case = await uow.cases.for_debt(case_id)
@@ -366,11 +424,14 @@ class _Wanted:
     referrals: set[str] = field(default_factory=set)
     parties: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
+    holders: set[str] = field(default_factory=set)
+    """People whose open holds a new case may take up (not their cases)."""
 
 
 def _bill(e: Any, w: _Wanted) -> None:
     w.debts.add(e.data.debt_id)
     w.schedules.add(e.data.debt_id)
+    w.holders.add(e.data.liable_party.party_id)
 
 
 def _schedule(e: Any, w: _Wanted) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime
+from sqlalchemy import JSON, BigInteger, DateTime, false
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -86,7 +86,10 @@ class RecoveryCase(EnforcementTable, table=True):
 
 
 class Hold(EnforcementTable, table=True):
-    """A breathing space, dispute, death or insolvency notified for a person."""
+    """A breathing space, dispute, death or insolvency notified for a person, or a
+    vulnerability flag (which pauses nothing, but every case of theirs carries it), and
+    the cases it reaches. Pending: it reaches no case yet (we hold no debt of theirs it
+    covers); it waits here, listed for officers, until a case opens for the person."""
 
     __tablename__ = "hold"
 
@@ -98,6 +101,7 @@ class Hold(EnforcementTable, table=True):
     started_on: date
     ended_on: date | None = None
     case_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class LadderStep(EnforcementTable, table=True):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_
+from sqlalchemy import and_, func, select
 
 from recovery_enforcement import domain
 from recovery_enforcement.models import AgentReturn, Hold, LadderStep, PendingSchedule, RecoveryCase
@@ -220,7 +220,8 @@ def new_case(
 
 @dataclass(slots=True)
 class HoldRecord:
-    """A breathing space, paused dispute, death or insolvency, and the cases it covers."""
+    """A breathing space, paused dispute, death or insolvency, or a vulnerability flag,
+    and the cases it covers; pending while it covers none (models.Hold)."""
 
     party_id: str
     account_ref: str
@@ -229,6 +230,7 @@ class HoldRecord:
     started_on: date
     ended_on: date | None
     case_ids: list[str]
+    pending: bool
 
 
 HOLD_KEY = ("party_id", "kind", "started_on", "reference")
@@ -294,6 +296,12 @@ class HoldRepository(Protocol):
         """The person's holds not yet ended (of one kind, if given)."""
 
     def add(self, hold: HoldRecord) -> None: ...
+
+    async def pending(self) -> list[HoldRecord]:
+        """Every pending hold not yet ended, oldest first (for officers and ops)."""
+
+    async def pending_count(self) -> int:
+        """How many pending holds there are, this unit's changes included."""
 
 
 class PendingSchedules(Protocol):
@@ -437,6 +445,21 @@ class SqlHoldRepository:
 
     def add(self, hold: HoldRecord) -> None:
         self.records.add(hold)
+
+    async def pending(self) -> list[HoldRecord]:
+        c = self.records.table.c
+        rows = await self.uow.session.execute(
+            self.records.select()
+            .where(c.pending.is_(True), c.ended_on.is_(None))
+            .order_by(c.started_on, c.party_id, c.kind)
+        )
+        return self.records.remember(rows)
+
+    async def pending_count(self) -> int:
+        await self.uow.flush()  # a hold this unit kept pending counts too
+        c = self.records.table.c
+        query = select(func.count()).select_from(self.records.table).where(c.pending.is_(True), c.ended_on.is_(None))
+        return int((await self.uow.session.execute(query)).scalar_one())
 
 
 class SqlPendingSchedules:
