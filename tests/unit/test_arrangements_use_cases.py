@@ -281,6 +281,18 @@ async def test_the_sweep_reports_each_miss_once_with_its_count_and_everything_ov
     assert uow.state.arrangements[PLAN].misses_this_year == 3
 
 
+async def test_a_day_beyond_the_councils_bound_is_refused_and_sweeps_nothing() -> None:
+    """[clock] max_days_forward (council_default.toml): one day.started moves the business
+    date at most that far; a date mistyped years ahead would report every instalment missed."""
+    uow = await billed()
+    await handle(uow, day(date(2026, 4, 2)))
+    with pytest.raises(Refused, match="max_days_forward"):
+        await handle(uow, day(date(2036, 4, 2)))
+    assert uow.business_date == date(2026, 4, 2)
+    assert [m.data.due_date for m in uow.published(InstalmentMissed)] == [date(2026, 4, 1)]
+    assert sum(r.missed_reported for r in uow.state.plan(PLAN)) == 1
+
+
 async def test_a_services_first_day_reports_every_miss_so_far_at_once() -> None:
     """A service that starts reading mid-year sets its clock from its first day.started and
     finds every instalment already missed in that one sweep, each counted in turn."""

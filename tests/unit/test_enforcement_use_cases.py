@@ -258,6 +258,20 @@ async def test_a_missed_instalment_requests_a_reminder_whose_days_run_from_its_s
     assert uow.case("CT-1001").next_action_on == date(2026, 5, 13)
 
 
+async def test_a_day_beyond_the_councils_bound_is_refused_and_moves_no_case() -> None:
+    """[clock] max_days_forward (council_default.toml): a date mistyped years ahead would
+    take every case to court at once; it is refused and the business date stays."""
+    uow = FakeCases()
+    await handle(uow, bill("1001"))
+    await handle(uow, missed("1001", "CT-1001"))
+    await days(uow, date(2026, 5, 2), date(2026, 5, 12))
+    with pytest.raises(Refused, match="max_days_forward"):
+        await handle(uow, DayStarted(data=DayStartedData(business_date=date(2036, 5, 13))))
+    assert uow.business_date == date(2026, 5, 12) and uow.case("CT-1001").stage == "reminder"
+    await days(uow, date(2026, 5, 13), date(2026, 5, 13))
+    assert uow.case("CT-1001").stage == "reminder_failed"
+
+
 async def test_an_ignored_reminder_leads_to_the_balance_due_a_summons_and_its_costs() -> None:
     uow = FakeCases()
     await handle(uow, bill("1001"))
