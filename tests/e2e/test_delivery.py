@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from pathlib import Path
@@ -93,7 +94,11 @@ async def test_malformed_and_invalid_messages_go_to_the_dead_letter_topic_and_th
         kafka_bootstrap,
         topics.BILLING_CHARGES,
         (ref, b"\x00\x01 definitely not json"),
-        (ref, b'{"type": "charge.raised", "key": "' + ref.encode() + b'", "data": {"amount_pence": -5}}'),
+        (
+            ref,
+            b'{"event_id": "' + str(uuid.uuid4()).encode() + b'", "schema_version": 1, "type": "charge.raised", '
+            b'"key": "' + ref.encode() + b'", "data": {"amount_pence": -5}}',
+        ),
         good,
     )
     await wait_for(
@@ -112,7 +117,12 @@ async def test_malformed_and_invalid_messages_go_to_the_dead_letter_topic_and_th
     assert reasons[0].startswith("does not match the billing.charges.v1 contract")
     assert "amount_pence" in reasons[0]
     assert reasons[1].startswith("malformed message")
-    assert {r.value for r in dead} >= {b"\x00\x01 definitely not json"}
+    # The topic carries a reference; the original bytes stay in payments' own database.
+    kept = {json.loads(r.value)["dead_letter_id"] for r in dead}
+    originals = rows(services["payments"].database_path, "select id, payload from dead_letter where message_key=?", ref)
+    assert {row[0] for row in originals} == kept
+    assert b"\x00\x01 definitely not json" in {bytes(row[1]) for row in originals}
+    assert all(b"definitely not json" not in r.value for r in dead)
     health = await services["payments"].health()
     assert health["status"] == "ok"  # still running
 
