@@ -81,12 +81,12 @@ async def _days(runtime: ServiceRuntime, first: date, last: date) -> None:
         day += timedelta(days=1)
 
 
-def _allocated(receipt: str, amount: int, on: date, debt_id: str = DEBT) -> PaymentAllocated:
+def _allocated(receipt: str, amount: int, on: date, debt_id: str = DEBT, account: str = ACCOUNT) -> PaymentAllocated:
     return PaymentAllocated(
-        key=ACCOUNT,
+        key=account,
         data=PaymentAllocatedData(
             receipt_ref=receipt,
-            account_ref=ACCOUNT,
+            account_ref=account,
             amount_pence=amount,
             received_on=on,
             rule=AllocationRule.POLICY_ORDER,
@@ -326,7 +326,7 @@ async def test_a_sweep_across_many_plans_reports_each_miss_once_with_its_count_a
     paid = {a: (0, 15000, 20000)[n % 3] for n, a in enumerate(accounts)}
     await runtime.consumer.handle(
         [
-            record(topics.PAYMENT_EVENTS, _allocated(f"R-{a}", amount, date(2026, 3, 20), f"CT-{a}-2026"), key=a)
+            record(topics.PAYMENT_EVENTS, _allocated(f"R-{a}", amount, date(2026, 3, 20), f"CT-{a}-2026", a), key=a)
             for a, amount in paid.items()
             if amount
         ]
@@ -403,7 +403,7 @@ async def test_a_batch_costs_the_same_handful_of_statements_however_many_events_
         statements.clear()
         await runtime.consumer.handle(
             [
-                record(topics.PAYMENT_EVENTS, _allocated(f"R-{a}", 20000, date(2026, 4, 1), f"CT-{a}-2026"), key=a)
+                record(topics.PAYMENT_EVENTS, _allocated(f"R-{a}", 20000, date(2026, 4, 1), f"CT-{a}-2026", a), key=a)
                 for a in accounts
             ]
         )

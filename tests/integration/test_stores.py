@@ -84,7 +84,12 @@ async def test_bad_messages_are_dead_lettered_and_the_rest_still_apply(database_
     batch = [
         record(topics.BILLING_CHARGES, good_before, key="2001"),
         record(topics.BILLING_CHARGES, b"{this is not json", key="2001"),
-        record(topics.BILLING_CHARGES, b'{"type": "charge.raised", "key": "x", "data": {}}', key="x"),
+        record(
+            topics.BILLING_CHARGES,
+            b'{"event_id": "6a1f0c1e-8d57-4f7e-9a53-1f2b3c4d5e6f", "schema_version": 1, '
+            b'"type": "charge.raised", "key": "x", "data": {}}',
+            key="x",
+        ),
         record(topics.BILLING_CHARGES, conflicting, key="2001"),
         record(topics.BILLING_CHARGES, good_after, key="2002"),
     ]
@@ -101,7 +106,14 @@ async def test_bad_messages_are_dead_lettered_and_the_rest_still_apply(database_
     assert "malformed message" in reasons[0]
     assert "Field required" in reasons[1]
     assert "refused: debt CT-2001-2026 is already open" in reasons[2]
-    assert dead[0].payload == b"{this is not json"  # the original bytes, untouched
+    # The topic carries a reference; the original bytes, untouched, stay in the service's database.
+    async with runtime.db.session() as session:
+        kept = (
+            await session.execute(select(runtime.kernel.dead_letters).order_by(runtime.kernel.dead_letters.c.id))
+        ).all()
+    assert [json.loads(r.payload)["dead_letter_id"] for r in dead] == [k.id for k in kept]
+    assert kept[0].payload == b"{this is not json"
+    assert all(b"this is not json" not in r.payload for r in dead)
     assert all(r.headers["dlq.consumer"] == "recovery-payments" for r in dead)
     balances = [json.loads(r.payload) for r in rows if r.topic == topics.PAYMENT_EVENTS]
     assert sorted(b["data"]["debt_id"] for b in balances) == ["CT-2001-2026", "CT-2002-2026"]
