@@ -78,6 +78,7 @@ async def test_outbox_waits_for_commit_and_survives_a_broker_outage(
     await relay.start()
     await asyncio.sleep(3)
     assert relay.last_error is not None, "the relay should be failing while the broker is down"
+    assert relay.failures_in_a_row >= 1, "each failed round is counted, for readiness"
     assert await depth() == 1, "the event must wait in the outbox, not be dropped"
 
     # 3. The broker returns: the waiting event goes out, exactly once.
@@ -86,8 +87,18 @@ async def test_outbox_waits_for_commit_and_survives_a_broker_outage(
         if await depth() == 0:
             break
         await asyncio.sleep(0.2)
+    for _ in range(50):
+        if relay.failures_in_a_row == 0:
+            break
+        await asyncio.sleep(0.1)
+    failures_after_return = relay.failures_in_a_row
     await relay.stop()
     assert await depth() == 0
+    assert failures_after_return == 0, "a round that succeeds ends the run of failures"
     sent = await collect(bootstrap, topics.PAYMENT_EVENTS, lambda r: r.key == during_outage.key.encode(), expect=1)
     assert len(sent) == 1
+    # The broker being away is a bad moment, not a bad event: nothing was dead-lettered.
+    async with runtime.db.session() as session:
+        letters = runtime.kernel.dead_letters
+        assert (await session.execute(select(func.count()).select_from(letters))).scalar_one() == 0
     await runtime.db.dispose()

@@ -1,12 +1,23 @@
 """What every service process has: its database, its outbox relay, its consumers,
-a FastStream app with a health endpoint, and its settings."""
+a FastStream app with health endpoints, and its settings.
+
+``GET /health`` is readiness: 503, with its reasons in the body, when the database
+or the broker is away, the relay has stopped or keeps failing, the outbox holds a
+row too long, or a partition has stopped advancing while its messages wait. The
+judgement is ``readiness_reasons``, a pure function of what the runtime observed.
+``GET /health/live`` is liveness: 200 while the process serves at all.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -18,8 +29,9 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 from pydantic import Field
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, func, select, text
 
+from recovery_shared.clock import utc_now
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.logging import configure_logging
 from recovery_shared.messaging.consumer import InboxConsumer, RecordLike, counts_report
@@ -33,6 +45,117 @@ from recovery_shared.settings import ServiceSettings
 from recovery_shared.topics import dead_letter_topic
 
 log = structlog.get_logger("recovery.runtime")
+
+
+@dataclass(frozen=True)
+class ReadinessLimits:
+    stall_after_s: float
+    outbox_max_age_s: float
+    relay_failures_before_unready: int
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> ReadinessLimits:
+        return cls(
+            stall_after_s=settings.stall_after_s,
+            outbox_max_age_s=settings.outbox_max_age_s,
+            relay_failures_before_unready=settings.relay_failures_before_unready,
+        )
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """One consumed partition as the runtime last saw it."""
+
+    topic: str
+    partition: int
+    waiting_s: float | None
+    """How long its messages have waited without a commit: since the first attempt
+    at a batch after the last one that committed. None while nothing waits."""
+    in_flight_s: float | None
+    """How long the batch being handled now has been at it; None if none is."""
+    last_attempt_failed: bool
+    last_error: str | None = None
+    lag: int | None = None
+    """Records on the broker beyond the last one committed, when the consumer knows."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.topic} partition {self.partition}"
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "lag": self.lag,
+            "waiting_s": _rounded(self.waiting_s),
+            "in_flight_s": _rounded(self.in_flight_s),
+            "last_attempt_failed": self.last_attempt_failed,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What readiness is judged on; every duration in seconds."""
+
+    database: str
+    """'ok', or 'unavailable: <error type>'."""
+    broker: str
+    relay_running: bool
+    relay_failures_in_a_row: int
+    relay_last_error: str | None
+    oldest_outbox_row_s: float | None
+    partitions: Sequence[PartitionState] = ()
+
+
+def readiness_reasons(observed: Observed, limits: ReadinessLimits) -> list[str]:
+    """Why the service should not be sent work now; ready when there are none.
+
+    A partition is stalled once its messages have waited ``stall_after_s`` with no
+    commit, either because its last batch raised or because a batch has been in
+    flight all that time; a single failure that the next attempt mends is not one."""
+    reasons: list[str] = []
+    if observed.database != "ok":
+        reasons.append(f"database {observed.database}")
+    if observed.broker != "ok":
+        reasons.append(f"broker {observed.broker}")
+    if not observed.relay_running:
+        reasons.append("outbox relay is not running")
+    if observed.relay_failures_in_a_row >= limits.relay_failures_before_unready:
+        last = f" (last: {observed.relay_last_error})" if observed.relay_last_error else ""
+        reasons.append(f"outbox relay has failed {observed.relay_failures_in_a_row} rounds in a row{last}")
+    if observed.oldest_outbox_row_s is not None and observed.oldest_outbox_row_s > limits.outbox_max_age_s:
+        reasons.append(
+            f"outbox holds an event {observed.oldest_outbox_row_s:.0f} s old "
+            f"(not ready beyond {limits.outbox_max_age_s:g} s)"
+        )
+    for p in observed.partitions:
+        waiting = p.waiting_s is not None and p.waiting_s >= limits.stall_after_s
+        if not waiting or not (p.last_attempt_failed or p.in_flight_s is not None):
+            continue
+        if p.last_attempt_failed:
+            why = f"its last batch failed: {p.last_error}" if p.last_error else "its last batch failed"
+        else:
+            why = f"a batch has been in flight for {p.in_flight_s:.0f} s"
+        reasons.append(
+            f"{p.name} has not advanced for {p.waiting_s:.0f} s while messages wait "
+            f"(not ready beyond {limits.stall_after_s:g} s; {why})"
+        )
+    return reasons
+
+
+@dataclass
+class _Progress:
+    """One partition's batches, on the monotonic clock."""
+
+    waiting_since: float | None = None
+    in_flight_since: float | None = None
+    last_attempt_failed: bool = False
+    last_error: str | None = None
+    waiting_from: int | None = None
+    """The first offset not yet committed, while messages wait."""
+    next_offset: int | None = None
+    """The offset after the last one committed."""
 
 
 class ServiceRuntime:
@@ -63,8 +186,16 @@ class ServiceRuntime:
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id=f"{settings.consumer_group}-relay",
             batch_size=settings.relay_batch_size,
+            max_message_bytes=settings.max_message_bytes,
         )
         self.consumer = InboxConsumer(units=self.unit, routes=routes, use_cases=use_cases, on_committed=self.relay.wake)
+        self.limits = ReadinessLimits.from_settings(settings)
+        self.progress: dict[tuple[str, int], _Progress] = {}
+        # Seams for the tests: stall times are measured on the first, ages of stored
+        # rows (written with ``utc_now``) on the second.
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.wall_clock: Callable[[], datetime] = utc_now
+        self._subscriber: Any = None
 
     def unit(self) -> SqlUnitOfWork:
         """A new unit of work on this service's database (use it with ``async with``)."""
@@ -73,8 +204,48 @@ class ServiceRuntime:
         return unit
 
     async def handle_records(self, records: Sequence[RecordLike]) -> None:
-        """A batch from the service's one consumer, all its topics together."""
-        await self.consumer.handle(records)
+        """A batch from the service's one consumer, all its topics together. Each of its
+        partitions' progress is noted for readiness: when its messages began to wait,
+        whether a batch is in flight, whether the last attempt raised."""
+        # Records come in offset order within a partition: the first seen is its lowest.
+        offsets: dict[tuple[str, int], list[int]] = {}
+        for r in records:
+            span = offsets.get((r.topic, r.partition))
+            if span is None:
+                offsets[(r.topic, r.partition)] = [r.offset, r.offset]
+            else:
+                span[1] = r.offset
+        started = self.monotonic()
+        touched = []
+        for tp, (first, _) in offsets.items():
+            progress = self.progress.get(tp)
+            if progress is None:
+                progress = self.progress[tp] = _Progress()
+            if progress.waiting_since is None:
+                progress.waiting_since = started
+                progress.waiting_from = first
+            progress.in_flight_since = started
+            touched.append(progress)
+        try:
+            await self.consumer.handle(records)
+        except Exception as exc:
+            for progress in touched:
+                progress.in_flight_since = None
+                progress.last_attempt_failed = True
+                # The type alone: a message could carry a name into the health report.
+                progress.last_error = type(exc).__name__
+            raise
+        except BaseException:
+            for progress in touched:
+                progress.in_flight_since = None
+            raise
+        for progress, (_, last) in zip(touched, offsets.values(), strict=True):
+            progress.waiting_since = None
+            progress.waiting_from = None
+            progress.in_flight_since = None
+            progress.last_attempt_failed = False
+            progress.last_error = None
+            progress.next_offset = last + 1
 
     def subscribe(self, broker: KafkaBroker, *, for_specification: bool) -> None:
         """At run time the service reads all its topics through ONE Kafka consumer, so an
@@ -85,11 +256,15 @@ class ServiceRuntime:
         with the types the route table says the service publishes."""
         options = self.subscriber_options()
         if not for_specification:
+            subscriber = broker.subscriber(*self.routes.topics(), **options)
 
-            @broker.subscriber(*self.routes.topics(), **options)  # type: ignore[untyped-decorator]
             async def on_records(batch: list[Any], message: KafkaMessage) -> None:
                 await self.handle_records(message.raw_message)
 
+            subscriber(on_records)
+            # Its Kafka consumer (once started) tells readiness which partitions are
+            # ours and how far each has to go.
+            self._subscriber = subscriber
             return
         for topic in self.routes.topics():
             routed = self.routes.routed(topic)
@@ -136,21 +311,100 @@ class ServiceRuntime:
         await self.db.dispose()
 
     async def health(self, broker: KafkaBroker) -> tuple[bool, dict[str, Any]]:
+        """Readiness: whether the service should be sent work, and a report with the
+        reasons when not. The report holds counts, ages and error types only: no
+        payload, key or message text that could carry a name or an address."""
         report: dict[str, Any] = {"service": self.settings.service_name}
+        oldest_s: float | None = None
         try:
             async with self.db.session() as session:
                 await session.execute(text("SELECT 1"))
                 report["outbox_depth"] = await outbox_depth(session, self.kernel)
+                oldest = (await session.execute(select(func.min(self.kernel.outbox.c.created_at)))).scalar()
+                report["dead_letters"] = await self._dead_letters_waiting(session)
+            if oldest is not None:
+                # SQLite hands back the stored UTC time without its zone.
+                oldest = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
+                oldest_s = max(0.0, (self.wall_clock() - oldest).total_seconds())
             report["database"] = "ok"
         except Exception as exc:
             report["database"] = f"unavailable: {type(exc).__name__}"
+        report["oldest_outbox_row_s"] = _rounded(oldest_s)
         report["broker"] = "ok" if await broker.ping(timeout=3.0) else "unavailable"
         report["relay"] = "running" if self.relay.running else "stopped"
         report["relay_last_error"] = self.relay.last_error
+        report["relay_failures_in_a_row"] = self.relay.failures_in_a_row
+        report["relay_sent"] = self.relay.sent
+        report["relay_dead_lettered"] = self.relay.dead_lettered
+        partitions = await self.partition_states()
+        report["partitions"] = [p.report() for p in partitions]
         report["consumed"] = counts_report(self.consumer.counts)
-        healthy = report["database"] == "ok" and report["broker"] == "ok" and self.relay.running
-        report["status"] = "ok" if healthy else "degraded"
-        return healthy, report
+        observed = Observed(
+            database=report["database"],
+            broker=report["broker"],
+            relay_running=self.relay.running,
+            relay_failures_in_a_row=self.relay.failures_in_a_row,
+            relay_last_error=self.relay.last_error,
+            oldest_outbox_row_s=oldest_s,
+            partitions=partitions,
+        )
+        reasons = readiness_reasons(observed, self.limits)
+        report["reasons"] = reasons
+        report["status"] = "ok" if not reasons else "not ready"
+        return not reasons, report
+
+    async def _dead_letters_waiting(self, session: Any) -> dict[str, int]:
+        """Dead letters not yet re-driven, by direction: reported, never a reason to be
+        unready (the service carries on without them)."""
+        letters = self.kernel.dead_letters
+        rows = await session.execute(
+            select(letters.c.direction, func.count()).where(letters.c.status == "dead").group_by(letters.c.direction)
+        )
+        waiting = {"inbound": 0, "outbound": 0}
+        waiting.update({direction: int(count) for direction, count in rows.all()})
+        return waiting
+
+    async def partition_states(self) -> list[PartitionState]:
+        """Each partition this instance handles, with how long its messages have waited.
+        Once the Kafka consumer runs, only the partitions assigned to it count: one
+        handed to another instance in a rebalance is no longer ours to be stalled on."""
+        now = self.monotonic()
+        consumer = getattr(self._subscriber, "consumer", None)
+        assigned: set[tuple[str, int]] | None = None
+        highwater: dict[tuple[str, int], int] = {}
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                assignment = consumer.assignment()
+                assigned = {(tp.topic, tp.partition) for tp in assignment}
+                for tp in assignment:
+                    mark = consumer.highwater(tp)
+                    if mark is not None:
+                        highwater[(tp.topic, tp.partition)] = mark
+        keys = set(self.progress) if assigned is None else assigned
+        states = []
+        for topic, partition in sorted(keys):
+            progress = self.progress.get((topic, partition)) or _Progress()
+            lag = None
+            mark = highwater.get((topic, partition))
+            committed_up_to = progress.waiting_from if progress.waiting_from is not None else progress.next_offset
+            if mark is not None and committed_up_to is not None:
+                lag = max(0, mark - committed_up_to)
+            states.append(
+                PartitionState(
+                    topic=topic,
+                    partition=partition,
+                    waiting_s=None if progress.waiting_since is None else now - progress.waiting_since,
+                    in_flight_s=None if progress.in_flight_since is None else now - progress.in_flight_since,
+                    last_attempt_failed=progress.last_attempt_failed,
+                    last_error=progress.last_error,
+                    lag=lag,
+                )
+            )
+        return states
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _payload(types: list[type[Envelope]]) -> Any:
@@ -228,12 +482,24 @@ def _asgi_app(
     description: str,
     routes: Sequence[tuple[str, Any]],
 ) -> AsgiFastStream:
-    @get(description="Database, broker and outbox relay status; 200 when all are up, 503 otherwise")
+    @get(
+        description="Readiness: 200 when the service can take work; 503 with the reasons when the database or "
+        "broker is away, the outbox relay has stopped or keeps failing, the outbox holds an old event, or a "
+        "partition has stopped advancing while messages wait"
+    )
     async def health(scope: Scope) -> AsgiResponse:
-        healthy, report = await runtime.health(broker)
+        ready, report = await runtime.health(broker)
         return AsgiResponse(
             json.dumps(report).encode(),
-            status_code=200 if healthy else 503,
+            status_code=200 if ready else 503,
+            headers={"content-type": "application/json"},
+        )
+
+    @get(description="Liveness: 200 while the process serves requests")
+    async def live(scope: Scope) -> AsgiResponse:
+        return AsgiResponse(
+            json.dumps({"service": runtime.settings.service_name, "status": "alive"}).encode(),
+            status_code=200,
             headers={"content-type": "application/json"},
         )
 
@@ -243,7 +509,7 @@ def _asgi_app(
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health", health), *routes],
+        asgi_routes=[("/health", health), ("/health/live", live), *routes],
         on_startup=[on_startup],
         after_shutdown=[runtime.stop],
         specification=AsyncAPI(title=title, description=description, version="1.0.0"),
