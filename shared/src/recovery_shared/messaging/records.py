@@ -13,6 +13,15 @@ what an earlier one did. Changes are found by comparing each record with the
 values it was read with; "counter" columns (money paid onto a debt, say) are
 written as increments, so a change another transaction made meanwhile is kept.
 
+A "guarded" column carries a state (a receipt's status): its update is a
+compare-and-set, ``WHERE status = <the value this unit read>``. If another
+transaction moved the row on meanwhile the update matches nothing and the unit
+raises ``StaleRecord``, which is transient: the unit is rolled back and run
+again, and then sees the new state. Two officers reversing one receipt, or an
+officer racing the consumer, so give one effect. On PostgreSQL the READ
+COMMITTED re-check of the WHERE after waiting for the other writer's row lock
+makes this race-free; on SQLite the writer lock serialises the writes.
+
 The dialect differences live in ``recovery_shared.messaging.bulk.insert_rows``
 (COPY on PostgreSQL, the driver's executemany on SQLite).
 """
@@ -23,9 +32,9 @@ import copy
 import dataclasses
 from collections.abc import Hashable, Iterable, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy import JSON, Select, Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import JSON, CursorResult, Select, Table, and_, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recovery_shared.messaging.bulk import insert_rows
@@ -38,8 +47,17 @@ else:
     R = TypeVar("R")
 
 _ABSENT: Any = object()
+
 # Keys per IN list: far under SQLite's bound-parameter limit.
 IN_CHUNK = 2000
+
+
+class StaleRecord(Exception):
+    """A guarded row changed after this unit read it; the unit's decision was made
+    on a state that no longer holds. Run the unit again: it will see the new one."""
+
+    transient = True
+    """Marks the error as worth a retry for the consumer's and commands' classifiers."""
 
 
 class Flushable(Protocol):
@@ -77,6 +95,7 @@ class Records(Generic[R]):
         key: Sequence[str],
         *,
         counters: Sequence[str] = (),
+        guards: Sequence[str] = (),
     ) -> None:
         self.table = table
         self.record = record
@@ -86,6 +105,10 @@ class Records(Generic[R]):
             raise ValueError(f"{record.__name__}: no column {missing} in table {table.name}")
         self.key_fields = tuple(key)
         self.counters = tuple(counters)
+        self.guards = tuple(guards)
+        unknown = [g for g in self.guards if g not in self.fields or g in self.key_fields or g in self.counters]
+        if unknown:
+            raise ValueError(f"{record.__name__}: a guard must be a plain column of the record, not {unknown}")
         self._values = _values_of(self.fields)
         self._key = attrgetter(*self.key_fields)
         self._plain = [f for f in self.fields if f not in self.key_fields and f not in self.counters]
@@ -198,6 +221,7 @@ class Records(Generic[R]):
         changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         index = {name: i for i, name in enumerate(self.fields)}
         keys = [(f"k_{k}", index[k]) for k in self.key_fields]
+        guards = [(f"g_{g}", index[g]) for g in self.guards]
         counters = set(self.counters)
         columns = [
             (name, f"d_{name}" if name in counters else f"v_{name}", index[name], name in counters)
@@ -212,6 +236,8 @@ class Records(Generic[R]):
             if now == before:
                 continue
             params = {param: now[i] for param, i in keys}
+            for param, i in guards:
+                params[param] = before[i]
             names: list[str] = []
             for name, param, i, counter in columns:
                 if now[i] != before[i]:
@@ -220,7 +246,10 @@ class Records(Generic[R]):
             changed.setdefault(tuple(names), []).append(params)
             self._original[key] = snapshot(now)
         c = self.table.c
-        where = and_(*(c[k] == bindparam(f"k_{k}", type_=c[k].type) for k in self.key_fields))
+        where = and_(
+            *(c[k] == bindparam(f"k_{k}", type_=c[k].type) for k in self.key_fields),
+            *(c[g] == bindparam(f"g_{g}", type_=c[g].type) for g in self.guards),
+        )
         for changed_names, rows in changed.items():
             if not changed_names:  # e.g. a key column changed in place: nothing this seam writes
                 continue
@@ -231,7 +260,16 @@ class Records(Generic[R]):
                 for name in changed_names
             }
             statement = update(self.table).where(where).values(values)
-            await session.execute(statement, rows, execution_options={"synchronize_session": False})
+            result = await session.execute(statement, rows, execution_options={"synchronize_session": False})
+            if guards:
+                # Both drivers count an executemany's rows in total: fewer than were
+                # sent means some row's guarded state moved on since it was read.
+                written = cast(CursorResult[Any], result).rowcount
+                if written != len(rows):
+                    raise StaleRecord(
+                        f"{self.table.name}: {len(rows) - written} of {len(rows)} rows changed "
+                        f"({', '.join(self.guards)}) since this unit read them"
+                    )
 
     def reset(self) -> None:
         self._held.clear()
