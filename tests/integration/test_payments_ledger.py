@@ -19,8 +19,8 @@ from recovery_payments.models import Debt, DebtInstalment, Receipt
 from recovery_payments.settings import PaymentsSettings
 from recovery_payments.store import Ledger
 from recovery_shared import topics
-from recovery_shared.contracts.common import Instalment
-from recovery_shared.contracts.inbound import DirectDebitUnpaid, DirectDebitUnpaidData
+from recovery_shared.contracts.common import DebtType, Instalment
+from recovery_shared.contracts.inbound import DirectDebitUnpaid, DirectDebitUnpaidData, PaymentChannel
 from recovery_shared.contracts.internal import (
     ArrangementKind,
     ArrangementMade,
@@ -56,6 +56,9 @@ def _ledger(runtime: ServiceRuntime) -> Ledger:
     unit = runtime.unit()
     assert isinstance(unit, Ledger)
     return unit
+
+
+CARD = PaymentChannel.CARD
 
 
 def _payments(runtime: ServiceRuntime) -> Payments:
@@ -117,14 +120,14 @@ async def test_an_officer_allocates_suspense_and_reverses_a_receipt(database_url
     )
     async with _ledger(runtime) as uow:
         with pytest.raises(Refused, match="account '9999' has no debts"):
-            await payments.allocate_from_suspense(uow, "BT-7", "9999", date(2026, 5, 10))
+            await payments.allocate_from_suspense(uow, CARD, "BT-7", "9999", date(2026, 5, 10))
     async with _ledger(runtime) as uow:
-        assert await payments.allocate_from_suspense(uow, "BT-7", "5004", date(2026, 5, 10))
+        assert await payments.allocate_from_suspense(uow, CARD, "BT-7", "5004", date(2026, 5, 10))
         await uow.commit()
     assert (await _debt(runtime, "CT-5004-2026")).paid_pence == 3000
 
     async with _ledger(runtime) as uow:
-        assert await payments.reverse_receipt(uow, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
+        assert await payments.reverse_receipt(uow, CARD, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
         await uow.commit()
     assert (await _debt(runtime, "CT-5004-2026")).paid_pence == 0
     reversed_ = await _published(runtime, "payment.reversed")
@@ -139,20 +142,24 @@ async def test_an_officer_allocates_suspense_and_reverses_a_receipt(database_url
     await runtime.db.dispose()
 
 
-async def test_an_unpaid_direct_debit_is_reversed_once(database_url: str) -> None:
-    runtime = await _runtime(database_url)
-    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5005"))])
-    unpaid = DirectDebitUnpaid(
-        key="5005",
+def _unpaid(account_ref: str, amount_pence: int, collected_on: date = date(2026, 5, 3)) -> DirectDebitUnpaid:
+    return DirectDebitUnpaid(
+        key=account_ref,
         data=DirectDebitUnpaidData(
-            mandate_ref="DDI-5005",
-            account_ref="5005",
+            mandate_ref=f"DDI-{account_ref}",
+            account_ref=account_ref,
             receipt_ref="DD-1",
-            amount_pence=15000,
-            collection_date=date(2026, 5, 1),
+            amount_pence=amount_pence,
+            collection_date=collected_on,
             reason_code="0",
         ),
     )
+
+
+async def test_an_unpaid_direct_debit_is_reversed_once(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5005"))])
+    unpaid = _unpaid("5005", 15000)
     # The collection, and the bank's report of it unpaid, twice: in one batch and again later.
     await runtime.handle_records(
         [
@@ -168,6 +175,54 @@ async def test_an_unpaid_direct_debit_is_reversed_once(database_url: str) -> Non
     assert reversed_["data"]["reason"] == "Direct Debit unpaid, ARUDD reason 0"
     assert reversed_["causation_id"] == str(unpaid.event_id)
     assert (await ledger_totals(runtime))["balanced"]
+    await runtime.db.dispose()
+
+
+@pytest.mark.parametrize(
+    "report",
+    [_unpaid("5099", 15000), _unpaid("5007", 14999), _unpaid("5007", 15000, collected_on=date(2026, 5, 1))],
+    ids=["another-account", "another-amount", "another-date"],
+)
+async def test_an_unpaid_report_that_does_not_match_its_collection_is_dead_lettered_and_reverses_nothing(
+    database_url: str, report: DirectDebitUnpaid
+) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised("5007"))])
+    collection = payment_received("DD-1", 15000, reference="5007", channel="direct_debit")
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, collection)])
+    await runtime.handle_records([record(topics.BANKING_DD_REPORTS, report)])
+
+    assert runtime.consumer.counts[topics.BANKING_DD_REPORTS].dead_lettered == 1
+    assert (await _debt(runtime, "CT-5007-2026")).paid_pence == 15000
+    assert await _published(runtime, "payment.reversed") == []
+    totals = await ledger_totals(runtime)
+    assert (totals["reversed_pence"], totals["allocated_to_debts_pence"], totals["balanced"]) == (0, 15000, True)
+    await runtime.db.dispose()
+
+
+async def test_a_payment_directed_at_another_accounts_debt_waits_in_suspense(database_url: str) -> None:
+    runtime = await _runtime(database_url)
+    await runtime.handle_records(
+        [record(topics.BILLING_CHARGES, charge_raised(account)) for account in ("5008", "5009")]
+    )
+    crossed = payment_received("BT-1", 4000, reference="5008", channel="bank_transfer", directed_debt_id="CT-5009-2026")
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, crossed)])
+    # A later bill on the account the payer quoted does not take it either.
+    sundry = charge_raised("5008", debt_id="SUN-5008", amount_pence=9000, debt_type=DebtType.SUNDRY)
+    await runtime.handle_records([record(topics.BILLING_CHARGES, sundry)])
+
+    (suspended,) = await _published(runtime, "payment.suspended")
+    assert suspended["data"]["reason"] == (
+        "the payer quoted account '5008' but directed the payment to debt CT-5009-2026, which is on account "
+        "'5009'; ask the payer which account it is for, then allocate it from suspense"
+    )
+    assert await _published(runtime, "payment.allocated") == []
+    assert [(await _debt(runtime, d)).paid_pence for d in ("CT-5008-2026", "SUN-5008", "CT-5009-2026")] == [0, 0, 0]
+    async with runtime.db.session() as session:
+        receipt = (await session.execute(select(Receipt).where(Receipt.receipt_ref == "BT-1"))).scalar_one()
+    assert (receipt.status, receipt.directed_debt_id) == ("suspended", "CT-5009-2026")
+    totals = await ledger_totals(runtime)
+    assert (totals["suspended_pence"], totals["balanced"]) == (4000, True)
     await runtime.db.dispose()
 
 

@@ -41,7 +41,7 @@ def debt(debt_id: str, year: str | None, *, charged: int = 150000, paid: int = 0
     )
 
 
-RECEIPT = ReceiptRecord("card", "CARD-1", 20000, date(2026, 5, 3), "5001", "5001", "allocated", None, NOW)
+RECEIPT = ReceiptRecord("card", "CARD-1", 20000, date(2026, 5, 3), "5001", None, "5001", "allocated", None, NOW)
 DEBTS = {"CT-5001-2025": debt("CT-5001-2025", "2025/26"), "CT-5001-2026": debt("CT-5001-2026", None)}
 
 

@@ -26,6 +26,7 @@ from recovery_shared.contracts.inbound import (
     ChargeAdjustedData,
     DirectDebitUnpaid,
     DirectDebitUnpaidData,
+    PaymentChannel,
 )
 from recovery_shared.contracts.internal import (
     AllocationRule,
@@ -46,6 +47,7 @@ from tests.unit.fakes.payments import FakeLedger
 
 PAYMENTS = Payments(load_council_config().allocation)
 MAY = date(2026, 5, 3)
+BANK = PaymentChannel.BANK_TRANSFER
 
 
 async def deliver(uow: FakeLedger, *batch: Envelope) -> None:
@@ -179,6 +181,51 @@ async def test_a_payment_matching_an_instalment_goes_to_this_year_and_a_directio
     ]
 
 
+async def test_a_payment_quoting_one_account_but_directed_at_another_accounts_debt_waits_in_suspense() -> None:
+    uow = FakeLedger()
+    await deliver(uow, charge_raised("5030"), charge_raised("5031"))
+    await deliver(
+        uow, payment_received("BT-1", 3000, reference="5030", channel="bank_transfer", directed_debt_id="CT-5031-2026")
+    )
+    (suspended,) = uow.published(PaymentSuspended)
+    assert suspended.data.reason == (
+        "the payer quoted account '5030' but directed the payment to debt CT-5031-2026, which is on account "
+        "'5031'; ask the payer which account it is for, then allocate it from suspense"
+    )
+    assert uow.published(PaymentAllocated) == []
+    assert [d.paid_pence for d in uow.state.debts.values()] == [0, 0]
+
+    # Another bill on the quoted account does not take it: it waits for an officer.
+    await deliver(uow, charge_raised("5030", debt_id="SUN-5030", amount_pence=9000, debt_type=DebtType.SUNDRY))
+    assert uow.published(PaymentAllocated) == []
+    assert uow.state.receipts[("bank_transfer", "BT-1")].status == "suspended"
+
+    # Once the payer confirms, the officer's allocation still honours the direction.
+    await deliver(uow, charge_raised("5031", debt_id="SUN-5031", amount_pence=9000, debt_type=DebtType.SUNDRY))
+    async with uow:
+        assert await PAYMENTS.allocate_from_suspense(uow, BANK, "BT-1", "5031", date(2026, 5, 10))
+        await uow.commit()
+    (allocated,) = uow.published(PaymentAllocated)
+    assert allocated.data.rule == AllocationRule.OFFICER
+    assert [(p.debt_id, p.amount_pence) for p in allocated.data.parts] == [("CT-5031-2026", 3000)]
+    assert await totals_balance(uow)
+
+
+async def test_a_direction_at_the_quoted_accounts_own_debt_or_an_unknown_reference_is_obeyed() -> None:
+    uow = FakeLedger()
+    await deliver(uow, charge_raised("5032"), charge_raised("5032", debt_id="SUN-5032", debt_type=DebtType.SUNDRY))
+    await deliver(
+        uow,
+        payment_received("BT-1", 1000, reference="5032", channel="bank_transfer", directed_debt_id="SUN-5032"),
+        payment_received("BT-2", 2000, reference="typo", channel="bank_transfer", directed_debt_id="SUN-5032"),
+    )
+    assert [(a.data.receipt_ref, a.data.rule) for a in uow.published(PaymentAllocated)] == [
+        ("BT-1", AllocationRule.DIRECTED),
+        ("BT-2", AllocationRule.DIRECTED),
+    ]
+    assert uow.published(PaymentSuspended) == []
+
+
 async def test_money_left_once_every_debt_is_clear_is_held_as_account_credit() -> None:
     uow = FakeLedger()
     await deliver(uow, charge_raised("5007", amount_pence=3000))
@@ -227,7 +274,7 @@ async def test_parts_and_credit_always_add_up_to_the_receipt(
 # --- reversals ----------------------------------------------------------------------
 
 
-def unpaid(receipt_ref: str, amount: int, account: str) -> DirectDebitUnpaid:
+def unpaid(receipt_ref: str, amount: int, account: str, collected_on: date = MAY) -> DirectDebitUnpaid:
     return DirectDebitUnpaid(
         key=account,
         data=DirectDebitUnpaidData(
@@ -235,7 +282,7 @@ def unpaid(receipt_ref: str, amount: int, account: str) -> DirectDebitUnpaid:
             account_ref=account,
             receipt_ref=receipt_ref,
             amount_pence=amount,
-            collection_date=date(2026, 5, 1),
+            collection_date=collected_on,
             reason_code="1",
         ),
     )
@@ -268,15 +315,44 @@ async def test_an_unpaid_report_for_a_collection_not_on_file_is_refused() -> Non
         await deliver(FakeLedger(), unpaid("DD-404", 3000, "5011"))
 
 
+@pytest.mark.parametrize(
+    ("report", "difference"),
+    [
+        (unpaid("DD-1", 3000, "5099"), "account '5099' where the collection was for '5013'"),
+        (unpaid("DD-1", 2999, "5013"), "amount £29.99 where £30.00 was collected"),
+        (
+            unpaid("DD-1", 3000, "5013", collected_on=date(2026, 5, 1)),
+            "collection date 2026-05-01 where it was collected on 2026-05-03",
+        ),
+    ],
+    ids=["account", "amount", "date"],
+)
+async def test_an_unpaid_report_that_does_not_match_its_collection_is_refused_and_reverses_nothing(
+    report: DirectDebitUnpaid, difference: str
+) -> None:
+    uow = FakeLedger()
+    await deliver(uow, charge_raised("5013"))
+    await deliver(uow, payment_received("DD-1", 3000, reference="5013", channel="direct_debit"))
+    with pytest.raises(Refused) as refused:
+        await deliver(uow, report)
+    assert str(refused.value) == (
+        f"ARUDD for Direct Debit collection DD-1 does not match it: it reports {difference}; "
+        "check the report against the Direct Debit run, nothing was reversed"
+    )
+    assert uow.published(PaymentReversed) == []
+    assert uow.state.receipts[("direct_debit", "DD-1")].status == "allocated"
+    assert uow.state.debts["CT-5013-2026"].paid_pence == 3000
+
+
 async def test_an_officer_reverses_a_receipt_once_however_often_asked() -> None:
     uow = FakeLedger()
     await deliver(uow, charge_raised("5012", amount_pence=2000))
     await deliver(uow, payment_received("BT-7", 3000, reference="5012", channel="bank_transfer"))
     async with uow:
-        assert await PAYMENTS.reverse_receipt(uow, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
+        assert await PAYMENTS.reverse_receipt(uow, BANK, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
         await uow.commit()
     async with uow:
-        assert not await PAYMENTS.reverse_receipt(uow, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
+        assert not await PAYMENTS.reverse_receipt(uow, BANK, "BT-7", "bank recalled the transfer", date(2026, 5, 12))
         await uow.commit()
     (reversed_,) = uow.published(PaymentReversed)
     assert reversed_.causation_id is None and reversed_.data.reversed_on == date(2026, 5, 12)
@@ -284,15 +360,18 @@ async def test_an_officer_reverses_a_receipt_once_however_often_asked() -> None:
     # The account credit is taken back too.
     assert sum(line.amount_pence for line in uow.state.lines if line.debt_id is None) == 0
     assert await totals_balance(uow)
-    with pytest.raises(Refused, match="there is no receipt 'NOPE' to reverse"):
-        await PAYMENTS.reverse_receipt(uow, "NOPE", "typo", date(2026, 5, 12))
+    with pytest.raises(Refused, match="there is no bank_transfer receipt 'NOPE' to reverse"):
+        await PAYMENTS.reverse_receipt(uow, BANK, "NOPE", "typo", date(2026, 5, 12))
+    # A receipt is named with its channel: the same reference from another channel is not it.
+    with pytest.raises(Refused, match="there is no card receipt 'BT-7' to reverse; check the channel"):
+        await PAYMENTS.reverse_receipt(uow, PaymentChannel.CARD, "BT-7", "typo", date(2026, 5, 12))
 
 
 async def test_a_receipt_reversed_while_in_suspense_leaves_suspense_and_tells_no_account() -> None:
     uow = FakeLedger()
     await deliver(uow, payment_received("BT-8", 3000, reference="?", channel="bank_transfer"))
     async with uow:
-        assert await PAYMENTS.reverse_receipt(uow, "BT-8", "returned to the payer", date(2026, 5, 12))
+        assert await PAYMENTS.reverse_receipt(uow, BANK, "BT-8", "returned to the payer", date(2026, 5, 12))
         await uow.commit()
     assert uow.published(PaymentReversed) == []
     totals = await uow.reconciliation.totals()
@@ -308,12 +387,12 @@ async def test_an_officer_allocates_suspense_once_and_is_told_what_to_fix_otherw
     await deliver(uow, payment_received("BT-7", 3000, reference="typo-5O04", channel="bank_transfer"))
     async with uow:
         with pytest.raises(Refused, match="account '9999' has no debts on the ledger; check the account reference"):
-            await PAYMENTS.allocate_from_suspense(uow, "BT-7", "9999", date(2026, 5, 10))
+            await PAYMENTS.allocate_from_suspense(uow, BANK, "BT-7", "9999", date(2026, 5, 10))
     async with uow:
-        assert await PAYMENTS.allocate_from_suspense(uow, "BT-7", "5004", date(2026, 5, 10))
+        assert await PAYMENTS.allocate_from_suspense(uow, BANK, "BT-7", "5004", date(2026, 5, 10))
         await uow.commit()
     async with uow:
-        assert not await PAYMENTS.allocate_from_suspense(uow, "BT-7", "5004", date(2026, 5, 10))
+        assert not await PAYMENTS.allocate_from_suspense(uow, BANK, "BT-7", "5004", date(2026, 5, 10))
         await uow.commit()
     (allocated,) = uow.published(PaymentAllocated)
     assert allocated.data.rule == AllocationRule.OFFICER
@@ -321,9 +400,12 @@ async def test_an_officer_allocates_suspense_once_and_is_told_what_to_fix_otherw
     assert [line.on for line in uow.state.lines] == [date(2026, 5, 10)]
     async with uow:
         with pytest.raises(Refused, match="not in suspense"):
-            await PAYMENTS.allocate_from_suspense(uow, "BT-7", "5005", date(2026, 5, 10))
-        with pytest.raises(Refused, match="there is no receipt 'BT-0'; check the reference on the suspense list"):
-            await PAYMENTS.allocate_from_suspense(uow, "BT-0", "5004", date(2026, 5, 10))
+            await PAYMENTS.allocate_from_suspense(uow, BANK, "BT-7", "5005", date(2026, 5, 10))
+        with pytest.raises(
+            Refused,
+            match="there is no bank_transfer receipt 'BT-0'; check the channel and the reference on the suspense list",
+        ):
+            await PAYMENTS.allocate_from_suspense(uow, BANK, "BT-0", "5004", date(2026, 5, 10))
 
 
 # --- debts ----------------------------------------------------------------------------

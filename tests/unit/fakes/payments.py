@@ -65,10 +65,6 @@ class FakeReceipts:
     async def get(self, channel: str, receipt_ref: str) -> ReceiptRecord | None:
         return self.state.receipts.get((channel, receipt_ref))
 
-    async def by_reference(self, receipt_ref: str) -> ReceiptRecord | None:
-        matching = sorted((k, r) for k, r in self.state.receipts.items() if k[1] == receipt_ref)
-        return matching[0][1] if matching else None
-
     async def suspended_for(self, payer_reference: str) -> list[ReceiptRecord]:
         waiting = [
             r

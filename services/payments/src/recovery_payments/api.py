@@ -1,9 +1,12 @@
 """Officer-facing HTTP endpoints of the ledger.
 
-Each command is one unit of work like any message: applied whole or not at all.
-A mistaken command is refused with a sentence a person can act on (HTTP 409, or
-422 for a request that cannot be read); a repeated command answers as the first
-did and changes nothing more.
+Each command is one unit of work like any message: applied whole or not at all,
+and recorded by its command id (``recovery_shared.messaging.commands``), so a
+repeat answers as the first did with ``"repeated": true`` and changes nothing,
+and ten copies sent at once have one effect. A mistaken command is refused with
+a sentence a person can act on (HTTP 409, or 422 for a request that cannot be
+read). A receipt is named by its channel and reference: references are unique
+per channel only.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from faststream.asgi.types import Scope
 
 from recovery_payments.domain import LedgerTotals
 from recovery_payments.handlers import Payments
-from recovery_payments.store import Ledger
+from recovery_payments.store import Ledger, SqlLedger
+from recovery_shared.contracts.inbound import PaymentChannel
+from recovery_shared.messaging.commands import OfficerCommand, UnreadableCommand, read_command, run_once
 from recovery_shared.messaging.runtime import ServiceRuntime
-from recovery_shared.refusal import Refused
 
 
 def _json(body: dict[str, Any], status: int = 200) -> AsgiResponse:
@@ -59,51 +63,73 @@ async def ledger_totals(runtime: ServiceRuntime) -> dict[str, Any]:
         return totals_report(await _payments(runtime).check_ledger(uow))
 
 
-Command = Callable[[Ledger, date], Awaitable[bool]]
+UseCase = Callable[[SqlLedger, OfficerCommand, PaymentChannel, date], Awaitable[bool]]
+
+CHANNELS = ", ".join(channel.value for channel in PaymentChannel)
+
+
+def _channel(command: OfficerCommand) -> PaymentChannel:
+    # Receipt references are unique per channel only: without the channel a
+    # reference could name two receipts, and a correction land on the wrong one.
+    named = command.text("channel")
+    try:
+        return PaymentChannel(named)
+    except ValueError:
+        raise UnreadableCommand(f"channel {named!r} is not a payment channel; give one of {CHANNELS}") from None
+
+
+def _business_date(command: OfficerCommand) -> date:
+    try:
+        return date.fromisoformat(command.text("on"))
+    except ValueError:
+        raise UnreadableCommand("give the business date as 'on': 'YYYY-MM-DD'") from None
 
 
 def officer_routes(runtime: ServiceRuntime) -> list[tuple[str, Any]]:
     payments = _payments(runtime)
 
-    async def run_command(
-        request: Request, required: tuple[str, ...], command: Callable[[dict[str, Any]], Command]
-    ) -> AsgiResponse:
+    def units() -> SqlLedger:
+        unit = runtime.unit()
+        if not isinstance(unit, SqlLedger):
+            raise TypeError("payments' runtime must hand out ledger units of work")
+        return unit
+
+    async def run_command(request: Request, name: str, fields: tuple[str, ...], use_case: UseCase) -> AsgiResponse:
         try:
             body = await request.json()
         except ValueError:
             return _json({"refused": "the request body must be JSON"}, status=422)
-        if not isinstance(body, dict):
-            return _json({"refused": "the request body must be a JSON object"}, status=422)
-        missing = [k for k in required if not body.get(k)]
-        if missing:
-            return _json({"refused": f"missing {', '.join(missing)}: give {', '.join(required)}"}, status=422)
         try:
-            on = date.fromisoformat(str(body["on"]))
-        except ValueError:
-            return _json({"refused": "give the business date as 'on': 'YYYY-MM-DD'"}, status=422)
-        async with _ledger(runtime) as uow:
-            try:
-                changed = await command(body)(uow, on)
-            except Refused as exc:
-                return _json({"refused": str(exc)}, status=409)
-            await uow.commit()
-        return _json({"done": True, "changed": changed})
+            command = read_command(name, body, fields)
+            channel, on = _channel(command), _business_date(command)
+        except UnreadableCommand as exc:
+            return _json({"refused": str(exc)}, status=422)
 
-    @post(description="Allocate a receipt held in suspense to an account: {receipt_ref, account_ref, on}")
+        async def apply(uow: SqlLedger) -> dict[str, Any]:
+            return {"done": True, "changed": await use_case(uow, command, channel, on)}
+
+        answer = await run_once(units, command, apply)
+        return _json(answer.body, status=answer.status)
+
+    @post(
+        description="Allocate a receipt held in suspense to an account: "
+        "{command_id, officer, channel, receipt_ref, account_ref, on}"
+    )
     async def allocate_suspense(scope: Scope, request: Request) -> AsgiResponse:
-        def command(body: dict[str, Any]) -> Command:
-            return lambda uow, on: payments.allocate_from_suspense(
-                uow, str(body["receipt_ref"]), str(body["account_ref"]), on
-            )
+        async def use_case(uow: SqlLedger, command: OfficerCommand, channel: PaymentChannel, on: date) -> bool:
+            receipt_ref, account_ref = command.text("receipt_ref"), command.text("account_ref")
+            return await payments.allocate_from_suspense(uow, channel, receipt_ref, account_ref, on)
 
-        return await run_command(request, ("receipt_ref", "account_ref", "on"), command)
+        fields = ("channel", "receipt_ref", "account_ref", "on")
+        return await run_command(request, "allocate-from-suspense", fields, use_case)
 
-    @post(description="Reverse a receipt (a correction): {receipt_ref, reason, on}")
+    @post(description="Reverse a receipt (a correction): {command_id, officer, channel, receipt_ref, reason, on}")
     async def reverse_receipt(scope: Scope, request: Request) -> AsgiResponse:
-        def command(body: dict[str, Any]) -> Command:
-            return lambda uow, on: payments.reverse_receipt(uow, str(body["receipt_ref"]), str(body["reason"]), on)
+        async def use_case(uow: SqlLedger, command: OfficerCommand, channel: PaymentChannel, on: date) -> bool:
+            receipt_ref, reason = command.text("receipt_ref"), command.text("reason")
+            return await payments.reverse_receipt(uow, channel, receipt_ref, reason, on)
 
-        return await run_command(request, ("receipt_ref", "reason", "on"), command)
+        return await run_command(request, "reverse-receipt", ("channel", "receipt_ref", "reason", "on"), use_case)
 
     @get(description="Ledger totals and the check that every penny is placed exactly once")
     async def ledger(scope: Scope) -> AsgiResponse:

@@ -22,6 +22,7 @@ from recovery_shared.clock import financial_year_of
 from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.internal import AllocationRule
 from recovery_shared.council import AllocationOrder, AllocationPolicy
+from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
 
 
@@ -142,14 +143,36 @@ def check_second_copy(on_file: ReceiptFacts, copy: ReceiptFacts) -> None:
         )
 
 
-def account_for(reference: str, reference_is_account: bool, directed_debt_account: str | None) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a receipt goes: the account it pays, or suspense and why."""
+
+    account_ref: str | None
+    suspense_reason: str = ""
+
+
+def destination(
+    reference: str,
+    reference_is_account: bool,
+    directed_debt_id: str | None,
+    directed_debt_account: str | None,
+) -> Destination:
     """The account a receipt pays: that of the debt the payer directed it to, else
-    the account the quoted reference names; None means it waits in suspense."""
+    the account the quoted reference names. A payer who quotes one account and
+    directs the money at a debt of another has told us two different things, so
+    neither account gets it: it waits in suspense for an officer to ask."""
     if directed_debt_account is not None:
-        return directed_debt_account
+        if reference_is_account and reference != directed_debt_account:
+            return Destination(
+                None,
+                f"the payer quoted account {reference!r} but directed the payment to debt {directed_debt_id}, "
+                f"which is on account {directed_debt_account!r}; ask the payer which account it is for, "
+                "then allocate it from suspense",
+            )
+        return Destination(directed_debt_account)
     if reference and reference_is_account:
-        return reference
-    return None
+        return Destination(reference)
+    return Destination(None, no_account(reference))
 
 
 def no_account(reference: str) -> str:
@@ -191,6 +214,36 @@ def reverse(receipt_ref: str, status: ReceiptStatus, placed: Mapping[str | None,
     if status == ReceiptStatus.SUSPENDED:
         return Reversal(lines=[])
     return Reversal(lines=sorted(((d, p) for d, p in placed.items() if p != 0), key=lambda kv: kv[0] or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A Direct Debit collection: the account it was for, its amount and its date."""
+
+    account_ref: str | None
+    amount_pence: int
+    collected_on: date
+
+
+def check_unpaid_report(receipt_ref: str, on_file: Collection, reported: Collection) -> None:
+    """An ARUDD report reverses a collection only if it is that collection: the same
+    account, amount and collection date (domain §8). Anything else is a report
+    about some other collection, or a mistake in the run, and reverses nothing."""
+    differences = []
+    if reported.account_ref != on_file.account_ref:
+        differences.append(f"account {reported.account_ref!r} where the collection was for {on_file.account_ref!r}")
+    if reported.amount_pence != on_file.amount_pence:
+        differences.append(f"amount {pounds(reported.amount_pence)} where {pounds(on_file.amount_pence)} was collected")
+    if reported.collected_on != on_file.collected_on:
+        differences.append(
+            f"collection date {reported.collected_on.isoformat()} where it was collected "
+            f"on {on_file.collected_on.isoformat()}"
+        )
+    if differences:
+        raise Refused(
+            f"ARUDD for Direct Debit collection {receipt_ref} does not match it: it reports "
+            f"{'; '.join(differences)}; check the report against the Direct Debit run, nothing was reversed"
+        )
 
 
 def direct_debit_unpaid_reason(reason_code: str) -> str:

@@ -100,7 +100,18 @@ class Payments:
             await uow.instalments.replace(debt.debt_id, [(i.due_date, i.amount_pence) for i in data.instalments])
         uow.publish(events.balance_changed(debt, data.bill_issued_on, cause=event))
         for receipt in await uow.receipts.suspended_for(data.account_ref):
-            await self._allocate(uow, receipt, data.account_ref, on=receipt.received_on, cause=event)
+            # The rule that sent it to suspense, asked again now the account exists: one
+            # whose payer directed it at another account's debt still waits for an officer.
+            place = await self._destination(uow, receipt.payer_reference, receipt.directed_debt_id)
+            if place.account_ref == data.account_ref:
+                await self._allocate(
+                    uow,
+                    receipt,
+                    data.account_ref,
+                    on=receipt.received_on,
+                    directed=receipt.directed_debt_id,
+                    cause=event,
+                )
 
     async def adjust_debt(self, uow: Ledger, event: ChargeAdjusted) -> None:
         """Sets the debt's charge to the new amount (and its schedule, if reissued) and
@@ -130,9 +141,9 @@ class Payments:
                 _facts(on_file), ReceiptFacts(channel, data.receipt_ref, data.amount_pence, data.received_on)
             )
             return
-        account_ref = await self._account_for(uow, data.payer_reference, data.directed_debt_id)
-        if account_ref is None:
-            reason = domain.no_account(data.payer_reference)
+        place = await self._destination(uow, data.payer_reference, data.directed_debt_id)
+        if place.account_ref is None:
+            reason = place.suspense_reason
             receipt = _new_receipt(data, ReceiptStatus.SUSPENDED, reason, uow.audit_time())
             uow.receipts.add(receipt)
             uow.publish(events.payment_suspended(receipt, reason, cause=event))
@@ -140,23 +151,24 @@ class Payments:
         receipt = _new_receipt(data, ReceiptStatus.ALLOCATED, None, uow.audit_time())
         uow.receipts.add(receipt)
         await self._allocate(
-            uow, receipt, account_ref, on=data.received_on, directed=data.directed_debt_id, cause=event
+            uow, receipt, place.account_ref, on=data.received_on, directed=data.directed_debt_id, cause=event
         )
 
-    async def _account_for(self, uow: Ledger, reference: str, directed_debt_id: str | None) -> str | None:
+    async def _destination(self, uow: Ledger, reference: str, directed_debt_id: str | None) -> domain.Destination:
         directed_account = None
         if directed_debt_id:
             directed = await uow.debts.get(directed_debt_id)
             directed_account = directed.account_ref if directed is not None else None
-        is_account = bool(reference) and directed_account is None and bool(await uow.debts.on_account(reference))
-        return domain.account_for(reference, is_account, directed_account)
+        is_account = bool(reference) and bool(await uow.debts.on_account(reference))
+        return domain.destination(reference, is_account, directed_debt_id, directed_account)
 
     # --- banking.dd-reports.v1 ------------------------------------------------
 
     async def reverse_unpaid_direct_debit(self, uow: Ledger, event: DirectDebitUnpaid) -> None:
         """Reverses the Direct Debit collection the bank reports unpaid (ARUDD) and
         publishes payment.reversed with what came off each debt, and their balances.
-        A report for a collection already reversed changes nothing."""
+        A report that does not match its collection's account, amount and date is
+        refused; one for a collection already reversed changes nothing."""
         data = event.data
         receipt = await uow.receipts.get(PaymentChannel.DIRECT_DEBIT.value, data.receipt_ref)
         if receipt is None:
@@ -164,6 +176,13 @@ class Payments:
                 f"ARUDD for unknown Direct Debit collection {data.receipt_ref}; "
                 "check the collection's receipt reference against the Direct Debit run"
             )
+        # A collection still in suspense was for the account its payer quoted.
+        collected_for = receipt.account_ref or receipt.payer_reference
+        domain.check_unpaid_report(
+            data.receipt_ref,
+            domain.Collection(collected_for, receipt.amount_pence, receipt.received_on),
+            domain.Collection(data.account_ref, data.amount_pence, data.collection_date),
+        )
         if receipt.status == ReceiptStatus.REVERSED:
             return
         reason = domain.direct_debit_unpaid_reason(data.reason_code)
@@ -197,25 +216,44 @@ class Payments:
 
     # --- officer commands -----------------------------------------------------
 
-    async def allocate_from_suspense(self, uow: Ledger, receipt_ref: str, account_ref: str, on: date) -> bool:
-        """An officer allocates a receipt held in suspense to an account. False when it
-        already sits on that account: a repeated command changes nothing."""
-        receipt = await uow.receipts.by_reference(receipt_ref)
+    async def allocate_from_suspense(
+        self, uow: Ledger, channel: PaymentChannel, receipt_ref: str, account_ref: str, on: date
+    ) -> bool:
+        """An officer allocates a receipt held in suspense to an account (the payer's
+        direction still counts within it). False when it already sits on that
+        account: the same correction made twice changes nothing."""
+        receipt = await uow.receipts.get(channel.value, receipt_ref)
         if receipt is None:
-            raise Refused(f"there is no receipt {receipt_ref!r}; check the reference on the suspense list")
+            raise Refused(
+                f"there is no {channel.value} receipt {receipt_ref!r}; check the channel and the reference "
+                "on the suspense list"
+            )
         has_debts = bool(await uow.debts.on_account(account_ref))
         status = ReceiptStatus(receipt.status)
         if not domain.allocation_from_suspense(receipt_ref, status, receipt.account_ref, account_ref, has_debts):
             return False
-        await self._allocate(uow, receipt, account_ref, on=on, rule=AllocationRule.OFFICER, cause=None)
+        await self._allocate(
+            uow,
+            receipt,
+            account_ref,
+            on=on,
+            directed=receipt.directed_debt_id,
+            rule=AllocationRule.OFFICER,
+            cause=None,
+        )
         return True
 
-    async def reverse_receipt(self, uow: Ledger, receipt_ref: str, reason: str, on: date) -> bool:
+    async def reverse_receipt(
+        self, uow: Ledger, channel: PaymentChannel, receipt_ref: str, reason: str, on: date
+    ) -> bool:
         """An officer reverses a receipt (a correction). False when it was already
-        reversed: a repeated command changes nothing."""
-        receipt = await uow.receipts.by_reference(receipt_ref)
+        reversed: the same correction made twice changes nothing."""
+        receipt = await uow.receipts.get(channel.value, receipt_ref)
         if receipt is None:
-            raise Refused(f"there is no receipt {receipt_ref!r} to reverse; check the reference on the receipt")
+            raise Refused(
+                f"there is no {channel.value} receipt {receipt_ref!r} to reverse; check the channel and the "
+                "reference on the receipt"
+            )
         if receipt.status == ReceiptStatus.REVERSED:
             return False
         await self._reverse(uow, receipt, reason, on=on, cause=None)
@@ -362,6 +400,7 @@ def _new_receipt(
         amount_pence=data.amount_pence,
         received_on=data.received_on,
         payer_reference=data.payer_reference,
+        directed_debt_id=data.directed_debt_id,
         account_ref=None,
         status=status.value,
         suspense_reason=suspense_reason,

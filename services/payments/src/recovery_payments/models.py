@@ -70,6 +70,9 @@ class Receipt(PaymentsTable, table=True):
     amount_pence: int = Field(sa_type=BigInteger)
     received_on: date
     payer_reference: str = Field(default="", max_length=100)
+    directed_debt_id: str | None = Field(default=None, max_length=100)
+    """The debt the payer directed it to, kept so a receipt that waits in suspense
+    is placed by the same rule when its account's bill comes."""
     account_ref: str | None = Field(default=None, index=True, max_length=64)
     status: str = Field(default="allocated", max_length=20, index=True)  # allocated | suspended | reversed
     suspense_reason: str | None = None
@@ -140,6 +143,7 @@ class ReceiptRecord:
     amount_pence: int
     received_on: date
     payer_reference: str
+    directed_debt_id: str | None
     account_ref: str | None
     status: str
     suspense_reason: str | None

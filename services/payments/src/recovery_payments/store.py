@@ -70,10 +70,6 @@ class Instalments(Protocol):
 class Receipts(Protocol):
     async def get(self, channel: str, receipt_ref: str) -> ReceiptRecord | None: ...
 
-    async def by_reference(self, receipt_ref: str) -> ReceiptRecord | None:
-        """The receipt with this reference, whichever channel it came from."""
-        ...
-
     async def suspended_for(self, payer_reference: str) -> list[ReceiptRecord]:
         """Receipts in suspense that quoted this reference, oldest first."""
         ...
@@ -267,7 +263,11 @@ class SqlInstalments(_Repository):
 class SqlReceipts(_Repository):
     def __init__(self, unit: SqlUnitOfWork) -> None:
         super().__init__(unit)
-        self.records = Records(RECEIPTS, ReceiptRecord, key=("channel", "receipt_ref"))
+        # A receipt's status is its state: changing it is a compare-and-set on the status
+        # this unit read, so two officers (or an officer and the consumer) reversing or
+        # allocating one receipt at once give one effect; the other unit is stale and
+        # runs again (``records.StaleRecord``).
+        self.records = Records(RECEIPTS, ReceiptRecord, key=("channel", "receipt_ref"), guards=("status",))
         self._suspended: dict[str, list[ReceiptRecord]] = {}
         """Per payer reference whose suspended receipts are held: those receipts."""
 
@@ -276,13 +276,6 @@ class SqlReceipts(_Repository):
         if not self.records.knows(key):
             await self.load((key,))
         return self.records.held(key)
-
-    async def by_reference(self, receipt_ref: str) -> ReceiptRecord | None:
-        await self.unit.flush()
-        r = RECEIPTS.c
-        statement = self.records.select().where(r.receipt_ref == receipt_ref).order_by(r.channel).limit(1)
-        found = self.records.remember((await self.unit.session.execute(statement)).all())
-        return found[0] if found else None
 
     async def suspended_for(self, payer_reference: str) -> list[ReceiptRecord]:
         if payer_reference not in self._suspended:
