@@ -430,7 +430,16 @@ async def test_a_use_case_that_keeps_failing_makes_the_service_unready_naming_it
     database_url: str, kafka_bootstrap: str
 ) -> None:
     group = f"test-stall-{uuid.uuid4().hex[:8]}"
-    settings = PaymentsSettings(database_url=database_url, group_id=group, stall_after_s=1.0)
+    # Retried for longer than the test takes, so the message waits rather than being
+    # dead-lettered as poison.
+    settings = PaymentsSettings(
+        database_url=database_url,
+        group_id=group,
+        stall_after_s=1.0,
+        transient_retries=200,
+        retry_initial_s=0.1,
+        retry_ceiling_s=0.3,
+    )
     flaky = _Flaky()
     routes = RouteTable(service="payments", routes=(Route(ChargeRaised, _Flaky.open_debt),), publishes=())
     runtime = ServiceRuntime(
@@ -508,4 +517,6 @@ async def test_a_use_case_that_keeps_failing_makes_the_service_unready_naming_it
     async with runtime.db.session() as session:
         handled = await session.execute(select(func.count()).select_from(runtime.kernel.inbox))
         assert handled.scalar_one() == 1
+        letters = await session.execute(select(func.count()).select_from(runtime.kernel.dead_letters))
+        assert letters.scalar_one() == 0, "applied once mended, not dead-lettered"
     await runtime.db.dispose()

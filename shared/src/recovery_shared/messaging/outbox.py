@@ -38,12 +38,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import Text, cast, delete, insert, select, text
-from sqlalchemy.exc import StatementError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from recovery_shared.clock import utc_now
 from recovery_shared.messaging.db import Database
-from recovery_shared.messaging.errors import backoff_delays
+from recovery_shared.messaging.errors import backoff_delays, describe_failure
 from recovery_shared.messaging.tables import KernelTables
 
 log = structlog.get_logger("recovery.outbox")
@@ -172,7 +171,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.last_error = describe_error(exc)
+                self.last_error = describe_failure(exc)
                 delay = delays[min(self.failures_in_a_row, len(delays) - 1)]
                 self.failures_in_a_row += 1
                 log.warning("outbox relay cannot publish yet; will retry", error=self.last_error, retry_in_s=delay)
@@ -207,7 +206,7 @@ class OutboxRelay:
             async with self.db.session() as session:
                 await session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
         except Exception as exc:
-            log.warning("write-ahead log checkpoint failed; will try again", error=describe_error(exc))
+            log.warning("write-ahead log checkpoint failed; will try again", error=describe_failure(exc))
 
     @staticmethod
     async def _take_turn(session: AsyncSession) -> bool:
@@ -381,17 +380,6 @@ def record_size(key: str | bytes | None, payload: bytes, headers: dict[str, Any]
         + len(payload)
         + sum(len(k.encode()) + len(str(v).encode()) for k, v in headers.items())
     )
-
-
-def describe_error(exc: BaseException) -> str:
-    """An error for the log and the health report. SQLAlchemy's message carries the
-    statement's parameters, which for the relay can be an event's payload with a
-    name or an address in it; only the driver's first line is kept."""
-    inner: BaseException = exc
-    if isinstance(exc, StatementError) and isinstance(exc.orig, BaseException):
-        inner = exc.orig
-    message = str(inner).splitlines()[0] if str(inner) else ""
-    return f"{type(inner).__name__}: {message}" if message else type(inner).__name__
 
 
 def _event_id(payload: bytes) -> str | None:

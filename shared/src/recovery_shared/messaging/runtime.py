@@ -188,7 +188,15 @@ class ServiceRuntime:
             batch_size=settings.relay_batch_size,
             max_message_bytes=settings.max_message_bytes,
         )
-        self.consumer = InboxConsumer(units=self.unit, routes=routes, use_cases=use_cases, on_committed=self.relay.wake)
+        self.consumer = InboxConsumer(
+            units=self.unit,
+            routes=routes,
+            use_cases=use_cases,
+            on_committed=self.relay.wake,
+            transient_retries=settings.transient_retries,
+            retry_initial_s=settings.retry_initial_s,
+            retry_ceiling_s=settings.retry_ceiling_s,
+        )
         self.limits = ReadinessLimits.from_settings(settings)
         self.progress: dict[tuple[str, int], _Progress] = {}
         # Seams for the tests: stall times are measured on the first, ages of stored
