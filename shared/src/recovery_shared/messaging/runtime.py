@@ -34,7 +34,7 @@ from sqlalchemy import MetaData, func, select, text
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.logging import configure_logging
-from recovery_shared.messaging.consumer import InboxConsumer, RecordLike, counts_report
+from recovery_shared.messaging.consumer import DeadLetterReference, InboxConsumer, RecordLike, counts_report
 from recovery_shared.messaging.db import Database
 from recovery_shared.messaging.migrations import upgrade_to_head
 from recovery_shared.messaging.outbox import OutboxRelay
@@ -284,9 +284,12 @@ class ServiceRuntime:
         for topic in self.routes.topics():
             broker.publisher(
                 dead_letter_topic(topic),
-                schema=bytes,
-                description="Messages this service could not accept: the original bytes, with headers "
-                "dlq.reason, dlq.consumer, dlq.failed_at, dlq.source_topic/partition/offset.",
+                schema=DeadLetterReference,
+                description="A reference to each message this service could not accept. The message itself "
+                "(original bytes and headers) is kept in the service's own dead_letter table, behind its access "
+                "control, because it may hold names and addresses; ops list, show and re-drive it with "
+                "recovery-<service> dead-letters. Keyed as the original record; headers dlq.reason, dlq.consumer, "
+                "dlq.failed_at, dlq.source_topic/partition/offset, dlq.dead_letter_id.",
             )
 
     def subscriber_options(self) -> dict[str, Any]:
