@@ -160,7 +160,10 @@ SAMPLES: list[Envelope] = [
             financial_year="2026/27",
             amount_pence=3000,
             bill_issued_on=ON,
-            instalments=[Instalment(due_date=ON, amount_pence=1000), Instalment(due_date=ON, amount_pence=2000)],
+            instalments=[
+                Instalment(due_date=ON, amount_pence=1000),
+                Instalment(due_date=date(2026, 6, 1), amount_pence=2000),
+            ],
             twelve_instalments_requested=True,
             liable_party=LiableParty(party_id="P-1001", name="A Person", address_lines=["1 High St"], postcode="X1"),
             hbop_classification=HbopClassification.CLAIMANT_ERROR,
@@ -431,7 +434,7 @@ def sample(event_type: type[Envelope]) -> Envelope:
 
 
 def body_of(event: Envelope) -> dict[str, Any]:
-    return event.to_json_dict()
+    return dict(event.to_json_dict())
 
 
 def encode(body: Any) -> bytes:
@@ -460,7 +463,7 @@ def leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, .
 
 
 def replaced(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    copy = json.loads(json.dumps(body))
+    copy: dict[str, Any] = json.loads(json.dumps(body))
     node = copy
     for step in path[:-1]:
         node = node[step]
@@ -594,7 +597,8 @@ def _resolve(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
         raise Unbounded(f"a value of any shape ({node})")
     while "$ref" in node:
         node = defs[node["$ref"].split("/")[-1]]
-    return node
+    resolved: dict[str, Any] = node
+    return resolved
 
 
 # The only patterns the contracts use, each with the longest string it admits.
@@ -619,6 +623,11 @@ def largest(node: dict[str, Any], defs: dict[str, Any], path: str) -> Any:
     value, whether or not the cross-field rules allow all of it at once; a schema
     with no bound fails (``Unbounded``)."""
     node = _resolve(node, defs)
+    for bound in ("maxLength", "maxItems", "maxProperties"):
+        # Checked before anything is built, so that an absurd bound fails the test
+        # rather than exhausting the machine's memory.
+        if node.get(bound, 0) > BROKER_LIMIT:
+            raise Unbounded(f"{path}: {bound} {node[bound]:,} could never fit in one message")
     if "const" in node:
         return node["const"]
     if "enum" in node:
