@@ -201,6 +201,12 @@ CHANNELS = (
             422,
             "give account_ref as text",
         ),
+        (
+            "/officer/receipts/reverse",
+            command(channel="card", receipt_ref="CARD-8", reason="x" * 2001, on="2026-05-10"),
+            422,
+            "reason must be at most 2000 characters",
+        ),
     ],
     ids=[
         "unknown-account",
@@ -214,6 +220,7 @@ CHANNELS = (
         "bad-date",
         "long-command-id",
         "not-text",
+        "reason-too-long",
     ],
 )
 async def test_a_mistaken_command_is_refused_with_what_to_do_and_changes_nothing(

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.common import MAX_COSTS_PENCE, DebtType
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.statute.fees import FeeScale, fee_scale_on
 from recovery_shared.statute.instalments import scheme_for
@@ -95,8 +95,10 @@ class Ladder(Strict):
     summons_wait_days: int = Field(
         ge=0, description="Local practice: days after the balance falls due before a summons"
     )
-    summons_costs_pence: int = Field(ge=0)
-    liability_order_costs_pence: int = Field(ge=0)
+    # Bounded like the costs the contracts carry, so a mistyped figure stops the
+    # service at start-up rather than every event that would carry it.
+    summons_costs_pence: int = Field(ge=0, le=MAX_COSTS_PENCE)
+    liability_order_costs_pence: int = Field(ge=0, le=MAX_COSTS_PENCE)
     hearing_after_days: int = Field(
         ge=0,
         description="Local listing: days after the summons is issued the hearing is listed; never earlier than"

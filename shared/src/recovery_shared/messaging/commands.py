@@ -37,6 +37,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from recovery_shared.clock import utc_now
+from recovery_shared.contracts.common import MAX_TEXT
 from recovery_shared.messaging.errors import is_transient
 from recovery_shared.messaging.unit_of_work import SqlUnitOfWork
 from recovery_shared.refusal import Refused
@@ -93,6 +94,10 @@ def read_command(name: str, body: object, fields: Sequence[str]) -> OfficerComma
     not_text = [f for f in required if not isinstance(body[f], str)]
     if not_text:
         raise UnreadableCommand(f"give {', '.join(not_text)} as text")
+    too_long = [f for f in fields if len(body[f]) > MAX_TEXT]
+    if too_long:
+        # The events a command publishes carry its text, and they are bounded.
+        raise UnreadableCommand(f"{', '.join(too_long)} must be at most {MAX_TEXT} characters")
     command_id, officer = body["command_id"], body["officer"]
     if len(command_id) > COMMAND_ID_LENGTH:
         raise UnreadableCommand(
