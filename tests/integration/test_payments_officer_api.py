@@ -19,6 +19,7 @@ from sqlalchemy import select
 from recovery_payments.app import create_app
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
+from recovery_shared.contracts.common import MAX_RECEIPT_PENCE
 from recovery_shared.messaging.runtime import ServiceRuntime
 from tests.factories import charge_raised, payment_received, record
 
@@ -73,6 +74,27 @@ async def test_the_ledger_reports_every_penny_placed_once(service: tuple[httpx.A
         1500,
         3000,
     )
+    assert ledger["balanced"] is True
+
+
+async def test_receipts_too_large_to_be_real_are_dead_lettered_and_the_ledger_still_answers(
+    service: tuple[httpx.AsyncClient, ServiceRuntime],
+) -> None:
+    """Two receipts of 5 x 10^18 pence once made the ledger's totals overflow and the
+    endpoint fail; a receipt is now at most MAX_RECEIPT_PENCE (contracts/common.py), and
+    the largest real ones add up without trouble."""
+    client, runtime = service
+    huge = [payment_received(f"BT-H{i}", 1, reference="5004").model_dump(mode="json") for i in range(2)]
+    for event in huge:
+        event["data"]["amount_pence"] = 5 * 10**18
+    largest = [payment_received(f"BT-L{i}", MAX_RECEIPT_PENCE, reference="nobody") for i in range(3)]
+    await runtime.handle_records(
+        [record(topics.PAYMENT_RECEIPTS, json.dumps(e).encode(), key="5004") for e in huge]
+        + [record(topics.PAYMENT_RECEIPTS, e) for e in largest]
+    )
+    assert runtime.consumer.counts[topics.PAYMENT_RECEIPTS].dead_lettered == 2
+    ledger = await _ledger(client)
+    assert ledger["suspended_pence"] == 3000 + 3 * MAX_RECEIPT_PENCE
     assert ledger["balanced"] is True
 
 
