@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from recovery_shared.contracts.common import DebtType, LiableParty
+from recovery_shared.contracts.common import DebtType, Instalment, LiableParty
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     ChargeRaised,
@@ -14,6 +14,16 @@ from recovery_shared.contracts.inbound import (
     PaymentReceived,
     PaymentReceivedData,
 )
+from recovery_shared.contracts.internal import (
+    ArrangementKind,
+    ArrangementMade,
+    ArrangementMadeData,
+    InstalmentMissed,
+    InstalmentMissedData,
+)
+
+TEN_MONTHLY = [date(2026, m, 1) for m in range(4, 13)] + [date(2027, 1, 1)]
+"""A 2026/27 Council Tax bill's ten instalments, April to January."""
 
 
 def charge_raised(
@@ -83,5 +93,47 @@ def payment_received(
             received_on=received_on,
             payer_reference=reference,
             directed_debt_id=directed_debt_id,
+        ),
+    )
+
+
+def statutory_schedule(
+    account_ref: str, *, debt_id: str | None = None, due_dates: list[date] = TEN_MONTHLY, amount_pence: int = 15000
+) -> ArrangementMade:
+    """The statutory schedule arrangements publishes for a bill (arrangement ``ST-<debt>``)."""
+    debt = debt_id or f"CT-{account_ref}-2026"
+    return ArrangementMade(
+        key=account_ref,
+        data=ArrangementMadeData(
+            arrangement_id=f"ST-{debt}",
+            account_ref=account_ref,
+            kind=ArrangementKind.STATUTORY,
+            debt_ids=[debt],
+            instalments=[Instalment(due_date=d, amount_pence=amount_pence) for d in due_dates],
+        ),
+    )
+
+
+def instalment_missed(
+    account_ref: str,
+    *,
+    detected_on: date,
+    debt_id: str | None = None,
+    due_date: date = date(2026, 5, 1),
+    amount_pence: int = 15000,
+) -> InstalmentMissed:
+    """That schedule's instalment found unpaid (the year's first miss)."""
+    debt = debt_id or f"CT-{account_ref}-2026"
+    return InstalmentMissed(
+        key=account_ref,
+        data=InstalmentMissedData(
+            arrangement_id=f"ST-{debt}",
+            account_ref=account_ref,
+            debt_ids=[debt],
+            due_date=due_date,
+            amount_pence=amount_pence,
+            overdue_pence=amount_pence,
+            misses_this_year=1,
+            detected_on=detected_on,
         ),
     )

@@ -26,23 +26,17 @@ from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
 from recovery_shared.clock import dates_to_run
 from recovery_shared.contracts.common import DebtType, HbopClassification, LiableParty
-from recovery_shared.contracts.common import Instalment as Due
 from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData, DayStarted, DayStartedData
 from recovery_shared.contracts.internal import (
     AllocationPart,
     AllocationRule,
-    ArrangementKind,
-    ArrangementMade,
-    ArrangementMadeData,
-    InstalmentMissed,
-    InstalmentMissedData,
     PaymentAllocated,
     PaymentAllocatedData,
 )
 from recovery_shared.council import DEFAULT_PATH, CouncilConfig, load_council_config
 from recovery_shared.messaging.runtime import ServiceRuntime
 from recovery_shared.refusal import Refused
-from tests.factories import charge_raised, record
+from tests.factories import charge_raised, instalment_missed, record, statutory_schedule
 
 CENTURIES_AHEAD = date(2526, 5, 2)
 
@@ -262,29 +256,8 @@ async def _case_with_a_reminder(runtime: ServiceRuntime, account: str, detected_
     """A Council Tax bill, its schedule, and May's instalment found missed on ``detected_on``:
     a reminder is issued that day."""
     debt = f"CT-{account}-2026"
-    schedule = ArrangementMade(
-        key=account,
-        data=ArrangementMadeData(
-            arrangement_id=f"ST-{debt}",
-            account_ref=account,
-            kind=ArrangementKind.STATUTORY,
-            debt_ids=[debt],
-            instalments=[Due(due_date=d, amount_pence=15000) for d in DUE_DATES],
-        ),
-    )
-    missed = InstalmentMissed(
-        key=account,
-        data=InstalmentMissedData(
-            arrangement_id=f"ST-{debt}",
-            account_ref=account,
-            debt_ids=[debt],
-            due_date=date(2026, 5, 1),
-            amount_pence=15000,
-            overdue_pence=15000,
-            misses_this_year=1,
-            detected_on=detected_on,
-        ),
-    )
+    schedule = statutory_schedule(account, due_dates=DUE_DATES)
+    missed = instalment_missed(account, detected_on=detected_on)
     await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised(account, amount_pence=150000))])
     await runtime.handle_records([record(topics.ARRANGEMENT_EVENTS, schedule)])
     await runtime.handle_records([record(topics.ARRANGEMENT_EVENTS, missed)])

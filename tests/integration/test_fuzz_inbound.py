@@ -42,7 +42,6 @@ from recovery_payments.models import Debt, Receipt
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
 from recovery_shared.contracts import event_types
-from recovery_shared.contracts.common import Instalment
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
@@ -59,15 +58,8 @@ from recovery_shared.contracts.inbound import (
     HearingAdjournedData,
     LiabilityOrderGranted,
 )
-from recovery_shared.contracts.internal import (
-    ArrangementKind,
-    ArrangementMade,
-    ArrangementMadeData,
-    InstalmentMissed,
-    InstalmentMissedData,
-)
 from recovery_shared.messaging.runtime import ServiceRuntime
-from tests.factories import Record, charge_raised, payment_received
+from tests.factories import Record, charge_raised, instalment_missed, payment_received, statutory_schedule
 from tests.unit.test_contract_strictness import SAMPLES
 
 pytestmark = pytest.mark.integration
@@ -408,31 +400,9 @@ async def _outbox_data(runtime: ServiceRuntime, event_type: str) -> list[dict[st
 async def _case_before_the_court(runtime: ServiceRuntime) -> dict[str, Any]:
     """A Council Tax case taken from a missed instalment to a summons, as the ladder does."""
     account, debt = "9201", "CT-9201-2026"
-    due = [date(2026, m, 1) for m in range(4, 13)] + [date(2027, 1, 1)]
     await _a_bill(runtime, account)
-    schedule = ArrangementMade(
-        key=account,
-        data=ArrangementMadeData(
-            arrangement_id=f"ST-{debt}",
-            account_ref=account,
-            kind=ArrangementKind.STATUTORY,
-            debt_ids=[debt],
-            instalments=[Instalment(due_date=d, amount_pence=15000) for d in due],
-        ),
-    )
-    missed = InstalmentMissed(
-        key=account,
-        data=InstalmentMissedData(
-            arrangement_id=f"ST-{debt}",
-            account_ref=account,
-            debt_ids=[debt],
-            due_date=date(2026, 5, 1),
-            amount_pence=15000,
-            overdue_pence=15000,
-            misses_this_year=1,
-            detected_on=date(2026, 5, 2),
-        ),
-    )
+    schedule = statutory_schedule(account, debt_id=debt)
+    missed = instalment_missed(account, debt_id=debt, detected_on=date(2026, 5, 2))
     await _handle_cleanly(
         runtime, [_keyed(topics.ARRANGEMENT_EVENTS, schedule), _keyed(topics.ARRANGEMENT_EVENTS, missed)]
     )

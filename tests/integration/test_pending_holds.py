@@ -21,7 +21,6 @@ from recovery_enforcement.app import create_app
 from recovery_enforcement.models import Hold, RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
-from recovery_shared.contracts.common import Instalment
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     BreathingSpaceEnded,
@@ -33,15 +32,8 @@ from recovery_shared.contracts.inbound import (
     VulnerabilityCleared,
     VulnerabilityFlagged,
 )
-from recovery_shared.contracts.internal import (
-    ArrangementKind,
-    ArrangementMade,
-    ArrangementMadeData,
-    InstalmentMissed,
-    InstalmentMissedData,
-)
 from recovery_shared.messaging.runtime import ServiceRuntime
-from tests.factories import charge_raised, record
+from tests.factories import charge_raised, instalment_missed, record, statutory_schedule
 
 Service = tuple[httpx.AsyncClient, ServiceRuntime]
 
@@ -97,32 +89,8 @@ async def _case(runtime: ServiceRuntime, debt_id: str) -> RecoveryCase:
 
 
 def _schedule_and_may_missed(account: str, debt: str) -> list[Envelope]:
-    schedule = ArrangementMade(
-        key=account,
-        data=ArrangementMadeData(
-            arrangement_id=f"ST-{debt}",
-            account_ref=account,
-            kind=ArrangementKind.STATUTORY,
-            debt_ids=[debt],
-            instalments=[
-                Instalment(due_date=d, amount_pence=15000)
-                for d in [date(2026, m, 1) for m in range(4, 13)] + [date(2027, 1, 1)]
-            ],
-        ),
-    )
-    missed = InstalmentMissed(
-        key=account,
-        data=InstalmentMissedData(
-            arrangement_id=f"ST-{debt}",
-            account_ref=account,
-            debt_ids=[debt],
-            due_date=date(2026, 5, 1),
-            amount_pence=15000,
-            overdue_pence=15000,
-            misses_this_year=1,
-            detected_on=date(2026, 5, 12),
-        ),
-    )
+    schedule = statutory_schedule(account, debt_id=debt)
+    missed = instalment_missed(account, debt_id=debt, detected_on=date(2026, 5, 12))
     return [schedule, missed]
 
 
