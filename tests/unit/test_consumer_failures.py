@@ -8,13 +8,17 @@ SQLite and PostgreSQL; these pin the kernel's rules without a database."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from structlog.testing import capture_logs
 
 from recovery_shared import topics
+from recovery_shared.contracts.common import LiableParty
 from recovery_shared.contracts.inbound import PaymentReceived
 from recovery_shared.messaging.consumer import InboxConsumer
 from recovery_shared.messaging.errors import describe_failure, is_transient
@@ -42,6 +46,9 @@ class Receipts(FakeUnitOfWork):
         self.pending: list[str] = []
         self.fail_commit_on: dict[str, BaseException] = {}
         self.dead_letter_failure: BaseException | None = None
+        self.refuse_dead_letter: Callable[[Any], BaseException | None] = lambda _: None
+        self.sent: list[tuple[str, str | None, bytes, str]] = []
+        """What went to the outbox raw (dead-letter references), as it was encoded."""
 
     async def commit(self) -> None:
         for ref in self.pending:
@@ -58,17 +65,51 @@ class Receipts(FakeUnitOfWork):
     async def keep_dead_letter(self, letter: Any) -> int:
         if self.dead_letter_failure is not None:
             raise self.dead_letter_failure
+        refusal = self.refuse_dead_letter(letter)
+        if refusal is not None:
+            raise refusal
+        # As a driver would: SQLite's cannot encode a lone surrogate, PostgreSQL's text
+        # and jsonb refuse NUL.
+        for text in _texts_in(
+            [getattr(letter, f, None) for f in ("topic", "message_key", "event_type", "reason", "headers")]
+        ):
+            text.encode("utf-8")
+            assert "\x00" not in text, f"a NUL reached the dead letter: {text!r}"
         return await super().keep_dead_letter(letter)
+
+    def publish_raw(self, topic: str, key: str | None, payload: bytes, headers: dict[str, str]) -> None:
+        for text in _texts_in([topic, key, payload.decode(), headers]):
+            text.encode("utf-8")
+            assert "\x00" not in text, f"a NUL reached the dead-letter topic: {text!r}"
+        self.sent.append((topic, key, payload, json.dumps(headers)))
+        super().publish_raw(topic, key, payload, headers)
+
+
+def _texts_in(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts_in(k), *_texts_in(v))]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts_in(v)]
+    return []
 
 
 class UseCases:
+    """The route table calls ``UseCases.record_receipt`` itself, so a test changes what
+    it does through these fields, not by overriding it."""
+
     def __init__(self) -> None:
         self.raise_on: dict[str, BaseException] = {}
+        self.first_failures: list[BaseException] = []
+        """Raised one per attempt, whatever the receipt, before it is applied."""
         self.attempts: dict[str, int] = {}
 
     async def record_receipt(self, uow: Receipts, event: PaymentReceived) -> None:
         ref = event.data.receipt_ref
         self.attempts[ref] = self.attempts.get(ref, 0) + 1
+        if self.first_failures:
+            raise self.first_failures.pop(0)
         if ref in self.raise_on:
             raise self.raise_on[ref]
         uow.pending.append(ref)
@@ -108,13 +149,43 @@ def dead_reasons(unit: Receipts) -> dict[str, str]:
         psycopg.errors.LockNotAvailable("could not obtain lock"),
         OperationalError("UPDATE receipt", {}, psycopg.errors.SerializationFailure("could not serialize")),
         OperationalError("INSERT", {}, Exception("database is locked")),
+        OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked")),
+        OperationalError("INSERT", {}, sqlite3.OperationalError("database table is locked: dead_letter")),
+        OperationalError("BEGIN", {}, sqlite3.OperationalError("database is busy")),
+        sqlite3.OperationalError("database is locked"),
+        OperationalError("SELECT", {}, psycopg.OperationalError("server closed the connection unexpectedly")),
+        OperationalError("SELECT", {}, psycopg.errors.AdminShutdown("terminating connection")),
+        OperationalError("CONNECT", {}, psycopg.errors.TooManyConnections("too many clients already")),
+        OperationalError("UPDATE", {}, psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")),
+        OperationalError("UPDATE", {}, psycopg.errors.DeadlockDetected("deadlock detected")),
         ChangedMeanwhile(),
         ConnectionResetError(),
     ],
-    ids=lambda e: type(e).__name__,
+    ids=lambda e: f"{type(e).__name__}: {getattr(e, 'orig', e)}",
 )
 def test_a_bad_moment_is_transient(error: Exception) -> None:
     assert is_transient(error)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "no such table: dead_letter",
+        "attempt to write a readonly database",
+        "database or disk is full",
+        "table receipt has no column named channel",
+        "unable to open database file",
+    ],
+)
+def test_a_sqlite_failure_that_time_will_not_mend_is_not_transient(message: str) -> None:
+    # Retrying these only delays the dead letter (or, writing one, stops the partition).
+    assert not is_transient(OperationalError("INSERT INTO dead_letter", {}, sqlite3.OperationalError(message)))
+    assert not is_transient(sqlite3.OperationalError(message))
+
+
+def test_a_sqlite_value_it_cannot_bind_is_not_transient() -> None:
+    error = InterfaceError("INSERT INTO debt", {}, sqlite3.InterfaceError("Error binding parameter 1"))
+    assert not is_transient(error)
 
 
 @pytest.mark.parametrize(
@@ -150,6 +221,48 @@ def test_a_database_error_is_described_without_the_row_it_was_writing() -> None:
     described = describe_failure(error)
     assert described == "UniqueViolation: duplicate key value violates unique constraint"
     assert "Jane Doe" not in described and "High Street" not in described
+
+
+def test_a_postgresql_error_is_described_without_its_detail_and_context_lines() -> None:
+    message = (
+        'new row for relation "debt" violates check constraint "debt_name_check"\n'
+        "DETAIL:  Failing row contains (CT-1, Jane Doe, 1 High Street).\n"
+        'CONTEXT:  COPY debt, line 1: "CT-1\tJane Doe\t1 High Street"'
+    )
+    for error in (psycopg.errors.CheckViolation(message), psycopg.DataError(message)):
+        described = describe_failure(DataError("COPY debt", {}, error))
+        assert described == f'{type(error).__name__}: new row for relation "debt" violates check constraint ' + (
+            '"debt_name_check"'
+        )
+
+
+PERSONAL = ("Margaret Example", "12 Acacia Avenue", "Little Snoring", "NR21 0AA")
+
+
+def _a_party_that_fails_to_build() -> Exception:
+    try:
+        LiableParty(
+            party_id="P-1", name=PERSONAL[0], address_lines=[PERSONAL[1], PERSONAL[2]] * 6, postcode=PERSONAL[3]
+        )
+    except Exception as exc:
+        return exc
+    raise AssertionError("eleven address lines were accepted")
+
+
+def test_a_validation_error_is_described_by_where_and_what_not_by_its_input() -> None:
+    error = _a_party_that_fails_to_build()
+    assert PERSONAL[1] in str(error)  # what pydantic's own words would have put in a dead letter
+    described = describe_failure(error)
+    assert described == (
+        "ValidationError: 1 validation error(s) for LiableParty: "
+        "address_lines: List should have at most 10 items after validation, not 12"
+    )
+
+
+def test_a_description_is_safe_to_store_and_bounded() -> None:
+    described = describe_failure(ValueError("lone \ud800 and \x00 " + "x" * 5000))
+    described.encode("utf-8")
+    assert "\x00" not in described and len(described) == 2000
 
 
 # --- no message can stop the partition ---------------------------------------------------
@@ -189,19 +302,13 @@ async def test_a_message_that_keeps_failing_transiently_is_poison_after_bounded_
 
 
 async def test_a_transient_failure_that_clears_is_applied_not_dead_lettered() -> None:
-    unit = Receipts()
-    failures = iter([OperationalError("SELECT", {}, Exception("database is locked"))] * (RETRIES + 2))
-
-    class LockedForAWhile(UseCases):
-        async def record_receipt(self, uow: Receipts, event: PaymentReceived) -> None:
-            failure = next(failures, None)
-            if failure is not None:
-                raise failure
-            await super().record_receipt(uow, event)
-
-    await consumer(unit, LockedForAWhile()).handle([receipt("R1")])
+    unit, use_cases = Receipts(), UseCases()
+    # Through the batch's tries and into the message's own, then the lock clears.
+    use_cases.first_failures = [OperationalError("SELECT", {}, Exception("database is locked"))] * (RETRIES + 2)
+    await consumer(unit, use_cases).handle([receipt("R1")])
     assert unit.applied == ["R1"]
     assert unit.dead_letters == []
+    assert use_cases.attempts["R1"] == RETRIES + 3
 
 
 async def test_a_refused_message_is_dead_lettered_without_retries() -> None:
@@ -292,3 +399,142 @@ async def test_a_rolled_back_unit_keeps_no_dead_letter() -> None:
         await unit.keep_dead_letter(object())  # type: ignore[arg-type]
         await unit.rollback()
     assert unit.dead_letters == []
+
+
+# --- what can be refused even a dead letter ------------------------------------------------
+
+
+def _the_next_is_applied_and_one_dead_letter_kept(unit: Receipts) -> Any:
+    assert unit.applied == ["R2"]
+    [(_, letter)] = unit.dead_letters
+    return letter
+
+
+async def test_deeply_nested_json_is_dead_lettered_and_the_next_is_applied() -> None:
+    # It fails the contract cleanly, but reading it again for its type used to raise
+    # RecursionError, so the dead letter was never written and the batch came back for ever.
+    unit, use_cases = Receipts(), UseCases()
+    nested = Record(topics.PAYMENT_RECEIPTS, b"[" * 1000, key=b"1001", offset=900)
+    await consumer(unit, use_cases).handle([nested, receipt("R2")])
+    letter = _the_next_is_applied_and_one_dead_letter_kept(unit)
+    assert letter.payload == nested.value and letter.event_type is None
+    assert letter.reason.startswith("malformed message")
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["in a batch", "alone"])
+async def test_lone_surrogates_and_nuls_from_outside_are_dead_lettered_as_text_any_driver_takes(alone: bool) -> None:
+    unit, use_cases = Receipts(), UseCases()
+    odd = Record(
+        topics.PAYMENT_RECEIPTS,
+        b'{"type":"\\ud800","key":"\\udc00"}',
+        key="\ud800 A\x00".encode("utf-8", "surrogatepass"),
+        offset=901,
+        headers=[("trace\ud800\x00", "v\udfff\x00".encode("utf-8", "surrogatepass")), ("x" * 500, b"y" * 5000)],
+    )
+    inbox = consumer(unit, use_cases)
+    for batch in [[odd], [receipt("R2")]] if alone else [[odd, receipt("R2")]]:
+        await inbox.handle(batch)
+    letter = _the_next_is_applied_and_one_dead_letter_kept(unit)
+    assert letter.payload == odd.value and letter.event_type is None
+    assert letter.message_key == "\ufffd\ufffd\ufffd A\ufffd"
+    assert letter.headers == {"trace?\ufffd": "v\ufffd\ufffd\ufffd\ufffd", "x" * 200: "y" * 2000}
+    [(_, _, reference, _)] = unit.sent
+    assert json.loads(reference)["source_offset"] == odd.offset
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [Refused("receipt \ud800 from \x00 was already recorded"), ValueError("no \udc00 here\x00")],
+    ids=["refused", "unexpected"],
+)
+async def test_a_reason_with_lone_surrogates_and_nuls_is_dead_lettered_as_safe_text(failure: Exception) -> None:
+    unit, use_cases = Receipts(), UseCases()
+    use_cases.raise_on["ODD"] = failure
+    await consumer(unit, use_cases).handle([receipt("ODD"), receipt("R2")])
+    [reason] = dead_reasons(unit).values()
+    assert "?" in reason and "\ufffd" in reason
+    [(_, _, reference, headers)] = unit.sent
+    assert json.loads(reference)["reason"] == reason == json.loads(headers)["dlq.reason"]
+
+
+async def test_a_dead_letter_the_database_refuses_is_kept_minimal_and_the_partition_moves_on() -> None:
+    unit, use_cases = Receipts(), UseCases()
+    use_cases.raise_on["BAD"] = ValueError("a bug")
+    # Whatever the full letter holds that a driver will not take: the minimal one holds
+    # nothing read from the message but its bytes and its key.
+    unit.refuse_dead_letter = lambda letter: (
+        DataError("INSERT INTO dead_letter", {}, psycopg.DataError("invalid byte sequence"))
+        if letter.headers or letter.event_type is not None
+        else None
+    )
+    bad = receipt("BAD")
+    bad.headers = [("channel", b"card")]
+    with capture_logs() as logs:
+        await consumer(unit, use_cases).handle([bad, receipt("R2")])
+    letter = _the_next_is_applied_and_one_dead_letter_kept(unit)
+    assert letter.reason == "could not be described: DataError"
+    assert (letter.payload, letter.message_key, letter.event_type, letter.headers) == (bad.value, "1001", None, {})
+    assert letter.message_id == json.loads(bad.value or b"")["event_id"]
+    assert json.loads(unit.sent[0][2])["reason"] == "could not be described: DataError"
+    assert "could not write the dead letter in full; keeping a minimal one" in [e["event"] for e in logs]
+
+
+async def test_handle_raises_when_even_the_minimal_dead_letter_meets_a_transient_failure() -> None:
+    unit, use_cases = Receipts(), UseCases()
+    use_cases.raise_on["BAD"] = ValueError("a bug")
+    unit.refuse_dead_letter = lambda letter: (
+        DataError("INSERT INTO dead_letter", {}, psycopg.DataError("invalid byte sequence"))
+        if letter.event_type is not None
+        else OperationalError("INSERT INTO dead_letter", {}, psycopg.OperationalError("server closed the connection"))
+    )
+    with pytest.raises(OperationalError):
+        await consumer(unit, use_cases).handle([receipt("BAD"), receipt("R2")])
+    assert unit.dead_letters == [] and unit.applied == []
+
+
+# --- personal data ----------------------------------------------------------------------------
+
+
+async def test_an_event_that_fails_to_build_is_dead_lettered_without_the_personal_data_it_was_given() -> None:
+    unit, use_cases = Receipts(), UseCases()
+    use_cases.raise_on["R1"] = _a_party_that_fails_to_build()
+    with capture_logs() as logs:
+        await consumer(unit, use_cases).handle([receipt("R1")])
+    [(_, letter)] = unit.dead_letters
+    assert letter.reason == (
+        "unexpected error: ValidationError: 1 validation error(s) for LiableParty: "
+        "address_lines: List should have at most 10 items after validation, not 12"
+    )
+    [(_, _, reference, headers)] = unit.sent
+    kept = [letter.reason, reference.decode(), headers, json.dumps(logs, default=str)]
+    assert not [p for p in PERSONAL for text in kept if p in text]
+    assert any(e["event"] == "message dead-lettered" for e in logs)
+    assert any("ValidationError" in str(e.get("error", "")) for e in logs)
+
+
+# --- a wrongly keyed record, resent correctly ----------------------------------------------------
+
+
+async def test_a_wrongly_keyed_record_resent_correctly_keyed_is_applied() -> None:
+    unit, use_cases = Receipts(), UseCases()
+    correct = receipt("R1", account="A2")
+    wrong_key = Record(topics.PAYMENT_RECEIPTS, correct.value, key=b"A1", offset=correct.offset + 1000)
+    inbox = consumer(unit, use_cases)
+    await inbox.handle([wrong_key])
+    [(_, letter)] = unit.dead_letters
+    assert letter.message_id == f"raw:{topics.PAYMENT_RECEIPTS}/0/{wrong_key.offset}"
+    assert json.loads(unit.sent[0][2])["event_id"] == json.loads(correct.value or b"")["event_id"]
+
+    await inbox.handle([correct])  # the producer's resend, same event id, keyed as it should be
+    assert unit.applied == ["R1"]
+    await inbox.handle([wrong_key, correct])  # both read again: nothing happens twice
+    assert unit.applied == ["R1"] and len(unit.dead_letters) == 1
+    assert inbox.counts[topics.PAYMENT_RECEIPTS].duplicates == 2
+
+
+async def test_a_wrongly_keyed_record_and_its_correct_resend_in_one_batch() -> None:
+    unit, use_cases = Receipts(), UseCases()
+    correct = receipt("R1", account="A2")
+    wrong_key = Record(topics.PAYMENT_RECEIPTS, correct.value, key=None, offset=correct.offset + 1000)
+    await consumer(unit, use_cases).handle([wrong_key, correct])
+    assert unit.applied == ["R1"] and len(unit.dead_letters) == 1

@@ -22,9 +22,15 @@ reference on ``<topic>.dlq``, since the bytes may hold names and addresses.
 ``handle`` raises only when even the dead letter cannot be written; the batch is
 then read again later.
 
+If even the dead letter cannot be written for what the message holds (text a
+driver refuses, a reason that cannot be encoded), a minimal one is kept instead:
+the original bytes, where they came from and a fixed reason. Only the database
+itself being unable to keep that stops the partition.
+
 A record must be keyed by its envelope's key (the account reference): Kafka keeps
 order per key, so one keyed otherwise is dead-lettered rather than applied out of
-its account's order.
+its account's order. It is known to the inbox by its position, not its event id,
+so the producer's correctly keyed resend of the same event is applied.
 
 An event of a type the service has no route for is not its business: it is
 marked handled and counted as skipped.
@@ -33,7 +39,6 @@ marked handled and counted as skipped.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import traceback
@@ -43,12 +48,14 @@ from typing import Any, Protocol
 
 import structlog
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import from_json
 
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts import ContractError, parse
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.logging import HANDLING
 from recovery_shared.messaging.errors import backoff_delays, describe_failure, is_transient
+from recovery_shared.messaging.errors import safe_text as _safe
 from recovery_shared.messaging.routes import Route, RouteTable
 from recovery_shared.messaging.unit_of_work import DeadLetter, UnitOfWork
 from recovery_shared.refusal import Refused
@@ -81,8 +88,11 @@ class _Inbound:
             self.message_id = str(self.event.event_id)
         else:
             # A message we cannot read has no event id; its position is its identity.
-            r = self.record
-            self.message_id = f"raw:{r.topic}/{r.partition}/{r.offset}"
+            self.message_id = _position(self.record)
+
+
+def _position(record: RecordLike) -> str:
+    return f"raw:{record.topic}/{record.partition}/{record.offset}"
 
 
 class DeadLetterReference(BaseModel):
@@ -162,6 +172,9 @@ class InboxConsumer:
             # Kafka keeps order per key only: a record keyed otherwise than its account
             # could overtake or be overtaken by that account's other events.
             item.problem = _key_mismatch(key, event.key)
+            # Marked by its position: were it marked by its event id, the producer's
+            # correctly keyed resend would be taken for a duplicate and never applied.
+            item.message_id = _position(record)
         return item
 
     def _count(self, item: _Inbound) -> TopicCounts:
@@ -309,25 +322,43 @@ class InboxConsumer:
 
     async def _dead_letter_alone(self, item: _Inbound, reason: str) -> None:
         """The inbox mark and the dead letter in a fresh unit, nothing of the failed
-        attempt with them. Retried while the database is unsteady; if it cannot be
-        written at all this raises, and the batch comes again later."""
+        attempt with them. Retried while the database is unsteady. If the letter
+        cannot be written for what it holds, a minimal one is written instead; if the
+        database cannot keep even that, this raises and the batch comes again later."""
+        try:
+            await self._write_dead_letter_alone(item, reason, minimal=False)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            reason = f"could not be described: {type(exc).__name__}"
+            log.error(
+                "could not write the dead letter in full; keeping a minimal one",
+                topic=item.record.topic,
+                partition=item.record.partition,
+                offset=item.record.offset,
+                error=describe_failure(exc),
+            )
+            await self._write_dead_letter_alone(item, reason, minimal=True)
+
+    async def _write_dead_letter_alone(self, item: _Inbound, reason: str, *, minimal: bool) -> None:
         for attempt, delay in enumerate([*self.retry_delays, None]):
             try:
                 async with self.units() as uow:
                     dead_letter_id = None
                     if not await uow.already_handled([item.message_id]):
-                        dead_letter_id = await self._dead_letter(uow, item, reason)
+                        dead_letter_id = await self._dead_letter(uow, item, reason, minimal=minimal)
                         uow.mark_handled(item.message_id, item.record.topic)
                     await uow.commit()
             except Exception as exc:
                 if not is_transient(exc) or delay is None:
-                    log.error(
-                        "could not write a dead letter; the batch will be read again",
-                        topic=item.record.topic,
-                        partition=item.record.partition,
-                        offset=item.record.offset,
-                        error=describe_failure(exc),
-                    )
+                    if is_transient(exc) or minimal:
+                        log.error(
+                            "could not write a dead letter; the batch will be read again",
+                            topic=item.record.topic,
+                            partition=item.record.partition,
+                            offset=item.record.offset,
+                            error=describe_failure(exc),
+                        )
                     raise
                 log.warning(
                     "transient error writing a dead letter, retrying",
@@ -345,15 +376,20 @@ class InboxConsumer:
                     _log_dead_letter(item, dead_letter_id, reason)
                 return
 
-    async def _dead_letter(self, uow: UnitOfWork, item: _Inbound, reason: str) -> int:
+    async def _dead_letter(self, uow: UnitOfWork, item: _Inbound, reason: str, *, minimal: bool = False) -> int:
         """The original bytes kept in the service's database, and a reference to them
         on the dead-letter topic, in the same transaction as the inbox mark so it is
-        sent once. The bytes may hold names and addresses: they never go on the topic."""
+        sent once. The bytes may hold names and addresses: they never go on the topic.
+
+        Every text here may have come from outside, so each is made one any driver
+        and any JSON encoder accepts. A ``minimal`` letter carries nothing read from
+        the message but its bytes, where it came from and its key (a re-drive sends
+        it keyed as it came)."""
         r = item.record
-        reason = reason[:_REASON_CHARS]
+        reason = _safe(reason, _REASON_CHARS)
         failed_at = utc_now()
         key = _text(r.key) if r.key is not None else None
-        event_type = item.event.type if item.event is not None else _type_named_in(r.value)
+        event_type = None if minimal else _event_type_of(item)
         dead_letter_id = await uow.keep_dead_letter(
             DeadLetter(
                 direction="inbound",
@@ -364,14 +400,14 @@ class InboxConsumer:
                 message_id=item.message_id,
                 event_type=event_type,
                 payload=r.value or b"",
-                headers=_headers_of(r),
+                headers={} if minimal else _headers_of(r),
                 reason=reason,
                 failed_at=failed_at,
             )
         )
         reference = DeadLetterReference(
             dead_letter_id=dead_letter_id,
-            consumer=uow.consumer,
+            consumer=_safe(uow.consumer, _KEY_CHARS),
             reason=reason,
             source_topic=r.topic,
             source_partition=r.partition,
@@ -382,7 +418,7 @@ class InboxConsumer:
         )
         headers = {
             "dlq.reason": reason,
-            "dlq.consumer": uow.consumer,
+            "dlq.consumer": _safe(uow.consumer, _KEY_CHARS),
             "dlq.failed_at": failed_at.isoformat(),
             "dlq.source_topic": r.topic,
             "dlq.source_partition": str(r.partition),
@@ -402,17 +438,20 @@ def _log_dead_letter(item: _Inbound, dead_letter_id: int, reason: str) -> None:
         partition=r.partition,
         offset=r.offset,
         dead_letter_id=dead_letter_id,
-        reason=reason[:_REASON_CHARS],
+        reason=_safe(reason, _REASON_CHARS),
     )
 
 
 _REASON_CHARS = 2000
 _KEY_CHARS = 200  # the widest key our tables hold (an outbox row's, a dead letter's)
+_TYPE_CHARS = 100
+_HEADER_NAME_CHARS = 200
+_HEADER_VALUE_CHARS = 2000
 
 
-def _text(raw: bytes) -> str:
-    """Bytes from outside as text any of our columns can store (PostgreSQL refuses NUL)."""
-    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")[:_KEY_CHARS]
+def _text(raw: bytes, limit: int = _KEY_CHARS) -> str:
+    """Bytes from outside as text any of our columns can store."""
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")[:limit]
 
 
 def _key_mismatch(record_key: str | None, envelope_key: str) -> str:
@@ -425,9 +464,9 @@ def _key_mismatch(record_key: str | None, envelope_key: str) -> str:
 def _headers_of(record: RecordLike) -> dict[str, object]:
     """The record's headers as JSON: a name sent more than once keeps every value."""
     decoded: dict[str, object] = {}
-    for name, value in record.headers or ():
-        text = None if value is None else value.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-        name = name.replace("\x00", "\ufffd")
+    for raw_name, value in record.headers or ():
+        text = None if value is None else _text(value, _HEADER_VALUE_CHARS)
+        name = _safe(raw_name, _HEADER_NAME_CHARS)
         if name not in decoded:
             decoded[name] = text
         else:
@@ -436,15 +475,23 @@ def _headers_of(record: RecordLike) -> dict[str, object]:
     return decoded
 
 
+def _event_type_of(item: _Inbound) -> str | None:
+    if item.event is not None:
+        return _safe(item.event.type, _TYPE_CHARS)
+    return _type_named_in(item.record.value)
+
+
 def _type_named_in(value: bytes | None) -> str | None:
     """The event type a message that failed its contract says it is, for finding dead
     letters by type; None when it does not say, or cannot be read."""
     try:
-        named = json.loads(value) if value else None
-    except ValueError:
+        # Read as parse reads it: bounded nesting, refusing what parse refuses. Whatever
+        # goes wrong only costs the dead letter its type.
+        named = from_json(value) if value else None
+        kind = named.get("type") if isinstance(named, dict) else None
+        return _safe(kind, _TYPE_CHARS) if isinstance(kind, str) else None
+    except Exception:
         return None
-    kind = named.get("type") if isinstance(named, dict) else None
-    return kind[:100] if isinstance(kind, str) else None
 
 
 def counts_report(counts: dict[str, TopicCounts]) -> dict[str, Any]:

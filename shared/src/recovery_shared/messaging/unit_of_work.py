@@ -25,6 +25,7 @@ from recovery_shared.clock import utc_now
 from recovery_shared.contracts import topic_of
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.messaging.db import Database
+from recovery_shared.messaging.errors import safe_text
 from recovery_shared.messaging.outbox import outbox_committed
 from recovery_shared.messaging.records import Flushable
 from recovery_shared.messaging.tables import KernelTables
@@ -218,7 +219,7 @@ class SqlUnitOfWork(UnitOfWork):
             "message_id": _fits(letter.message_id, table.c.message_id),
             "event_type": _fits(letter.event_type, table.c.event_type),
             "payload": letter.payload,
-            "headers": letter.headers,
+            "headers": _storable(letter.headers),
             "reason": _fits(letter.reason, table.c.reason),
             "consumer": _fits(self.consumer, table.c.consumer),
             "failed_at": letter.failed_at,
@@ -343,12 +344,23 @@ class SqlUnitOfWork(UnitOfWork):
 
 
 def _fits(text: str | None, column: Column[Any]) -> str | None:
-    """``text`` as the column can store it: PostgreSQL's text types refuse NUL."""
+    """``text`` as the column can store it: PostgreSQL's text types refuse NUL, and no
+    driver can encode a lone surrogate."""
     if text is None:
         return None
-    length = getattr(column.type, "length", None)
-    text = text.replace("\x00", "\ufffd")
-    return text[:length] if length else text
+    return safe_text(text, getattr(column.type, "length", None) or len(text))
+
+
+def _storable(value: object) -> object:
+    """A dead letter's headers as a JSON column takes them: PostgreSQL's jsonb refuses
+    an escaped NUL or lone surrogate as its text does."""
+    if isinstance(value, str):
+        return safe_text(value, len(value))
+    if isinstance(value, dict):
+        return {str(_storable(str(k))): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 @cache
