@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
@@ -17,7 +18,20 @@ from recovery_enforcement.app import build_runtime
 from recovery_enforcement.models import Hold, RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
-from recovery_shared.contracts.common import DebtType, Instalment
+from recovery_shared.contracts.common import (
+    MAX_ACCOUNT_REF,
+    MAX_ADDRESS_LINE,
+    MAX_ADDRESS_LINES,
+    MAX_DEBTS,
+    MAX_FIRM,
+    MAX_ID,
+    MAX_INSTALMENTS,
+    MAX_NAME,
+    MAX_POSTCODE,
+    DebtType,
+    Instalment,
+    LiableParty,
+)
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
     BreathingSpaceEnded,
@@ -25,6 +39,8 @@ from recovery_shared.contracts.inbound import (
     BreathingSpaceStartedData,
     CaseReturned,
     CaseReturnedData,
+    ChargeRaised,
+    ChargeRaisedData,
     CircumstanceData,
     CourtOutcomeData,
     DayStarted,
@@ -277,4 +293,140 @@ async def test_a_bill_with_no_ladder_is_dead_lettered_with_a_reason(database_url
     [dead] = [r for r in await _outbox(runtime) if r.topic == f"{topics.BILLING_CHARGES}.dlq"]
     assert "no recovery ladder configured yet" in dead.headers["dlq.reason"]
     assert dead.headers["dlq.reason"].startswith("refused:")
+    await runtime.db.dispose()
+
+
+def _at_most(text: str, length: int) -> str:
+    """``text`` repeated to exactly ``length`` characters: a value at its contract's bound."""
+    return (text * (length // len(text) + 1))[:length]
+
+
+def _largest_council(tmp_path: Path) -> Path:
+    """The council's own TOML with every name an event carries at its bound, and a final
+    notice always, so one case meets every notice the ladder sends before the agent."""
+    own = tmp_path / "council.toml"
+    council = _at_most("Royal Borough of Ŵrexham-upon-Example District Council ", MAX_NAME)
+    court = _at_most("Example Magistrates' Court sitting at the Law Courts ", MAX_NAME)
+    agents = [_at_most(f"{firm} Enforcement Agents Ltd ", MAX_FIRM) for firm in ("North", "South")]
+    own.write_text(
+        f"council_name = {json.dumps(council, ensure_ascii=False)}\n"
+        f"enforcement_agents = {json.dumps(agents, ensure_ascii=False)}\n"
+        '[ladders.CT]\nfinal_notice = "always"\n'
+        f"[court]\nname = {json.dumps(court, ensure_ascii=False)}\n"
+    )
+    return own
+
+
+def _largest_bill() -> ChargeRaised:
+    """A bill with every text and list at its bound: the longest ids and name, the most
+    address lines each at their longest, the longest postcode, the most instalments."""
+    account = _at_most("8601-", MAX_ACCOUNT_REF)
+    weekly = [
+        Instalment(due_date=date(2026, 4, 1) + timedelta(weeks=n), amount_pence=15000) for n in range(MAX_INSTALMENTS)
+    ]
+    return ChargeRaised(
+        key=account,
+        data=ChargeRaisedData(
+            debt_id=_at_most("CT-8601-2026-", MAX_ID),
+            account_ref=account,
+            debt_type=DebtType.COUNCIL_TAX,
+            financial_year="2026/27",
+            amount_pence=15000 * MAX_INSTALMENTS,
+            bill_issued_on=date(2026, 3, 10),
+            instalments=weekly,
+            liable_party=LiableParty(
+                party_id=_at_most("P-8601-", MAX_ID),
+                name=_at_most("Llŷr Ap Siôn-Featherstonehaugh ", MAX_NAME),
+                address_lines=[
+                    _at_most(f"Flat {n}, Long Terrace Road ", MAX_ADDRESS_LINE) for n in range(MAX_ADDRESS_LINES)
+                ],
+                postcode=_at_most("SW1A 1AA ", MAX_POSTCODE),
+            ),
+        ),
+    )
+
+
+async def test_the_largest_valid_bill_is_reminded_given_a_final_notice_summonsed_and_referred(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Every bound on a bill must meet the bounds of the events made from it: the notice's
+    address block holds the bill's address lines and its postcode, the summons and the
+    referral carry the council's court and agents at their longest. Otherwise a valid bill
+    makes a notice that cannot be built, and the day's sweep is dead-lettered for every case."""
+    runtime = build_runtime(EnforcementSettings(database_url=database_url, council_config=_largest_council(tmp_path)))
+    runtime.migrate()
+    bill = _largest_bill()
+    account, debt, party = bill.data.account_ref, bill.data.debt_id, bill.data.liable_party
+    missed = InstalmentMissed(
+        key=account,
+        data=InstalmentMissedData(
+            arrangement_id=f"ST-{debt}",
+            account_ref=account,
+            debt_ids=[debt],
+            due_date=date(2026, 4, 29),
+            amount_pence=15000,
+            overdue_pence=75000,
+            misses_this_year=1,
+            detected_on=date(2026, 5, 2),
+        ),
+    )
+    await runtime.handle_records([record(topics.BILLING_CHARGES, bill)])
+    await runtime.handle_records([record(topics.ARRANGEMENT_EVENTS, missed)])
+    await _days(runtime, date(2026, 5, 2), date(2026, 6, 30))
+    rows = await _outbox(runtime)
+    [summons] = _published(rows, "summons.listed")
+    hearing = date.fromisoformat(summons["hearing_date"])
+    granted = LiabilityOrderGranted(
+        key=account, data=CourtOutcomeData(summons_id=summons["summons_id"], account_ref=account, hearing_date=hearing)
+    )
+    await runtime.handle_records([record(topics.COURT_OUTCOMES, granted)])
+    await _days(runtime, date(2026, 7, 1), hearing + timedelta(days=20))
+
+    assert {topic: counts.dead_lettered for topic, counts in runtime.consumer.counts.items()} == {
+        topic: 0 for topic in runtime.consumer.counts
+    }
+    rows = await _outbox(runtime)
+    assert not [r.topic for r in rows if r.topic.endswith(".dlq")]
+    council = runtime.settings.council()
+    notices = _published(rows, "notice.requested")
+    assert [n["notice_type"] for n in notices] == ["reminder", "final_notice", "summons", "agent_referral_letter"]
+    for notice in notices:
+        assert notice["recipient_name"] == party.name
+        assert notice["recipient_address"] == [*party.address_lines, party.postcode]
+        assert notice["council_name"] == council.council_name
+    assert notices[2]["template_data"]["court"] == summons["court"] == council.court.name
+    [referral] = _published(rows, "case.referred")
+    assert referral["agent"] in council.enforcement_agents
+    assert notices[3]["template_data"]["agent"] == referral["agent"]
+    await runtime.db.dispose()
+
+
+async def test_a_breathing_space_over_more_debts_than_one_event_names_holds_and_releases_them_all(
+    database_url: str,
+) -> None:
+    """Nothing bounds how many debts one person owes (a business with hundreds of
+    hereditaments), while a hold event names at most MAX_DEBTS: the hold reaches them
+    all, published in as many events as it takes rather than refused."""
+    runtime = await _runtime(database_url)
+    person, accounts = "P-8701", [f"87{n:03d}" for n in range(MAX_DEBTS + 1)]
+    await runtime.handle_records([record(topics.BILLING_CHARGES, charge_raised(a, party_id=person)) for a in accounts])
+    started = BreathingSpaceStarted(
+        key=accounts[0],
+        data=BreathingSpaceStartedData(party_id=person, account_ref=accounts[0], effective_on=date(2026, 5, 4)),
+    )
+    ended = BreathingSpaceEnded(
+        key=accounts[0], data=CircumstanceData(party_id=person, account_ref=accounts[0], effective_on=date(2026, 7, 3))
+    )
+    await runtime.handle_records([record(topics.DEBTOR_CIRCUMSTANCES, started)])
+    await runtime.handle_records([record(topics.DEBTOR_CIRCUMSTANCES, ended)])
+    assert runtime.consumer.counts[topics.DEBTOR_CIRCUMSTANCES].dead_lettered == 0
+    rows = await _outbox(runtime)
+    every_debt = sorted(f"CT-{a}-2026" for a in accounts)
+    for event_type in ("hold.applied", "hold.released"):
+        published = _published(rows, event_type)
+        assert [len(e["debt_ids"]) for e in published] == [MAX_DEBTS, 1]
+        assert sorted(d for e in published for d in e["debt_ids"]) == every_debt
+    async with runtime.db.session() as session:
+        held = (await session.execute(select(RecoveryCase.__table__.c.held))).scalars().all()  # type: ignore[attr-defined]
+    assert held == [False] * len(accounts)
     await runtime.db.dispose()

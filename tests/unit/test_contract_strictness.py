@@ -4,7 +4,8 @@ is or refused, never coerced, never unbounded.
 - amounts and flags are JSON integers and booleans only ("100", true, 100.0 and 1
   are refused), and every amount has an upper bound (``contracts.common``);
 - every string, list and map has a bound, so the largest valid event of every type
-  is far smaller than the broker's 1 MB message limit;
+  is far smaller than the broker's 1 MB message limit (a receipt's allocation over
+  every debt of an account, within the relay's limit);
 - a message read from a topic must carry its own ``event_id`` (a redelivery must be
   recognisable) and its ``schema_version``; a newer version is refused and an older
   one upcast.
@@ -15,13 +16,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recovery_payments import events as payments_events
+from recovery_payments.domain import Allocation, Reversal
+from recovery_payments.models import DebtRecord, ReceiptRecord
 from recovery_shared import topics
 from recovery_shared.contracts import (
     TOPIC_CONTRACTS,
@@ -35,6 +39,8 @@ from recovery_shared.contracts.common import (
     MAX_AGENT_FEES_PENCE,
     MAX_CHARGE_PENCE,
     MAX_COSTS_PENCE,
+    MAX_DEBTS_ON_AN_ACCOUNT,
+    MAX_ID,
     MAX_RECEIPT_PENCE,
     MAX_TOTAL_PENCE,
     DebtType,
@@ -120,11 +126,14 @@ from recovery_shared.contracts.internal import (
     SummonsListed,
     SummonsListedData,
 )
+from recovery_shared.messaging.outbox import record_size
+from recovery_shared.settings import ServiceSettings
 
 ON = date(2026, 5, 4)
 ACCOUNT = "1001"
 DEBT = "CT-1001-2026"
 BROKER_LIMIT = 1_000_000  # Kafka's default max.message.bytes
+RELAY_LIMIT: int = ServiceSettings.model_fields["max_message_bytes"].default
 BIGINT = 2**63 - 1
 
 
@@ -697,6 +706,12 @@ def test_an_unbounded_field_would_be_caught() -> None:
             largest(schema, defs, "field")
 
 
+# A receipt's allocation names every debt of the account it pays, which only the
+# council's billing bounds (contracts/common.py, MAX_DEBTS_ON_AN_ACCOUNT): its largest
+# must still be sent by the relay; every other event stays far below the broker's limit.
+ACCOUNT_WIDE = (PaymentAllocated, PaymentReversed)
+
+
 @pytest.mark.parametrize("event_type", ALL_TYPES, ids=name)
 def test_the_largest_valid_event_is_far_below_the_brokers_limit(event_type: type[Envelope]) -> None:
     body = largest_event(event_type)
@@ -708,7 +723,46 @@ def test_the_largest_valid_event_is_far_below_the_brokers_limit(event_type: type
         # largest (the instalments must add up): measure the bytes as they stand.
         assert event_type is ChargeRaised and "add up" in str(exc), exc
         encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    assert len(encoded) < BROKER_LIMIT // 4, f"{name(event_type)}: {len(encoded):,} bytes"
+    # As the relay measures it: the record's key and headers count too.
+    size = record_size(body["key"].encode(), encoded, {"type": body["type"], "schema_version": "1"})
+    limit = RELAY_LIMIT if event_type in ACCOUNT_WIDE else BROKER_LIMIT // 4
+    assert size < limit, f"{name(event_type)}: {size:,} bytes"
+
+
+def _account_debt(n: int) -> DebtRecord:
+    moment = datetime(2026, 3, 10, tzinfo=UTC)
+    debt_id = f"NNDR-{n:05d}-".ljust(MAX_ID, "0")
+    return DebtRecord(debt_id, ACCOUNT, "NNDR", "2026/27", "P-1001", ON, 150000, 0, 0, 0, moment, moment)
+
+
+def test_a_receipt_spread_over_every_debt_of_the_largest_account_is_published_and_reversed() -> None:
+    """A business with hundreds of hereditaments on one account, billed over several
+    years: one receipt reaches every debt, so one payment.allocated names them all, and
+    its reversal takes back from each. Neither may be refused for its size."""
+    debts = {d.debt_id: d for d in map(_account_debt, range(MAX_DEBTS_ON_AN_ACCOUNT))}
+    receipt = ReceiptRecord(
+        "bank_transfer", "BT-1", MAX_RECEIPT_PENCE, ON, ACCOUNT, None, ACCOUNT, "allocated", None, datetime.now(UTC)
+    )
+    parts = [(debt_id, 1000) for debt_id in debts]
+    allocation = Allocation(AllocationRule.POLICY_ORDER, parts, MAX_RECEIPT_PENCE - 1000 * len(parts))
+    allocated = payments_events.payment_allocated(receipt, ACCOUNT, allocation, allocation.rule, debts, cause=None)
+    reversed_ = payments_events.payment_reversed(
+        receipt,
+        ACCOUNT,
+        Reversal([*parts, (None, allocation.credit_pence)]),
+        debts,
+        reason="cheque bounced",
+        on=ON,
+        cause=None,
+    )
+    for event in (allocated, reversed_):
+        read_back = parse(topics.PAYMENT_EVENTS, event.to_bytes())
+        assert [(p.debt_id, p.amount_pence) for p in read_back.data.parts] == parts
+        assert record_size(event.key, event.to_bytes(), {"type": event.type, "schema_version": "1"}) < RELAY_LIMIT
+    with pytest.raises(ValueError, match=f"at most {MAX_DEBTS_ON_AN_ACCOUNT} items"):
+        PaymentAllocatedData(
+            **{**allocated.data.model_dump(), "parts": [*allocated.data.parts, allocated.data.parts[0]]}
+        )
 
 
 # --- event_id and schema_version -------------------------------------------------------

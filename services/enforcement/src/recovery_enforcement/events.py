@@ -9,7 +9,7 @@ from typing import Any
 
 from recovery_enforcement.domain import Decision, NoticeToRequest
 from recovery_enforcement.store import CaseRecord
-from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.common import MAX_DEBTS, DebtType
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.internal import (
     BalanceFellDue,
@@ -160,15 +160,27 @@ def notice_requested(
     )
 
 
-def hold_applied(party_id: str, account_ref: str, debt_ids: list[str], hold: str, on: date) -> HoldApplied:
-    return HoldApplied(
-        key=account_ref,
-        data=HoldData(party_id=party_id, account_ref=account_ref, debt_ids=debt_ids, hold=hold, on=on),
-    )
+def hold_applied(party_id: str, account_ref: str, debt_ids: list[str], hold: str, on: date) -> list[HoldApplied]:
+    """One event per ``MAX_DEBTS`` debts: a hold reaches every debt of the person, which
+    nothing bounds, and each debt held is a fact on its own, so readers lose nothing
+    when a person with more debts than one event names gets several."""
+    return [
+        HoldApplied(
+            key=account_ref, data=HoldData(party_id=party_id, account_ref=account_ref, debt_ids=part, hold=hold, on=on)
+        )
+        for part in _in_parts(debt_ids)
+    ]
 
 
-def hold_released(party_id: str, account_ref: str, debt_ids: list[str], hold: str, on: date) -> HoldReleased:
-    return HoldReleased(
-        key=account_ref,
-        data=HoldData(party_id=party_id, account_ref=account_ref, debt_ids=debt_ids, hold=hold, on=on),
-    )
+def hold_released(party_id: str, account_ref: str, debt_ids: list[str], hold: str, on: date) -> list[HoldReleased]:
+    """Split like ``hold_applied``."""
+    return [
+        HoldReleased(
+            key=account_ref, data=HoldData(party_id=party_id, account_ref=account_ref, debt_ids=part, hold=hold, on=on)
+        )
+        for part in _in_parts(debt_ids)
+    ]
+
+
+def _in_parts(debt_ids: list[str]) -> list[list[str]]:
+    return [debt_ids[start : start + MAX_DEBTS] for start in range(0, len(debt_ids), MAX_DEBTS)]

@@ -131,7 +131,8 @@ class Enforcement:
             else:
                 kind = HoldKind(hold.kind)
                 self._apply(uow, case, domain.apply_hold(case.snapshot(), rules, kind, on))
-                uow.publish(events.hold_applied(hold.party_id, case.account_ref, [case.debt_id], kind.value, on))
+                for applied in events.hold_applied(hold.party_id, case.account_ref, [case.debt_id], kind.value, on):
+                    uow.publish(applied)
             hold.case_ids = [*hold.case_ids, case.case_id]
             if hold.pending:
                 hold.pending = False
@@ -338,10 +339,9 @@ class Enforcement:
         await self._keep(uow, kind.value, data, [c.case_id for c in covered])
         for case in covered:
             self._apply(uow, case, domain.apply_hold(case.snapshot(), self.rules(case.debt_type), kind, on))
-        if covered:
-            uow.publish(
-                events.hold_applied(data.party_id, data.account_ref, [c.debt_id for c in covered], kind.value, on)
-            )
+        debt_ids = [c.debt_id for c in covered]
+        for applied in events.hold_applied(data.party_id, data.account_ref, debt_ids, kind.value, on):
+            uow.publish(applied)
 
     async def _keep(self, uow: Cases, kind: str, data: CircumstanceData, case_ids: list[str]) -> None:
         """Keeps the hold or flag for the person; one that reaches no case of theirs yet is
@@ -379,10 +379,9 @@ class Enforcement:
                     continue  # not held, or another hold still covers it
                 self._apply(uow, case, domain.release_hold(case.snapshot(), self.rules(case.debt_type), kind, on))
                 released.append(case)
-            if released:
-                uow.publish(
-                    events.hold_released(data.party_id, hold.account_ref, [c.debt_id for c in released], kind.value, on)
-                )
+            debt_ids = [c.debt_id for c in released]
+            for event in events.hold_released(data.party_id, hold.account_ref, debt_ids, kind.value, on):
+                uow.publish(event)
 
     # --- notices.events.v1 -----------------------------------------------------------
 

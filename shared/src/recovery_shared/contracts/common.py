@@ -60,11 +60,24 @@ MAX_INSTALMENTS = 260
 arrangement paid weekly over five years has 260."""
 
 MAX_DEBTS = 100
-"""Debts one event names (an arrangement's, a summons's, an allocation's parts):
-every year and type of debt on one account."""
+"""Debts one event names where the service builds it from one bill, arrangement,
+summons or notice: every year and type of debt on one account. A hold over every
+debt of a person is published in as many events of this size as it takes."""
+
+MAX_DEBTS_ON_AN_ACCOUNT = 2000
+"""Debts a receipt's allocation names (payment.allocated, and payment.reversed taking
+it back): the money is spread over every debt the account owes, and nothing but the
+council's billing bounds those. A business with hundreds of hereditaments billed on
+one account over several years stays within it. Not split into several events,
+since one receipt is one allocation to its readers; the largest such event, every id
+at its longest, still fits the relay's 1,000,000 bytes (measured by a test)."""
 
 MAX_ADDRESS_LINES = 10
 """Lines of a postal address, as the Royal Mail's PAF gives them at most, with room."""
+
+MAX_ADDRESS_BLOCK_LINES = MAX_ADDRESS_LINES + 1
+"""Lines of a notice's address block: the bill's address lines and its postcode on a
+line of its own, so the largest address a bill may carry can always be printed."""
 
 MAX_NAMED_ENTRIES = 50
 """Named amounts and dates on one notice request."""
@@ -139,7 +152,9 @@ Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Location = Annotated[str, Field(min_length=1, max_length=MAX_LOCATION)]
 FinancialYear = Annotated[str, Field(pattern=r"^\d{4}/\d{2}$", description="e.g. '2026/27'")]
 DebtIds = Annotated[list[Id], Field(max_length=MAX_DEBTS)]
-AddressLines = Annotated[list[Annotated[str, Field(max_length=MAX_ADDRESS_LINE)]], Field(max_length=MAX_ADDRESS_LINES)]
+AddressLine = Annotated[str, Field(max_length=MAX_ADDRESS_LINE)]
+AddressLines = Annotated[list[AddressLine], Field(max_length=MAX_ADDRESS_LINES)]
+AddressBlock = Annotated[list[AddressLine], Field(max_length=MAX_ADDRESS_BLOCK_LINES)]
 Flag = StrictBool
 """A boolean that is a JSON true or false: never "yes", never 1."""
 

@@ -11,14 +11,14 @@ from pydantic import Field
 from recovery_shared.contracts.base import Contract
 from recovery_shared.contracts.common import (
     MAX_CODE,
-    MAX_DEBTS,
+    MAX_DEBTS_ON_AN_ACCOUNT,
     MAX_DOCUMENT_BYTES,
     MAX_INSTALMENTS,
     MAX_NAMED_ENTRIES,
     MAX_TEMPLATE_ENTRIES,
     MAX_TEMPLATE_TEXT,
     AccountRef,
-    AddressLines,
+    AddressBlock,
     Code,
     CostsPence,
     DebtIds,
@@ -52,7 +52,7 @@ class AllocationPart(Contract):
     financial_year: FinancialYear | None = None
 
 
-AllocationParts = Annotated[list[AllocationPart], Field(max_length=MAX_DEBTS)]
+AllocationParts = Annotated[list[AllocationPart], Field(max_length=MAX_DEBTS_ON_AN_ACCOUNT)]
 
 
 class AllocationRule(StrEnum):
@@ -329,7 +329,9 @@ class NoticeRequestedData(Contract):
     debt_ids: DebtIds = Field(default_factory=list)
     council_name: Name
     recipient_name: Name = Field(default="", description="Personal data")
-    recipient_address: AddressLines = Field(default_factory=list, description="Personal data")
+    recipient_address: AddressBlock = Field(
+        default_factory=list, description="Personal data: the address lines, then the postcode"
+    )
     amounts: dict[EntryName, PenceAmount] = Field(
         default_factory=dict, max_length=MAX_NAMED_ENTRIES, description="Named amounts in pence"
     )
