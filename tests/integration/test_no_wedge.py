@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.testing import capture_logs
 
 from recovery_payments.app import build_runtime as payments_runtime
 from recovery_payments.models import Debt
@@ -38,6 +40,7 @@ from recovery_shared.messaging.routes import Route, RouteTable
 from recovery_shared.messaging.runtime import ServiceRuntime
 from recovery_shared.messaging.tables import KernelTables, add_kernel_tables
 from recovery_shared.messaging.unit_of_work import SqlUnitOfWork
+from recovery_shared.refusal import Refused
 from tests.factories import Record, charge_raised, payment_received, record
 
 pytestmark = pytest.mark.integration
@@ -87,6 +90,7 @@ class ChangedMeanwhile(Exception):
 class FigureUseCases:
     def __init__(self) -> None:
         self.always_changed_meanwhile: set[str] = set()
+        self.raise_on: dict[str, Exception] = {}
         self.attempts: Counter[str] = Counter()
 
     async def record_figure(self, uow: FiguresUnit, event: PaymentReceived) -> None:
@@ -96,6 +100,8 @@ class FigureUseCases:
         self.attempts[ref] += 1
         if ref in self.always_changed_meanwhile:
             raise ChangedMeanwhile(f"receipt {ref} was changed by another writer")
+        if ref in self.raise_on:
+            raise self.raise_on[ref]
         uow.figures.rows.append((ref, event.data.amount_pence * 10**15))
 
 
@@ -219,11 +225,178 @@ async def test_a_record_keyed_otherwise_than_its_envelope_is_dead_lettered(datab
         assert await session.get(Debt, "CT-WRONG-KEY") is None
         assert await session.get(Debt, "CT-NO-KEY") is None
     advice = "producers must key each record by its envelope's key (the account reference)"
+    # Marked handled by their positions, not their event ids (see the test below).
     assert [(d.message_id, d.reason, d.message_key) for d in await dead_letters(runtime.db, runtime.kernel)] == [
-        (str(wrong_key.event_id), f"the record key 'A1' does not match the envelope's key 'A2'; {advice}", "A1"),
-        (str(no_key.event_id), f"the record has no key but the envelope's key is 'A2'; {advice}", None),
+        (
+            f"raw:{topics.BILLING_CHARGES}/0/0",
+            f"the record key 'A1' does not match the envelope's key 'A2'; {advice}",
+            "A1",
+        ),
+        (f"raw:{topics.BILLING_CHARGES}/0/1", f"the record has no key but the envelope's key is 'A2'; {advice}", None),
     ]
+    references = [json.loads(r.payload) for r in await dead_letter_references(runtime.db, runtime.kernel)]
+    assert [r["event_id"] for r in references] == [str(wrong_key.event_id), str(no_key.event_id)]
     await runtime.db.dispose()
+
+
+async def test_a_wrongly_keyed_record_resent_correctly_keyed_is_applied(database_url: str) -> None:
+    """The dead letter's reason tells the producer to key by the account; its resend of
+    the same event (same event id) used to be counted a duplicate and never applied."""
+    runtime = await _payments(database_url)
+    wrong_key = charge_raised("A2", debt_id="CT-RESENT")
+    no_key = charge_raised("A3", debt_id="CT-RESENT-NO-KEY")
+    await runtime.handle_records(
+        [
+            Record(topics.BILLING_CHARGES, wrong_key.to_bytes(), key=b"A1", offset=0),
+            Record(topics.BILLING_CHARGES, no_key.to_bytes(), key=None, offset=1),
+        ]
+    )
+    resent = [
+        Record(topics.BILLING_CHARGES, wrong_key.to_bytes(), key=b"A2", offset=2),
+        Record(topics.BILLING_CHARGES, no_key.to_bytes(), key=b"A3", offset=3),
+    ]
+    await runtime.handle_records(resent)
+    async with runtime.db.session() as session:
+        assert await session.get(Debt, "CT-RESENT") is not None
+        assert await session.get(Debt, "CT-RESENT-NO-KEY") is not None
+    counts = runtime.consumer.counts[topics.BILLING_CHARGES]
+    assert (counts.dead_lettered, counts.handled, counts.duplicates) == (2, 2, 0)
+
+    await runtime.handle_records(resent)  # read again: nothing happens twice
+    assert (counts.dead_lettered, counts.handled, counts.duplicates) == (2, 2, 2)
+    await runtime.db.dispose()
+
+
+# --- what even a dead letter could not be written for ------------------------------------------
+
+
+ODD_KEY = "9001\ud800\x00".encode("utf-8", "surrogatepass")
+
+
+def _odd(value: bytes, offset: int, key: bytes = ODD_KEY) -> Record:
+    return Record(
+        topics.PAYMENT_RECEIPTS,
+        value,
+        key=key,
+        offset=offset,
+        headers=[
+            ("trace\ud800\x00", "v\udfff\x00".encode("utf-8", "surrogatepass")),
+            ("channel", b"card"),
+            ("x" * 500, b"y" * 5000),
+        ],
+    )
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["in one batch", "one by one"])
+async def test_messages_no_dead_letter_could_be_written_for_are_dead_lettered_and_the_next_applied(
+    database_url: str, together: bool
+) -> None:
+    """About a kilobyte of '[' used to raise RecursionError while the dead letter was
+    being described; an escaped lone surrogate as the type, a key or header no driver
+    could encode, or a NUL PostgreSQL refuses, made the dead letter's insert fail: each
+    raised out of the consumer, and the same batch came back for ever."""
+    db, consumer, use_cases = figures_service(database_url)
+    use_cases.raise_on["ODD-REASON"] = Refused("receipt \ud800 from \x00 was already recorded")
+    use_cases.raise_on["ODD-ERROR"] = ValueError("no \udc00 here\x00")
+    bad = [
+        _odd(b"[" * 1000, 100),
+        _odd(b'{"type":"\\ud800","key":"\\udc00"}', 101),
+        _odd(b"\xed\xa0\x80\x00", 102),
+        # Keyed as they should be, so they reach their use case.
+        _odd(receipt("ODD-REASON", FITS).value or b"", 103, key=b"9001"),
+        _odd(receipt("ODD-ERROR", FITS).value or b"", 104, key=b"9001"),
+    ]
+    after = receipt("AFTER", FITS)
+    for batch in [[*bad, after]] if together else [[r] for r in [*bad, after]]:
+        await asyncio.wait_for(consumer.handle(batch), timeout=60)
+
+    assert await stored_figures(db) == {"AFTER": 10**18}
+    kept = await dead_letters(db, kernel)
+    assert [(d.source_offset, d.payload) for d in kept] == [(r.offset, r.value) for r in bad]
+    assert [d.message_key for d in kept] == ["9001\ufffd\ufffd\ufffd\ufffd"] * 3 + ["9001"] * 2
+    for dead in kept:
+        assert dead.headers == {"trace?\ufffd": "v\ufffd\ufffd\ufffd\ufffd", "channel": "card", "x" * 200: "y" * 2000}
+    assert [d.event_type for d in kept] == [None, None, None, "payment.received", "payment.received"]
+    assert kept[0].reason.startswith("malformed message") and kept[1].reason.startswith("malformed message")
+    assert kept[3].reason == "refused: receipt ? from \ufffd was already recorded"
+    assert kept[4].reason == "unexpected error: ValueError: no ? here\ufffd"
+    references = await dead_letter_references(db, kernel)
+    assert [json.loads(r.payload)["dead_letter_id"] for r in references] == [d.id for d in kept]
+    assert [r.headers["dlq.reason"] for r in references] == [d.reason for d in kept]
+
+    await consumer.handle([*bad, after])  # read again: nothing happens twice
+    assert len(await dead_letters(db, kernel)) == len(bad)
+    await db.dispose()
+
+
+class RefusesFullDeadLetters(FiguresUnit):
+    """A database that refuses whatever a full dead letter holds beyond the message's
+    bytes and key, as a driver might refuse text no sanitising foresaw."""
+
+    async def keep_dead_letter(self, letter: Any) -> int:
+        if letter.headers or letter.event_type is not None:
+            raise DataError("INSERT INTO dead_letter", {}, Exception("invalid byte sequence"))
+        return await super().keep_dead_letter(letter)
+
+
+async def test_a_dead_letter_the_database_refuses_is_kept_minimal_and_the_next_is_applied(database_url: str) -> None:
+    db, consumer, use_cases = figures_service(database_url)
+    consumer.units = lambda: RefusesFullDeadLetters(db, kernel, CONSUMER)
+    use_cases.raise_on["BAD"] = Refused("no such debt")
+    bad = receipt("BAD", FITS)
+    bad.headers = [("channel", b"card")]
+
+    await asyncio.wait_for(consumer.handle([bad, receipt("AFTER", FITS)]), timeout=60)
+
+    assert await stored_figures(db) == {"AFTER": 10**18}
+    [dead] = await dead_letters(db, kernel)
+    assert (dead.reason, dead.event_type, dead.headers) == ("could not be described: DataError", None, {})
+    assert (dead.payload, dead.message_key, dead.source_offset) == (bad.value, "9001", bad.offset)
+    assert dead.message_id == json.loads(bad.value or b"")["event_id"]
+    [reference] = await dead_letter_references(db, kernel)
+    assert json.loads(reference.payload)["dead_letter_id"] == dead.id
+    assert reference.headers["dlq.reason"] == dead.reason
+    await db.dispose()
+
+
+# --- personal data in a failure's description ------------------------------------------------------
+
+
+class BuildsANotice(FigureUseCases):
+    async def record_figure(self, uow: FiguresUnit, event: PaymentReceived) -> None:
+        if event.data.receipt_ref != "NOTICE":
+            return await super().record_figure(uow, event)
+        # A recipient built from what the service holds, two address lines too many: the
+        # validation error's own text carries every line it was given.
+        LiableParty(
+            party_id="P-9101",
+            name=PERSONAL[0],
+            address_lines=[PERSONAL[1], PERSONAL[2]] * 6,
+            postcode=PERSONAL[3],
+        )
+
+
+async def test_an_event_that_fails_to_build_is_dead_lettered_without_the_personal_data_it_was_given(
+    database_url: str,
+) -> None:
+    db, consumer, _ = figures_service(database_url)
+    consumer.routes = RouteTable(
+        service="no-wedge-test", routes=(Route(PaymentReceived, BuildsANotice.record_figure),), publishes=()
+    )
+    consumer.use_cases = BuildsANotice()
+    with capture_logs() as logs:
+        await asyncio.wait_for(consumer.handle([receipt("NOTICE", FITS), receipt("AFTER", FITS)]), timeout=60)
+
+    [dead] = await dead_letters(db, kernel)
+    assert dead.reason == (
+        "unexpected error: ValidationError: 1 validation error(s) for LiableParty: "
+        "address_lines: List should have at most 10 items after validation, not 12"
+    )
+    [reference] = await dead_letter_references(db, kernel)
+    told = [dead.reason, reference.payload.decode(), json.dumps(reference.headers), json.dumps(logs, default=str)]
+    assert not [p for p in PERSONAL for text in told if p in text]
+    assert "message dead-lettered" in [line["event"] for line in logs]
+    await db.dispose()
 
 
 PERSONAL = ("Margaret Example", "12 Acacia Avenue", "Little Snoring", "NR21 0AA")
