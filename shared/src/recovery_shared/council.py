@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from recovery_shared.contracts.common import MAX_COSTS_PENCE, DebtType
+from recovery_shared.contracts.common import MAX_COSTS_PENCE, MAX_FIRM, MAX_NAME, DebtType
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.statute.fees import FeeScale, fee_scale_on
 from recovery_shared.statute.instalments import scheme_for
@@ -27,6 +27,14 @@ DEFAULT_PATH = Path(__file__).with_name("council_default.toml")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Names the council's events carry (a notice's council, a summons's court, a referral's
+# agent) are bounded as those events bound them, so a mistyped name stops the service
+# at start-up, naming the field, rather than every event that would carry it.
+CouncilName = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+CourtName = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+AgentFirm = Annotated[str, Field(min_length=1, max_length=MAX_FIRM)]
 
 
 class InstalmentChoices(Strict):
@@ -121,7 +129,7 @@ class HoldsPolicy(Strict):
 
 
 class Court(Strict):
-    name: str
+    name: CourtName
     sitting_weekdays: list[int] = Field(description="0 = Monday; hearings are listed on these days")
 
 
@@ -165,12 +173,12 @@ class ClockRule(Strict):
 
 
 class CouncilConfig(Strict):
-    council_name: str
+    council_name: CouncilName
     instalments: InstalmentChoices
     allocation: AllocationPolicy
     ladders: dict[DebtType, Ladder]
     court: Court
-    enforcement_agents: list[str]
+    enforcement_agents: list[AgentFirm]
     holds: HoldsPolicy = Field(default_factory=HoldsPolicy)
     # A default so a council file written before service rules existed still loads.
     service: ServiceRule = Field(default_factory=ServiceRule)
