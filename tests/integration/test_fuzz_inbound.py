@@ -10,8 +10,11 @@ JSON, JSON that is not an object, an empty value, a required field missing, a
 field of the wrong JSON type, an amount sent as a string, a boolean, a float or
 an integer beyond every bound, a flag sent as 1 or "yes", text beyond every
 bound, no event_id, a schema_version newer than the service reads, a type the
-topic does not carry, and a valid event on a record keyed otherwise than its
-envelope. Each must end as one row in the service's ``dead_letter`` table (its
+topic does not carry, JSON nested deeper than any reader follows, a lone UTF-16
+surrogate (which no driver can encode) in the type, a text field or the record's
+key, and a valid event on a record keyed otherwise than its envelope. Any of them
+may come with headers whose names and values hold lone surrogates, NULs or more
+text than a header needs. Each must end as one row in the service's ``dead_letter`` table (its
 original bytes, a reason) with a reference to it on ``<topic>.dlq``; the valid
 message must then be applied, not skipped or dead-lettered.
 """
@@ -70,9 +73,11 @@ LONGER_THAN_ANY_TEXT = 2001  # contracts.common.MAX_TEXT, the longest text any f
 _offsets = itertools.count()
 
 
-def _record(topic: str, value: bytes | None, key: str | None) -> Record:
+def _record(topic: str, value: bytes | None, key: str | None, headers: tuple[tuple[str, bytes], ...] = ()) -> Record:
     # Unique offsets: a message that cannot be read is known to the inbox by its position.
-    return Record(topic=topic, value=value, key=None if key is None else key.encode(), offset=next(_offsets))
+    # A key's lone surrogates go as the bytes a careless producer would send for them.
+    encoded = None if key is None else key.encode("utf-8", "surrogatepass")
+    return Record(topic=topic, value=value, key=encoded, offset=next(_offsets), headers=list(headers))
 
 
 def _keyed(topic: str, event: Envelope) -> Record:
@@ -98,6 +103,9 @@ class Bad:
     key: str | None
     reason: str = ""
     """A regular expression the dead letter's reason must match, where the kind has one."""
+    by_contract: bool = True
+    """Refused by the contract itself; a record keyed otherwise is refused by the consumer."""
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def _bodies(topic: str) -> list[dict[str, Any]]:
@@ -201,6 +209,22 @@ def _is_json_object(raw: bytes) -> bool:
         return False
 
 
+LONE_SURROGATES = st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3)
+ODD_TEXT = st.text(max_size=10) | LONE_SURROGATES | st.just("\x00") | st.just("h" * 300)
+ODD_HEADERS = st.lists(
+    st.tuples(
+        st.builds(lambda a, b: a + b, ODD_TEXT, ODD_TEXT),
+        st.binary(max_size=20) | st.builds(lambda t: t.encode("utf-8", "surrogatepass"), ODD_TEXT),
+    ),
+    max_size=3,
+).map(tuple)
+
+
+def _with_lone_surrogate(text: str, surrogate: str, at: int) -> str:
+    at %= len(text) + 1
+    return text[:at] + surrogate + text[at:]
+
+
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
@@ -222,6 +246,10 @@ KINDS = (
     "no event_id",
     "a newer schema_version",
     "a type this topic does not carry",
+    "nested deeper than any reader follows",
+    "a lone surrogate in the type",
+    "a lone surrogate in a text field",
+    "a lone surrogate in the key",
     "keyed otherwise than its envelope",
 )
 
@@ -240,6 +268,13 @@ def kinds_for(topic: str) -> list[str]:
 
 @st.composite
 def bad_message(draw: st.DrawFn, topic: str, kinds: tuple[str, ...] | None = None) -> Bad:
+    bad = draw(_bad_body(topic, kinds))
+    headers = draw(ODD_HEADERS)
+    return Bad(bad.kind, bad.value, bad.key, bad.reason, bad.by_contract, headers)
+
+
+@st.composite
+def _bad_body(draw: st.DrawFn, topic: str, kinds: tuple[str, ...] | None = None) -> Bad:
     body = draw(st.sampled_from(_bodies(topic)))
     body["event_id"] = str(uuid.uuid4())
     key = body["key"]
@@ -295,8 +330,27 @@ def bad_message(draw: st.DrawFn, topic: str, kinds: tuple[str, ...] | None = Non
         carried = {t.model_fields["type"].default for t in event_types(topic)}
         name = draw(st.text(max_size=40).filter(lambda n: n not in carried))
         return Bad(kind, json.dumps(_changed(body, ("type",), name)).encode(), key)
+    if kind == "nested deeper than any reader follows":
+        # Well past pydantic's limit (200) and Python's own recursion limit (1,000).
+        depth = draw(st.integers(201, 3000))
+        opener, closer = draw(st.sampled_from([("[", "]"), ('{"type":', "}"), ('{"data":[', "]}")]))
+        closed = draw(st.booleans())
+        raw = opener * depth + "1" + (closer * depth if closed else "")
+        return Bad(kind, raw.encode(), key, "malformed message")
+    # One alone: a high one followed by a low one would be a valid pair once escaped.
+    surrogate = draw(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF))
+    at = draw(st.integers(0, 100))
+    if kind == "a lone surrogate in the type":
+        name = _with_lone_surrogate(body["type"], surrogate, at)
+        return Bad(kind, json.dumps(_changed(body, ("type",), name)).encode(), key, "malformed message")
+    if kind == "a lone surrogate in a text field":
+        path, text = draw(st.sampled_from([(p, v) for p, v in leaves if isinstance(v, str)]))
+        odd = _with_lone_surrogate(text, surrogate, at)
+        return Bad(kind, json.dumps(_changed(body, path, odd)).encode(), key, "malformed message")
+    if kind == "a lone surrogate in the key":
+        return Bad(kind, json.dumps(body).encode(), _with_lone_surrogate(key, surrogate, at), "envelope's key", False)
     other = draw(st.none() | st.text(max_size=20).filter(lambda k: k != key))
-    return Bad(kind, json.dumps(body).encode(), other, "envelope's key")
+    return Bad(kind, json.dumps(body).encode(), other, "envelope's key", False)
 
 
 # --- the services, and the valid message that follows ------------------------------------
@@ -576,7 +630,7 @@ async def _one_example(runtime: ServiceRuntime, target: Target, n: int, bad: lis
     needed, valid = target.follower(n, target.state)
     if needed:
         await _handle_cleanly(runtime, needed)
-    bad_records = [_record(target.topic, b.value, b.key) for b in bad]
+    bad_records = [_record(target.topic, b.value, b.key, b.headers) for b in bad]
     follower = _keyed(target.topic, valid)
     counts = runtime.consumer.counts[target.topic]
     before = (counts.handled, counts.dead_lettered, counts.skipped, counts.duplicates)
@@ -600,7 +654,7 @@ async def _one_example(runtime: ServiceRuntime, target: Target, n: int, bad: lis
         assert row.payload == (r.value or b""), f"{b.kind}: the original bytes are kept"
         if b.reason:
             assert re.search(b.reason, row.reason), f"{b.kind}: {row.reason!r}"
-        if b.kind != "keyed otherwise than its envelope":
+        if b.by_contract:
             assert CONTRACT_REFUSAL.match(row.reason), f"{b.kind}: {row.reason!r}"
     assert await _handled(runtime, valid), "the valid message after the bad ones is committed"
     assert await target.applied(runtime, valid), "... and its use case has done its work"
