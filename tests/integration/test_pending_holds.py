@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import create_engine, pool, select
 
+import recovery_enforcement
 from recovery_enforcement.app import create_app
 from recovery_enforcement.models import Hold, RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
@@ -32,6 +36,8 @@ from recovery_shared.contracts.inbound import (
     VulnerabilityCleared,
     VulnerabilityFlagged,
 )
+from recovery_shared.messaging.db import sync_url
+from recovery_shared.messaging.migrations import alembic_config
 from recovery_shared.messaging.runtime import ServiceRuntime
 from tests.factories import charge_raised, instalment_missed, record, statutory_schedule
 
@@ -187,3 +193,52 @@ async def test_a_vulnerability_flag_for_someone_unknown_is_listed_and_reaches_th
     async with runtime.db.session() as session:
         holds = (await session.execute(select(Hold.__table__))).all()  # type: ignore[attr-defined]
     assert [(h.kind, h.ended_on) for h in holds] == [("vulnerability", date(2026, 6, 1))]
+
+
+BEFORE_PENDING_HOLDS = "3058202e9e30"
+"""The enforcement revision before holds could be pending (9f558967bd38)."""
+
+
+async def test_holds_kept_before_pending_existed_are_listed_as_pending_once_upgraded(database_url: str) -> None:
+    """A hold stored for someone we hold no case of before the pending column existed
+    (no case ids, not ended) must be listed once the database is upgraded, as one kept
+    today would be; one that reached a case, or ended, must not."""
+    migrations = alembic_config(Path(recovery_enforcement.__file__).parent / "migrations", database_url)
+    command.upgrade(migrations, BEFORE_PENDING_HOLDS)
+    hold = sa.table(
+        "hold",
+        sa.column("party_id", sa.String),
+        sa.column("account_ref", sa.String),
+        sa.column("kind", sa.String),
+        sa.column("reference", sa.String),
+        sa.column("started_on", sa.Date),
+        sa.column("ended_on", sa.Date),
+        sa.column("case_ids", sa.JSON),
+    )
+    kept = {"account_ref": "9801", "reference": "", "started_on": date(2026, 5, 4), "ended_on": None, "case_ids": []}
+    engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                hold.insert(),
+                [
+                    {**kept, "party_id": "P-9801", "kind": "breathing_space", "reference": "BS-9801"},
+                    {**kept, "party_id": "P-9802", "kind": "vulnerability"},
+                    {**kept, "party_id": "P-9803", "kind": "breathing_space", "case_ids": ["CT-9803-2026"]},
+                    {**kept, "party_id": "P-9804", "kind": "breathing_space", "ended_on": date(2026, 6, 1)},
+                ],
+            )
+    finally:
+        engine.dispose()
+
+    app = create_app(EnforcementSettings(database_url=database_url))
+    runtime: ServiceRuntime = app.context.get("runtime")
+    runtime.migrate()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enforcement") as client:
+        listed = await _pending(client)
+    await runtime.db.dispose()
+    assert [(h["party_id"], h["kind"], h["reference"]) for h in listed["pending_holds"]] == [
+        ("P-9801", "breathing_space", "BS-9801"),
+        ("P-9802", "vulnerability", ""),
+    ]
+    assert listed["count"] == 2

@@ -26,6 +26,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('pending', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     # ### end Alembic commands ###
+    # Holds kept before this column for people we held no case of are pending by the
+    # rule the service keeps them by (no case ids, not ended); the default would hide
+    # them from officers. case_ids is JSON text on SQLite and json on PostgreSQL, which
+    # keeps the text as written, so each compares it in its normal form.
+    if op.get_bind().dialect.name == 'postgresql':
+        no_case = sa.text("CAST(case_ids AS jsonb) = CAST('[]' AS jsonb)")
+    else:
+        no_case = sa.text("json(case_ids) = '[]'")
+    hold = sa.table('hold', sa.column('pending', sa.Boolean()), sa.column('ended_on', sa.Date()))
+    op.execute(hold.update().where(hold.c.ended_on.is_(None), no_case).values(pending=sa.true()))
 
 
 def downgrade() -> None:
