@@ -8,11 +8,30 @@ An inbound dead letter's event id is marked handled in the inbox in the same
 transaction that dead-lettered it, so simply delivering it again would change
 nothing. A re-drive claims the row and deletes that inbox mark in one transaction
 (a conditional update: of ten concurrent re-drives of one dead letter, one claims
-it), then hands the original bytes to the service's own consumer, which applies
-the message, or dead-letters it again as a new row if the cause is not fixed. The
-consumer's inbox mark is what makes it exactly once: a re-drive interrupted after
-the consumer committed finds the mark when it is taken over and does not apply the
-message again.
+it and sends it), then sends the original record (its key, bytes and headers, with
+``redrive.dead_letter_id`` and ``redrive.by``) back to its topic with an idempotent
+producer. The running service's own consumer applies it, or dead-letters it again as
+a new row if the cause is not fixed. It is not applied here: enforcement's cases and
+arrangements' records are read, changed and written whole, so a second writer beside
+the live consumer could overwrite the change the consumer makes to the same account
+at the same moment; and sent back under its key, it takes its place in its account's
+partition order. The re-drive waits (``--wait``) for the service's inbox mark to come
+back, or for a newer dead letter of the message, and records which on the row. If the
+service has not read it by then, the row says so and is re-driven all the same: the
+copy is on the topic, and the service applies it when it reads it. The consumer's
+inbox mark is what makes it exactly once: a second copy (from a re-drive interrupted
+after it sent, then taken over) is a duplicate it absorbs.
+
+Other services' consumer groups reading the same topic took the original when it
+first came; their inbox holds its event id, so they take the copy for a duplicate
+and change nothing.
+
+A message the service could not read at all is known by its position (``raw:...``)
+and is sent back too: if the service can read it now, it is applied; if not, it is
+dead-lettered again under its new position, and the outcome says so. A record keyed
+otherwise than its envelope cannot be mended by sending the same record again: its
+re-drive is refused, and the producer must send it again keyed by its account
+reference.
 
 An outbound dead letter (an event the relay could not send because it was too
 large) is re-driven by putting it back in the outbox, in the same transaction
@@ -36,10 +55,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recovery_shared.clock import LONDON, utc_now
+from recovery_shared.messaging.errors import describe_failure
 from recovery_shared.messaging.outbox import outbox_committed
 
 if TYPE_CHECKING:
@@ -108,18 +129,9 @@ class RedriveResult:
     redriven: bool
     """False in a dry run, or when another re-drive took this dead letter first."""
     dead_lettered_again_as: int | None = None
-
-
-@dataclass
-class _Redelivered:
-    """The original message rebuilt from its row, as the consumer reads a Kafka record."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+    not_yet_consumed: bool = False
+    """Sent back to its topic, but the service had not dealt with it when the wait ran
+    out (it applies it when it reads it)."""
 
 
 # --- reading --------------------------------------------------------------------------
@@ -225,6 +237,20 @@ def _filters(
 
 # --- re-driving -------------------------------------------------------------------------
 
+DEFAULT_WAIT_S = 60.0
+LONGEST_WAIT_S = 600.0
+"""A re-drive waits for the running service at most this long: well within
+``CLAIM_ABANDONED_AFTER``, so no other re-drive takes a dead letter over while this one
+still waits for it."""
+
+REDRIVE_HEADERS = ("redrive.dead_letter_id", "redrive.by")
+
+TAKEN_FIRST = "another re-drive took it first"
+
+
+def not_yet_consumed(topic: str) -> str:
+    return f"sent back to {topic}; not yet consumed (is the service running?)"
+
 
 async def redrive(
     runtime: ServiceRuntime,
@@ -236,20 +262,29 @@ async def redrive(
     until: datetime | None = None,
     by: str,
     why: str,
+    wait_s: float = DEFAULT_WAIT_S,
     dry_run: bool = False,
 ) -> list[RedriveResult]:
     """Re-drive the chosen dead letters, oldest first, each exactly once: those named by
     ``ids``, or those waiting to be re-driven that match ``reason`` (any part of it, in
     any case), ``topic`` and the time range ``since`` .. ``until`` (when they failed).
+    An inbound one is sent back to its topic for the running service, and this waits up
+    to ``wait_s`` seconds for the service to apply it or dead-letter it again.
 
     Refuses (``DeadLetterCommandRefused``) an unknown id, a dead letter already re-driven
-    or being re-driven, a selection that matches nothing, and a re-drive without who
-    and why. A dead letter another re-drive claims first is left to it."""
+    or being re-driven, one whose record was keyed otherwise than its envelope, a
+    selection that matches nothing, a re-drive without who and why, and a broker that
+    cannot be reached. A dead letter another re-drive claims first is left to it."""
     by, why = by.strip(), why.strip()
     if not by:
         raise DeadLetterCommandRefused("say who is re-driving (--by): every re-drive is recorded with its officer.")
     if not why:
         raise DeadLetterCommandRefused("say why the cause is now fixed (--why): every re-drive is recorded with it.")
+    if not 0 <= wait_s <= LONGEST_WAIT_S:
+        raise DeadLetterCommandRefused(
+            f"--wait must be from 0 to {LONGEST_WAIT_S:g} seconds; a re-drive that has not heard back by then "
+            "says so, and the service still applies the message when it reads it."
+        )
     # An empty --reason or --topic would otherwise match every dead letter there is.
     reason, topic = reason or None, topic or None
     by_selection = reason is not None or topic is not None or since is not None or until is not None
@@ -259,6 +294,10 @@ async def redrive(
         )
     if ids:
         rows = await _named(runtime, ids)
+        for row in rows:
+            refusal = _cannot_mend(row)
+            if refusal is not None:
+                raise DeadLetterCommandRefused(refusal)
     elif by_selection:
         rows = await _selected(runtime, reason=reason, topic=topic, since=since, until=until)
     else:
@@ -266,14 +305,25 @@ async def redrive(
             "choose the dead letters to re-drive: --id, --reason, --topic or --since/--until."
         )
     if dry_run:
-        return [_result(row, _would_do(row), redriven=False) for row in rows]
-    results = [await _redrive_one(runtime, row, by=by, why=why) for row in rows]
-    if not any(r.redriven for r in results):
+        return [_result(row, _cannot_mend(row) or _would_do(row), redriven=False) for row in rows]
+    unmendable = {row.id: _cannot_mend(row) for row in rows}
+    mendable = [row for row in rows if unmendable[row.id] is None]
+    if not mendable:
+        raise DeadLetterCommandRefused(" ".join(refusal for refusal in unmendable.values() if refusal is not None))
+    done = await _redrive_rows(runtime, mendable, by=by, why=why, wait_s=wait_s)
+    if not any(r.redriven for r in done.values()):
         raise DeadLetterCommandRefused(
             "another re-drive took "
-            + ("this dead letter" if len(results) == 1 else "every one of these dead letters")
+            + ("this dead letter" if len(done) == 1 else "every one of these dead letters")
             + " first; nothing was re-driven twice (see `list --status all`)."
         )
+    results = []
+    for row in rows:
+        refusal = unmendable[row.id]
+        if refusal is not None:
+            results.append(_result(row, refusal, redriven=False))
+        elif row.id in done:
+            results.append(done[row.id])
     return results
 
 
@@ -332,54 +382,179 @@ async def _selected(
     return rows
 
 
-async def _redrive_one(runtime: ServiceRuntime, row: Any, *, by: str, why: str) -> RedriveResult:
-    if row.direction == OUTBOUND:
-        result = await _back_to_outbox(runtime, row, by=by, why=why)
-    else:
-        result = await _through_consumer(runtime, row, by=by, why=why)
-    if result.redriven:
-        log.info(
-            "dead letter re-driven",
-            id=row.id,
-            topic=row.topic,
-            direction=row.direction,
-            by=by,
-            why=why,
-            outcome=result.outcome,
-        )
-    return result
+def _cannot_mend(row: Any) -> str | None:
+    """Why sending this dead letter's bytes again cannot succeed, when that is so: a
+    record keyed otherwise than its envelope is refused for its key, and the stored
+    record has that same key."""
+    if row.direction != INBOUND:
+        return None
+    named = _json_object(row.payload)
+    key = named.get("key") if named is not None else None
+    if not isinstance(key, str) or key == row.message_key:
+        return None
+    return (
+        f"dead letter #{row.id} was refused because its record's Kafka key does not match its envelope's key, "
+        "and sending the same record again would be refused the same way: the producer must send the event "
+        "again, keyed by its account reference (the envelope's key)."
+    )
 
 
-async def _through_consumer(runtime: ServiceRuntime, row: Any, *, by: str, why: str) -> RedriveResult:
+@dataclass(frozen=True)
+class _SentBack:
+    """An inbound dead letter sent back to its topic, waiting for the service."""
+
+    row: Any
+    partition: int
+    offset: int
+    message_ids: list[str]
+    """The inbox ids the service marks the copy with once it has dealt with it."""
+
+
+async def _redrive_rows(
+    runtime: ServiceRuntime, rows: list[Any], *, by: str, why: str, wait_s: float
+) -> dict[int, RedriveResult]:
+    """Each row claimed and sent in turn (an outbound one straight into the outbox),
+    then one wait for the service to deal with all that were sent. A broker that cannot
+    be reached stops the sending; those already sent are still waited for and recorded."""
+    results: dict[int, RedriveResult] = {}
+    waiting: list[_SentBack] = []
+    unsent: DeadLetterCommandRefused | None = None
+    sender = _Sender(runtime)
+    try:
+        for row in rows:
+            if row.direction == OUTBOUND:
+                results[row.id] = await _back_to_outbox(runtime, row, by=by, why=why)
+                continue
+            try:
+                sent = await _send_back(runtime, row, sender, by=by, why=why)
+            except DeadLetterCommandRefused as refused:
+                unsent = refused
+                break
+            if isinstance(sent, _SentBack):
+                waiting.append(sent)
+            else:
+                results[row.id] = sent
+    finally:
+        await sender.close()
+    for sent, outcome in await _settle(runtime, waiting, wait_s=wait_s):
+        results[sent.row.id] = await _finish(runtime, sent.row, outcome, by=by, why=why, sent=sent)
+    if unsent is not None:
+        before = [r for r in results.values() if r.redriven]
+        if before:
+            raise DeadLetterCommandRefused(
+                f"{unsent} Re-driven before it: " + ", ".join(f"#{r.id} ({r.outcome})" for r in before) + "."
+            )
+        raise unsent
+    return results
+
+
+async def _send_back(
+    runtime: ServiceRuntime, row: Any, sender: _Sender, *, by: str, why: str
+) -> _SentBack | RedriveResult:
     claim = await _claim(runtime, row, by=by, why=why)
     if claim is None:
-        return _result(row, "another re-drive took it first", redriven=False)
-    done = None
+        return _result(row, TAKEN_FIRST, redriven=False)
     if claim == "taken over":
-        # An interrupted re-drive may have got as far as the consumer's commit: then what
-        # became of the message is already on record and there is nothing to hand over.
-        done = await _outcome(runtime, row)
+        # The interrupted re-drive may have sent it already, and the service dealt with
+        # it: then that is the outcome, and sending it again would only be absorbed.
+        done = await _outcome(runtime, row, _original_ids(row))
+        if done is not None:
+            return await _finish(runtime, row, done, by=by, why=why)
+    try:
+        metadata = await sender.send(row, by=by)
+    except Exception as exc:
+        finished = await _release(runtime, row, by=by, why=why)
+        if finished is not None:
+            return finished
+        raise DeadLetterCommandRefused(
+            f"could not send dead letter #{row.id} back to {row.topic} ({describe_failure(exc)}); it waits to be "
+            "re-driven as before, once the broker can be reached."
+        ) from exc
+    partition, offset = int(metadata.partition), int(metadata.offset)
+    return _SentBack(row, partition, offset, _copy_ids(row, partition, offset))
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What the service made of a message: applied, or dead-lettered again as a row."""
+
+    again: int | None = None
+    again_message_id: str | None = None
+
+
+async def _settle(
+    runtime: ServiceRuntime, waiting: list[_SentBack], *, wait_s: float
+) -> list[tuple[_SentBack, _Done | None]]:
+    """Until the service has dealt with each message sent back, or ``wait_s`` runs out
+    (None for those it has not reached)."""
+    settled: list[tuple[_SentBack, _Done | None]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    pause = 0.05
+    while waiting:
+        left = []
+        for sent in waiting:
+            done = await _outcome(runtime, sent.row, sent.message_ids)
+            if done is None:
+                left.append(sent)
+            else:
+                settled.append((sent, done))
+        waiting = left
+        remaining = deadline - loop.time()
+        if not waiting or remaining <= 0:
+            break
+        await asyncio.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.5)
+    return settled + [(sent, None) for sent in waiting]
+
+
+async def _finish(
+    runtime: ServiceRuntime,
+    row: Any,
+    done: _Done | None,
+    *,
+    by: str,
+    why: str,
+    sent: _SentBack | None = None,
+) -> RedriveResult:
+    """The outcome on the row, which is re-driven now whatever became of the message:
+    sending it again would be a duplicate its inbox mark absorbs."""
     if done is None:
-        try:
-            await runtime.consumer.handle([_record(row)])
-        except Exception:
-            await _release(runtime, row)
-            raise
-        done = await _outcome(runtime, row)
-        if done is None:  # the consumer commits its inbox mark whatever it decides
-            raise RuntimeError(f"dead letter #{row.id} was handed to the consumer but it marked nothing")
-    outcome, again = done
+        outcome = not_yet_consumed(row.topic)
+    elif done.again is None:
+        outcome = "applied"
+    else:
+        outcome = f"dead-lettered again as #{done.again}"
+        if sent is not None and str(done.again_message_id).startswith("raw:"):
+            outcome += f" (still unreadable; sent back as partition {sent.partition} offset {sent.offset})"
+    table = runtime.kernel.dead_letters
     async with runtime.db.engine.begin() as conn:
         await conn.execute(
-            update(runtime.kernel.dead_letters)
-            .where(runtime.kernel.dead_letters.c.id == row.id)
+            update(table)
+            .where(table.c.id == row.id)
             .values(status=REDRIVEN, redriven_at=utc_now(), redrive_outcome=outcome)
         )
-    return _result(row, outcome, redriven=True, again=again)
+    log.info(
+        "dead letter re-driven",
+        id=row.id,
+        topic=row.topic,
+        direction=row.direction,
+        by=by,
+        why=why,
+        outcome=outcome,
+        **({"sent_partition": sent.partition, "sent_offset": sent.offset} if sent is not None else {}),
+    )
+    return _result(
+        row,
+        outcome,
+        redriven=True,
+        again=done.again if done is not None else None,
+        consumed=done is not None,
+    )
 
 
 async def _claim(runtime: ServiceRuntime, row: Any, *, by: str, why: str) -> str | None:
-    """Take the dead letter for this re-drive and forget that the consumer handled it,
+    """Take the dead letter for this re-drive and forget that the service handled it,
     in one transaction: 'claimed', 'taken over' (from an abandoned re-drive, whose
     inbox state is left as it is), or None when another re-drive has it."""
     table = runtime.kernel.dead_letters
@@ -410,13 +585,14 @@ async def _claim(runtime: ServiceRuntime, row: Any, *, by: str, why: str) -> str
         return "taken over" if taken.first() is not None else None
 
 
-async def _release(runtime: ServiceRuntime, row: Any) -> None:
-    """The consumer raised (it could not even dead-letter the message again: the
-    database stayed away through its retries): put the dead letter back as it was,
-    inbox mark included, so a redelivery of the original does not apply it behind the
-    dead letter's back."""
-    if await _outcome(runtime, row) is not None:
-        return
+async def _release(runtime: ServiceRuntime, row: Any, *, by: str, why: str) -> RedriveResult | None:
+    """The message could not be sent: put the dead letter back as it was, inbox mark
+    included, so a redelivery of the original is not applied behind the dead letter's
+    back. Unless the service dealt with the original meanwhile (the broker delivered it
+    again between the claim and now): then that is this re-drive's outcome."""
+    done = await _outcome(runtime, row, _original_ids(row))
+    if done is not None:
+        return await _finish(runtime, row, done, by=by, why=why)
     table, inbox = runtime.kernel.dead_letters, runtime.kernel.inbox
     async with runtime.db.engine.begin() as conn:
         await conn.execute(
@@ -431,41 +607,73 @@ async def _release(runtime: ServiceRuntime, row: Any) -> None:
                     consumer=runtime.settings.consumer_group, message_id=marks[0], topic=row.topic, handled_at=utc_now()
                 )
             )
+    return None
 
 
-async def _outcome(runtime: ServiceRuntime, row: Any) -> tuple[str, int | None] | None:
-    """What the consumer made of the re-driven message, from what it committed: a newer
-    dead letter of the same message, or else its inbox mark; None if neither."""
+async def _outcome(runtime: ServiceRuntime, row: Any, message_ids: list[str]) -> _Done | None:
+    """What the service made of the message, from what it committed: None until it has
+    marked one of ``message_ids`` handled; then a newer dead letter of it, if any."""
+    if not message_ids:
+        return None
     table, inbox = runtime.kernel.dead_letters, runtime.kernel.inbox
-    same_message = [table.c.message_id == row.message_id] if row.message_id else []
-    if row.source_partition is not None and row.source_offset is not None:
-        same_message.append(
-            and_(
-                table.c.topic == row.topic,
-                table.c.source_partition == row.source_partition,
-                table.c.source_offset == row.source_offset,
-            )
-        )
     async with runtime.db.engine.connect() as conn:
-        again = None
-        if same_message:
-            again = (
-                await conn.execute(
-                    select(func.min(table.c.id)).where(
-                        table.c.id > row.id, table.c.direction == INBOUND, or_(*same_message)
-                    )
-                )
-            ).scalar_one_or_none()
-        if again is not None:
-            return f"dead-lettered again as #{again}", int(again)
+        # The mark first: the consumer commits a new dead letter with it, so once the
+        # mark is seen the dead letter is too, never the other way round.
         marked = (
             await conn.execute(
                 select(func.count())
                 .select_from(inbox)
-                .where(inbox.c.consumer == runtime.settings.consumer_group, inbox.c.message_id.in_(_message_ids(row)))
+                .where(inbox.c.consumer == runtime.settings.consumer_group, inbox.c.message_id.in_(message_ids))
             )
         ).scalar_one()
-    return ("applied", None) if marked else None
+        if not marked:
+            return None
+        again = (
+            await conn.execute(
+                select(table.c.id, table.c.message_id)
+                .where(table.c.id > row.id, table.c.direction == INBOUND, table.c.message_id.in_(message_ids))
+                .order_by(table.c.id)
+                .limit(1)
+            )
+        ).first()
+    return _Done() if again is None else _Done(again=int(again.id), again_message_id=again.message_id)
+
+
+class _Sender:
+    """The re-drive's idempotent producer, started for the first message it sends."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.bootstrap_servers = runtime.settings.kafka_bootstrap_servers
+        self.client_id = f"{runtime.settings.consumer_group}-redrive"
+        self._producer: AIOKafkaProducer | None = None
+
+    async def send(self, row: Any, *, by: str) -> Any:
+        """The original record (its key, bytes and headers) to its topic, with who
+        re-drove it from which dead letter; the broker's metadata of where it went."""
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=self.client_id,
+                enable_idempotence=True,
+                acks="all",
+                request_timeout_ms=15000,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        # A copy dead-lettered again keeps the headers of the re-drive that sent it.
+        headers = [(name, value) for name, value in _kafka_headers(row.headers) if name not in REDRIVE_HEADERS]
+        headers += [("redrive.dead_letter_id", str(row.id).encode()), ("redrive.by", by.encode())]
+        key = row.message_key.encode() if row.message_key is not None else None
+        return await self._producer.send_and_wait(row.topic, bytes(row.payload), key=key, headers=headers)
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
 
 async def _back_to_outbox(runtime: ServiceRuntime, row: Any, *, by: str, why: str) -> RedriveResult:
@@ -479,11 +687,14 @@ async def _back_to_outbox(runtime: ServiceRuntime, row: Any, *, by: str, why: st
             .returning(table.c.id)
         )
         if claimed.first() is None:
-            return _result(row, "another re-drive took it first", redriven=False)
+            return _result(row, TAKEN_FIRST, redriven=False)
         outbox_id = await _insert_outbox(conn, runtime, row, now)
         outcome = f"back in the outbox as #{outbox_id}"
         await conn.execute(update(table).where(table.c.id == row.id).values(redrive_outcome=outcome))
     outbox_committed(runtime.db.engine)
+    log.info(
+        "dead letter re-driven", id=row.id, topic=row.topic, direction=row.direction, by=by, why=why, outcome=outcome
+    )
     return _result(row, outcome, redriven=True)
 
 
@@ -502,10 +713,12 @@ async def _insert_outbox(conn: AsyncConnection, runtime: ServiceRuntime, row: An
 def _would_do(row: Any) -> str:
     if row.direction == OUTBOUND:
         return "would go back in the outbox"
-    return "would be handed to the consumer again"
+    return f"would be sent back to {row.topic} for the running service to apply"
 
 
-def _result(row: Any, outcome: str, *, redriven: bool, again: int | None = None) -> RedriveResult:
+def _result(
+    row: Any, outcome: str, *, redriven: bool, again: int | None = None, consumed: bool = True
+) -> RedriveResult:
     return RedriveResult(
         id=row.id,
         direction=row.direction,
@@ -514,17 +727,7 @@ def _result(row: Any, outcome: str, *, redriven: bool, again: int | None = None)
         outcome=outcome,
         redriven=redriven,
         dead_lettered_again_as=again,
-    )
-
-
-def _record(row: Any) -> _Redelivered:
-    return _Redelivered(
-        topic=row.topic,
-        partition=row.source_partition if row.source_partition is not None else 0,
-        offset=row.source_offset if row.source_offset is not None else -1,
-        key=row.message_key.encode() if row.message_key is not None else None,
-        value=row.payload,
-        headers=_kafka_headers(row.headers),
+        not_yet_consumed=not consumed,
     )
 
 
@@ -545,6 +748,40 @@ def _message_ids(row: Any) -> list[str]:
     if row.source_partition is not None and row.source_offset is not None:
         ids.append(f"raw:{row.topic}/{row.source_partition}/{row.source_offset}")
     return ids
+
+
+def _original_ids(row: Any) -> list[str]:
+    """The ids the service may mark the original message with, read as it was or as the
+    service reads it now."""
+    named = _event_id_named(row)
+    return _message_ids(row) + ([named] if named else [])
+
+
+def _copy_ids(row: Any, partition: int, offset: int) -> list[str]:
+    """The ids the service marks the copy sent back with: the event id of a readable
+    message; for one it could not read, its new position, or the event id its bytes name
+    if the service can read them now."""
+    if row.message_id and not str(row.message_id).startswith("raw:"):
+        return [row.message_id]
+    named = _event_id_named(row)
+    return [f"raw:{row.topic}/{partition}/{offset}"] + ([named] if named else [])
+
+
+def _event_id_named(row: Any) -> str | None:
+    """The event id an unreadable message's bytes name, if they name one."""
+    if not str(row.message_id or "").startswith("raw:"):
+        return None
+    named = _json_object(row.payload)
+    event_id = named.get("event_id") if named is not None else None
+    return event_id[:100] if isinstance(event_id, str) and event_id else None
+
+
+def _json_object(payload: Any) -> dict[str, Any] | None:
+    try:
+        named = json.loads(bytes(payload))
+    except ValueError:
+        return None
+    return named if isinstance(named, dict) else None
 
 
 def _abandoned(row: Any, now: datetime) -> bool:
@@ -658,6 +895,13 @@ def parser(service: str) -> argparse.ArgumentParser:
     redriving.add_argument("--until", type=parse_moment, help="every waiting dead letter that failed before")
     redriving.add_argument("--by", required=True, help="who is re-driving (recorded and logged)")
     redriving.add_argument("--why", required=True, help="why the cause is now fixed (recorded and logged)")
+    redriving.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_S,
+        metavar="SECONDS",
+        help=f"how long to wait for the running service to apply each one (default {DEFAULT_WAIT_S:g})",
+    )
     redriving.add_argument("--dry-run", action="store_true", help="say what would be re-driven, change nothing")
     return top
 
@@ -684,6 +928,7 @@ async def run_command(runtime: ServiceRuntime, argv: Sequence[str], *, out: Text
                 until=args.until,
                 by=args.by,
                 why=args.why,
+                wait_s=args.wait,
                 dry_run=args.dry_run,
             )
             _print_redrive(results, out, dry_run=args.dry_run)
@@ -787,15 +1032,26 @@ def _print_redrive(results: list[RedriveResult], out: TextIO, *, dry_run: bool) 
     done = [r for r in results if r.redriven]
     applied = sum(1 for r in done if r.outcome == "applied")
     again = [r for r in done if r.dead_lettered_again_as is not None]
+    unread = sum(1 for r in done if r.not_yet_consumed)
     outbox = sum(1 for r in done if r.direction == OUTBOUND)
+    taken = sum(1 for r in results if not r.redriven and r.outcome == TAKEN_FIRST)
+    refused = len(results) - len(done) - taken
     parts = [f"{applied} applied"]
     if again:
         ids = ", ".join(f"#{r.dead_lettered_again_as}" for r in again)
         parts.append(f"{len(again)} dead-lettered again, the cause not fixed ({ids}: see `show`)")
+    if unread:
+        parts.append(
+            f"{unread} sent back but not yet consumed (is the service running? it applies them when it reads them)"
+        )
     if outbox:
         parts.append(f"{outbox} back in the outbox for the running service's relay to send")
-    if len(done) < len(results):
-        parts.append(f"{len(results) - len(done)} left to another re-drive that took them first")
+    if taken:
+        parts.append(f"{taken} left to another re-drive that took them first")
+    if refused:
+        parts.append(
+            f"{refused} refused, the record keyed otherwise than its envelope (the producer must send it again)"
+        )
     print(f"Re-driven {len(done)} of {len(results)}: " + "; ".join(parts) + ".", file=out)
 
 
