@@ -3,8 +3,9 @@ a FastStream app with health endpoints, and its settings.
 
 ``GET /health`` is readiness: 503, with its reasons in the body, when the database
 or the broker is away, the relay has stopped or keeps failing, the outbox holds a
-row too long, or a partition has stopped advancing while its messages wait. The
-judgement is ``readiness_reasons``, a pure function of what the runtime observed.
+row too long, a partition has stopped advancing while its messages wait, or the
+consumer has stopped reading. The judgement is ``readiness_reasons``, a pure
+function of what the runtime observed.
 ``GET /health/live`` is liveness: 200 while the process serves at all.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 import structlog
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -77,6 +79,9 @@ class PartitionState:
     last_error: str | None = None
     lag: int | None = None
     """Records on the broker beyond the last one committed, when the consumer knows."""
+    lagging_s: float | None = None
+    """How long it has had a lag above zero without a commit: since its last commit,
+    or since the lag was first seen if that is later. None while it has no lag."""
 
     @property
     def name(self) -> str:
@@ -87,6 +92,7 @@ class PartitionState:
             "topic": self.topic,
             "partition": self.partition,
             "lag": self.lag,
+            "lagging_s": _rounded(self.lagging_s),
             "waiting_s": _rounded(self.waiting_s),
             "in_flight_s": _rounded(self.in_flight_s),
             "last_attempt_failed": self.last_attempt_failed,
@@ -106,14 +112,20 @@ class Observed:
     relay_last_error: str | None
     oldest_outbox_row_s: float | None
     partitions: Sequence[PartitionState] = ()
+    consumer: str | None = "running"
+    """'running', 'stopped' or 'stopped: <error type>'; None for a process that
+    consumes nothing (an ops command's runtime)."""
 
 
 def readiness_reasons(observed: Observed, limits: ReadinessLimits) -> list[str]:
     """Why the service should not be sent work now; ready when there are none.
 
     A partition is stalled once its messages have waited ``stall_after_s`` with no
-    commit, either because its last batch raised or because a batch has been in
-    flight all that time; a single failure that the next attempt mends is not one."""
+    commit: because its last batch raised, because a batch has been in flight all
+    that time, or because it has had a lag that long and no batch of it has reached
+    the handler (a consumer that stopped handing messages over shows only as lag).
+    A single failure that the next attempt mends is not one; an idle partition, with
+    no lag, never is."""
     reasons: list[str] = []
     if observed.database != "ok":
         reasons.append(f"database {observed.database}")
@@ -129,19 +141,28 @@ def readiness_reasons(observed: Observed, limits: ReadinessLimits) -> list[str]:
             f"outbox holds an event {observed.oldest_outbox_row_s:.0f} s old "
             f"(not ready beyond {limits.outbox_max_age_s:g} s)"
         )
+    if observed.consumer is not None and observed.consumer != "running":
+        reasons.append(f"consumer {observed.consumer}")
     for p in observed.partitions:
-        waiting = p.waiting_s is not None and p.waiting_s >= limits.stall_after_s
-        if not waiting or not (p.last_attempt_failed or p.in_flight_s is not None):
-            continue
+        stall = _stall(p, limits)
+        if stall is not None:
+            reasons.append(stall)
+    return reasons
+
+
+def _stall(p: PartitionState, limits: ReadinessLimits) -> str | None:
+    limit = f"not ready beyond {limits.stall_after_s:g} s"
+    waiting = p.waiting_s is not None and p.waiting_s >= limits.stall_after_s
+    if waiting and (p.last_attempt_failed or p.in_flight_s is not None):
         if p.last_attempt_failed:
             why = f"its last batch failed: {p.last_error}" if p.last_error else "its last batch failed"
         else:
             why = f"a batch has been in flight for {p.in_flight_s:.0f} s"
-        reasons.append(
-            f"{p.name} has not advanced for {p.waiting_s:.0f} s while messages wait "
-            f"(not ready beyond {limits.stall_after_s:g} s; {why})"
-        )
-    return reasons
+        return f"{p.name} has not advanced for {p.waiting_s:.0f} s while messages wait ({limit}; {why})"
+    if p.lag and p.lagging_s is not None and p.lagging_s >= limits.stall_after_s:
+        messages = "message" if p.lag == 1 else "messages"
+        return f"{p.name} has not advanced for {p.lagging_s:.0f} s with a lag of {p.lag} {messages} ({limit})"
+    return None
 
 
 @dataclass
@@ -156,6 +177,9 @@ class _Progress:
     """The first offset not yet committed, while messages wait."""
     next_offset: int | None = None
     """The offset after the last one committed."""
+    committed_at: float | None = None
+    lag_seen_since: float | None = None
+    """When a health check first saw its lag above zero, until one sees none."""
 
 
 class ServiceRuntime:
@@ -254,6 +278,7 @@ class ServiceRuntime:
             progress.last_attempt_failed = False
             progress.last_error = None
             progress.next_offset = last + 1
+            progress.committed_at = self.monotonic()
 
     def subscribe(self, broker: KafkaBroker, *, for_specification: bool) -> None:
         """At run time the service reads all its topics through ONE Kafka consumer, so an
@@ -264,7 +289,7 @@ class ServiceRuntime:
         with the types the route table says the service publishes."""
         options = self.subscriber_options()
         if not for_specification:
-            subscriber = broker.subscriber(*self.routes.topics(), **options)
+            subscriber = broker.subscriber(*self.routes.topics(), **options, listener=self.consumer_listener())
 
             async def on_records(batch: list[Any], message: KafkaMessage) -> None:
                 await self.handle_records(message.raw_message)
@@ -291,6 +316,10 @@ class ServiceRuntime:
                 "recovery-<service> dead-letters. Keyed as the original record; headers dlq.reason, dlq.consumer, "
                 "dlq.failed_at, dlq.source_topic/partition/offset, dlq.dead_letter_id.",
             )
+
+    def consumer_listener(self) -> ConsumerRebalanceListener:
+        """Told by the Kafka consumer of each rebalance (see ``_Forget``)."""
+        return _Forget(self.progress)
 
     def subscriber_options(self) -> dict[str, Any]:
         """Batches for throughput; offsets committed only after our commit (ACK
@@ -349,6 +378,7 @@ class ServiceRuntime:
         report["relay_dead_lettered"] = self.relay.dead_lettered
         partitions = await self.partition_states()
         report["partitions"] = [p.report() for p in partitions]
+        report["consumer"] = consumer = self.consumer_state()
         report["consumed"] = counts_report(self.consumer.counts)
         observed = Observed(
             database=report["database"],
@@ -358,6 +388,7 @@ class ServiceRuntime:
             relay_last_error=self.relay.last_error,
             oldest_outbox_row_s=oldest_s,
             partitions=partitions,
+            consumer=consumer,
         )
         reasons = readiness_reasons(observed, self.limits)
         report["reasons"] = reasons
@@ -375,14 +406,36 @@ class ServiceRuntime:
         waiting.update({direction: int(count) for direction, count in rows.all()})
         return waiting
 
+    def consumer_state(self) -> str | None:
+        """Whether the subscriber's consume loop is alive. FastStream's loop survives
+        only Kafka's own errors; anything else raised inside aiokafka before our
+        handler ends its task (FastStream may start a new one), and a loop that has
+        ended hands nothing more to the handler while the process looks well."""
+        if self._subscriber is None:
+            return None
+        tasks: list[asyncio.Task[Any]] = list(getattr(self._subscriber, "tasks", ()))
+        if any(not task.done() for task in tasks):
+            return "running"
+        for task in reversed(tasks):
+            if not task.cancelled() and task.exception() is not None:
+                # The type alone: an error's text could quote a record.
+                return f"stopped: {type(task.exception()).__name__}"
+        return "stopped"
+
     async def partition_states(self) -> list[PartitionState]:
         """Each partition this instance handles, with how long its messages have waited.
         Once the Kafka consumer runs, only the partitions assigned to it count: one
-        handed to another instance in a rebalance is no longer ours to be stalled on."""
+        handed to another instance in a rebalance is no longer ours to be stalled on.
+
+        Lag is the broker's highwater mark less the first offset not committed: the
+        first of the batch still waiting, else the consumer's position (which starts
+        at the group's committed offset, so a partition the handler has never seen has
+        a lag too), else the offset after our last commit."""
         now = self.monotonic()
         consumer = getattr(self._subscriber, "consumer", None)
         assigned: set[tuple[str, int]] | None = None
         highwater: dict[tuple[str, int], int] = {}
+        position: dict[tuple[str, int], int] = {}
         if consumer is not None:
             with contextlib.suppress(Exception):
                 assignment = consumer.assignment()
@@ -391,15 +444,30 @@ class ServiceRuntime:
                     mark = consumer.highwater(tp)
                     if mark is not None:
                         highwater[(tp.topic, tp.partition)] = mark
+                        at = await _position_if_known(consumer, tp)
+                        if at is not None:
+                            position[(tp.topic, tp.partition)] = at
         keys = set(self.progress) if assigned is None else assigned
         states = []
         for topic, partition in sorted(keys):
-            progress = self.progress.get((topic, partition)) or _Progress()
+            progress = self.progress.setdefault((topic, partition), _Progress())
             lag = None
             mark = highwater.get((topic, partition))
-            committed_up_to = progress.waiting_from if progress.waiting_from is not None else progress.next_offset
+            committed_up_to = progress.waiting_from
+            if committed_up_to is None:
+                committed_up_to = position.get((topic, partition), progress.next_offset)
             if mark is not None and committed_up_to is not None:
                 lag = max(0, mark - committed_up_to)
+            lagging_s = None
+            if lag:
+                if progress.lag_seen_since is None:
+                    progress.lag_seen_since = now
+                since = progress.lag_seen_since
+                if progress.committed_at is not None:
+                    since = max(since, progress.committed_at)
+                lagging_s = now - since
+            else:
+                progress.lag_seen_since = None
             states.append(
                 PartitionState(
                     topic=topic,
@@ -409,9 +477,36 @@ class ServiceRuntime:
                     last_attempt_failed=progress.last_attempt_failed,
                     last_error=progress.last_error,
                     lag=lag,
+                    lagging_s=lagging_s,
                 )
             )
         return states
+
+
+async def _position_if_known(consumer: Any, tp: TopicPartition) -> int | None:
+    """The consumer's position, or None while it is still being reset after an
+    assignment: ``position`` would wait for the reset, holding up the health check."""
+    try:
+        at: int = await asyncio.wait_for(consumer.position(tp), timeout=0.05)
+    except Exception:
+        return None
+    return at
+
+
+class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Drops what the runtime knew of a partition when a rebalance takes it away: if
+    it comes back, another instance may have moved it on meanwhile, and a failure or
+    commit remembered from before would make readiness judge it on stale facts."""
+
+    def __init__(self, progress: dict[tuple[str, int], _Progress]) -> None:
+        self.progress = progress
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked:
+            self.progress.pop((tp.topic, tp.partition), None)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
 
 
 def _rounded(seconds: float | None) -> float | None:
