@@ -12,19 +12,31 @@ being the Early May bank holiday.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import subprocess
 import sys
+import zlib
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import reportlab
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from recovery_notices.domain import compose_notice
 from recovery_notices.render import load_typeface, page_count, render_pdf
 from recovery_notices.storage import document_id_for
+from recovery_shared.contracts.common import (
+    MAX_ADDRESS_BLOCK_LINES,
+    MAX_ADDRESS_LINE,
+    MAX_NAME,
+    MAX_REF,
+    MAX_TEMPLATE_TEXT,
+)
 from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
 from recovery_shared.council import load_council_config
 from recovery_shared.refusal import Refused
@@ -356,3 +368,119 @@ def test_a_truetype_face_renders_deterministically() -> None:
     assert sha256(first) == sha256(render_pdf(compose_notice(data, COUNCIL), "doc", face))
     assert b"BitstreamVeraSans" in first  # embedded, not Helvetica
     assert page_count(first) == 1
+
+
+# --- the largest valid request ------------------------------------------------
+
+# A DL or C5 envelope's window is 90mm wide; the address block must print within it.
+WINDOW = 90 * mm
+_WORDS = "Flat Apartment Westminster Buildings Sutton-under-Whitestonecliffe Llanfairpwllgwyngyll Road".split()
+
+
+def words(length: int, seed: int) -> str:
+    """Text of exactly ``length`` characters made of words, different for each seed."""
+    text = ""
+    while len(text) < length:
+        text += f"{_WORDS[seed % len(_WORDS)]}{seed} "
+        seed += 1
+    return text[:length].strip() + "x" * (length - len(text[:length].strip()))
+
+
+def unbroken(length: int, seed: int) -> str:
+    """No space to break at, in the widest letter: the hardest text to fit."""
+    return "W" * (length - len(str(seed))) + str(seed)
+
+
+def at_the_bounds(notice_type: NoticeType, fill: Any) -> NoticeRequestedData:
+    """Every text the header prints at its longest: the name, 11 address lines, the
+    council, the references and the court's and agent's names a request may send."""
+    return request(
+        notice_type,
+        council_name=fill(MAX_NAME, 1),
+        recipient_name=fill(MAX_NAME, 2),
+        recipient_address=[fill(MAX_ADDRESS_LINE, 10 + i) for i in range(MAX_ADDRESS_BLOCK_LINES)],
+        account_ref="9" * 64,
+        case_id=fill(MAX_REF, 3),
+        template_data={
+            **ENFORCEMENT_SHAPES[notice_type][2],
+            "court": fill(MAX_TEMPLATE_TEXT, 4),
+            "agent": fill(MAX_TEMPLATE_TEXT, 5),
+        },
+    )
+
+
+_TEXT_OPS = re.compile(rb"/(\S+) ([\d.]+) Tf|\(((?:\\.|[^\\)])*)\)\s*Tj|T\*|\bTm\b|\bET\b")
+
+
+def printed_lines(pdf: bytes) -> list[tuple[str, float]]:
+    """Each line of text in a PDF rendered with the standard fonts, with its size."""
+    from tests.unit.test_notice_statutory_content import _ESCAPE, _STREAM, _unescape
+
+    lines: list[tuple[str, float]] = []
+    size, line = 0.0, ""
+    for stream in _STREAM.finditer(pdf):
+        content = zlib.decompress(base64.a85decode(stream.group(1).strip(), adobe=True))
+        for op in _TEXT_OPS.finditer(content):
+            if op.group(2) is not None:
+                size = float(op.group(2))
+            elif op.group(3) is not None:
+                line += _ESCAPE.sub(_unescape, op.group(3)).decode("cp1252")
+            elif line:
+                lines.append((line, size))
+                line = ""
+    return lines
+
+
+@pytest.mark.parametrize("notice_type", list(NoticeType))
+def test_every_notice_renders_at_the_bounds_with_every_address_line_whole(notice_type: NoticeType) -> None:
+    from tests.unit.test_notice_statutory_content import pdf_text
+
+    data = at_the_bounds(notice_type, words)
+    content = compose_notice(data, COUNCIL)
+    pdf = render_pdf(content, document_id_for(data.request_id))
+    text = pdf_text(pdf)
+    # Wrapped lines read on with a space, so each address line's words are there in order.
+    for line in [data.recipient_name, *data.recipient_address]:
+        assert line in text
+    # A reference's narrow column breaks long words between letters.
+    for _, value in content.references:
+        assert value.replace(" ", "") in text.replace(" ", "")
+    assert data.council_name in text and content.title in text
+    block = [data.recipient_name, *data.recipient_address]
+    lines = printed_lines(pdf)
+    header = lines[: [line for line, _ in lines].index(content.title)]  # the body repeats the name
+    address = [(line, size) for line, size in header if any(line in whole for whole in block)]
+    assert len(address) > len(block)  # wrapped
+    for line, size in address:
+        assert stringWidth(line, "Helvetica", size) <= WINDOW, line
+    # The ordinary request of the same type keeps its pages.
+    ordinary = request(notice_type)
+    assert page_count(render_pdf(compose_notice(ordinary, COUNCIL), "doc")) == (2 if notice_type in TWO_PAGES else 1)
+
+
+@pytest.mark.parametrize("notice_type", list(NoticeType))
+def test_unbroken_text_at_the_bounds_is_broken_within_the_window_and_kept_whole(notice_type: NoticeType) -> None:
+    data = at_the_bounds(notice_type, unbroken)
+    content = compose_notice(data, COUNCIL)
+    pdf = render_pdf(content, "doc")
+    lines = printed_lines(pdf)
+    header = lines[: [line for line, _ in lines].index(content.title)]  # the body repeats the name
+    together = "".join(line for line, _ in header)
+    for line in [data.council_name, data.recipient_name, *data.recipient_address]:
+        assert line in together
+    address = [(line, size) for line, size in header if line.startswith("WWW") and size <= 10]
+    assert address
+    for line, size in address:
+        assert size >= 8  # still legible
+        assert stringWidth(line, "Helvetica", size) <= WINDOW
+
+
+def test_an_ordinary_address_is_printed_as_before_and_a_line_wider_than_the_window_wraps() -> None:
+    long_line = "Flat 3, The Old Rectory Buildings, 27-29 Long Causeway Road"
+    assert stringWidth(long_line, "Helvetica", 10) > WINDOW
+    data = request(NoticeType.REMINDER, recipient_address=[long_line, "Little Snoring", "Exampleton", "EX1 1AA"])
+    pdf = render_pdf(compose_notice(data, COUNCIL), "doc")
+    lines = [line for line, size in printed_lines(pdf) if size == 10]
+    assert lines[:3] == ["Alex Example", "Flat 3, The Old Rectory Buildings, 27-29 Long Causeway", "Road"]
+    assert lines[3:6] == ["Little Snoring", "Exampleton", "EX1 1AA"]
+    assert page_count(pdf) == 1

@@ -162,14 +162,50 @@ def _table(rows: tuple[TableRow, ...], st: _Styles) -> Table:
     return table
 
 
+# A DL or C5 windowed envelope shows the address through a window 90mm wide: every
+# line of the address block is wrapped to that width, so none of it is hidden.
+ADDRESS_WINDOW = 90 * mm
+# A wrapped address line's continuation is indented, so it reads as the rest of
+# the line above, not as an address line of its own.
+_ADDRESS_HANGING = 4 * mm
+# The address block's sizes, largest first: the smallest that lets the header fit on
+# a page when it would not at 10pt; never below 8pt, so the address stays legible.
+ADDRESS_SIZES = (10.0, 9.5, 9.0, 8.5, 8.0)
+# What the first page's frame holds (SimpleDocTemplate pads its frame 6pt a side).
+_FRAME_WIDTH = A4[0] - 2 * MARGIN - 12
+_FRAME_HEIGHT = A4[1] - 2 * MARGIN - 12
+
+
+@lru_cache(maxsize=32)
+def _address_style(address: ParagraphStyle, size: float) -> ParagraphStyle:
+    if size == address.fontSize:
+        return address
+    return ParagraphStyle(f"address-{size:g}", parent=address, fontSize=size, leading=size * 1.25)
+
+
 def _header(content: NoticeContent, st: _Styles) -> Table:
+    """The council, the address block and the references. Every address line is
+    printed whole: Royal Mail needs all of it, so a long one wraps within the
+    window rather than being cut. Where the block is taller than a page at 10pt
+    it is set smaller; where it still is at 8pt, it continues on the next page
+    between address lines."""
+    for size in ADDRESS_SIZES:
+        header = _header_table(content, st, _address_style(st.address, size), continued=False)
+        if header.wrap(_FRAME_WIDTH, _FRAME_HEIGHT)[1] <= _FRAME_HEIGHT:
+            return header
+    return _header_table(content, st, _address_style(st.address, ADDRESS_SIZES[-1]), continued=True)
+
+
+def _header_table(content: NoticeContent, st: _Styles, address: ParagraphStyle, *, continued: bool) -> Table:
     width = A4[0] - 2 * MARGIN
-    left: list[Flowable] = [
+    top: list[Flowable] = [
         _text(escape(content.council_name), st.council, st.face),
         _text("Revenues and Benefits", st.service, st.face),
         Spacer(1, 10 * mm),
-        _text(escape(content.recipient_name), st.address, st.face),
-        *[_text(escape(line), st.address, st.face) for line in content.recipient_address],
+    ]
+    block = [
+        _Lines(escape(line), address, st.face, hanging=_ADDRESS_HANGING, limit=ADDRESS_WINDOW)
+        for line in (content.recipient_name, *content.recipient_address)
     ]
     right_rows = [("Date", content.key_dates[0].shown), *content.references]
     widths = [width * 0.14, width * 0.24]
@@ -186,8 +222,15 @@ def _header(content: NoticeContent, st: _Styles) -> Table:
             ]
         )
     )
-    header = Table([[left, right]], colWidths=[width * 0.6, width * 0.4])
-    header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, -1), 0)]))
+    style: list[tuple[object, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, -1), 0)]
+    if not continued:
+        header = Table([[[*top, *block], right]], colWidths=[width * 0.6, width * 0.4])
+    else:
+        # One row per address line, so the table can break between them: a line
+        # is never split across pages, and the block reads on where it left off.
+        header = Table([[top, right], *[[line, ""] for line in block]], colWidths=[width * 0.6, width * 0.4])
+        style += [("BOTTOMPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 1), (-1, -1), 0)]
+    header.setStyle(TableStyle(style))
     return header
 
 
@@ -238,17 +281,48 @@ def _words(markup: str, base: str, face: Typeface) -> list[Word | None]:
     return words
 
 
+def _split_word(word: Word, size: float, first: float, rest: float) -> list[Word]:
+    """``word`` in pieces, each as wide as fits: the first within ``first``, the
+    others within ``rest``; each piece has at least one letter, however narrow."""
+    pieces: list[Word] = []
+    piece: list[tuple[str, str]] = []
+    x = 0.0
+    for text, font in word:
+        for letter in text:
+            w = _width(letter, font, size)
+            if piece and x + w > (rest if pieces else first):
+                pieces.append(tuple(piece))
+                piece, x = [], 0.0
+            if piece and piece[-1][1] == font:
+                piece[-1] = (piece[-1][0] + letter, font)
+            else:
+                piece.append((letter, font))
+            x += w
+    pieces.append(tuple(piece))
+    return pieces
+
+
 class _Lines(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
     """A paragraph in the markup templates use (<b>, <i>, <br/>), left-aligned and
     broken into lines greedily, as a Paragraph would be, with each word's width
     looked up once per process. A Paragraph parses its markup and measures every
     word on every notice, which was most of a notice's rendering time."""
 
-    def __init__(self, markup: str, style: ParagraphStyle, face: Typeface, bullet: str = "") -> None:
+    def __init__(
+        self,
+        markup: str,
+        style: ParagraphStyle,
+        face: Typeface,
+        bullet: str = "",
+        hanging: float = 0.0,
+        limit: float | None = None,
+    ) -> None:
         super().__init__()
         self.style = style
         self.face = face
         self.bullet = bullet
+        self.hanging = hanging  # how far lines after the first are indented
+        self.limit = limit  # the widest a line may be, when narrower than the space given
         self.words = _words(markup, style.fontName, face)
         self.lines: list[list[Word]] = []
 
@@ -264,18 +338,25 @@ class _Lines(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
                 line, x = [], 0.0
                 continue
             w = sum(_width(text, font, size) for text, font in word)
-            if line and x + space + w > width:
+            if line and x + space + w > (width if not lines else width - self.hanging):
                 lines.append(line)
-                line, x = [word], w
-            else:
-                x += (space if line else 0.0) + w
-                line.append(word)
+                line, x = [], 0.0
+            room = width if not lines else width - self.hanging
+            if not line and w > room:
+                # A word wider than the line (a long reference, text with no spaces)
+                # is broken between letters rather than printed past the edge.
+                *whole, word = _split_word(word, size, room, width - self.hanging)
+                lines.extend([piece] for piece in whole)
+                w = sum(_width(text, font, size) for text, font in word)
+            x += (space if line else 0.0) + w
+            line.append(word)
         if line or not lines:
             lines.append(line)
         return lines
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        self.lines = self._break(availWidth - self.style.leftIndent)
+        width = availWidth if self.limit is None else min(availWidth, self.limit)
+        self.lines = self._break(width - self.style.leftIndent)
         return availWidth, len(self.lines) * self.style.leading
 
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
@@ -296,8 +377,8 @@ class _Lines(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
             text.setTextOrigin(style.bulletIndent, y)
             text.setFont(style.fontName, style.fontSize)
             text.textOut(self.bullet)
-        for line in self.lines:
-            text.setTextOrigin(style.leftIndent, y)
+        for number, line in enumerate(self.lines):
+            text.setTextOrigin(style.leftIndent + (self.hanging if number else 0.0), y)
             runs: list[list[str]] = []  # [font, text] with consecutive same-font pieces joined
             for index, word in enumerate(line):
                 for piece, font in word:
