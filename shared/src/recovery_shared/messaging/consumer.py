@@ -351,6 +351,8 @@ class InboxConsumer:
                     await uow.commit()
             except Exception as exc:
                 if not is_transient(exc) or delay is None:
+                    # The full letter refused for what it holds is the caller's to report:
+                    # it keeps a minimal one instead, and the batch is not read again.
                     if is_transient(exc) or minimal:
                         log.error(
                             "could not write a dead letter; the batch will be read again",
