@@ -12,9 +12,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+import httpx
+from sqlalchemy import event, select, update
 
-from recovery_enforcement.app import build_runtime
+from recovery_enforcement.app import build_runtime, create_app
 from recovery_enforcement.models import Hold, RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
@@ -430,3 +431,86 @@ async def test_a_breathing_space_over_more_debts_than_one_event_names_holds_and_
         held = (await session.execute(select(RecoveryCase.__table__.c.held))).scalars().all()  # type: ignore[attr-defined]
     assert held == [False] * len(accounts)
     await runtime.db.dispose()
+
+
+async def test_a_case_that_cannot_be_moved_waits_for_an_officer_and_the_day_moves_the_others(
+    database_url: str,
+) -> None:
+    """One case whose name breaks the bound a notice carries must not dead-letter the
+    day for every case: the others are summonsed, the business date advances, the case
+    is listed for officers with a reason naming no one, and once its record is put right
+    the next day summonses it and clears the mark."""
+    app = create_app(EnforcementSettings(database_url=database_url))
+    runtime: ServiceRuntime = app.context.get("runtime")
+    runtime.migrate()
+    accounts = ("8801", "8802", "8803")
+    bad = "CT-8802-2026"
+    await runtime.handle_records(
+        [record(topics.BILLING_CHARGES, charge_raised(a, amount_pence=150000)) for a in accounts]
+    )
+    await runtime.handle_records(
+        [record(topics.ARRANGEMENT_EVENTS, e, key=a) for a in accounts for e in _schedule_and_miss(a)]
+    )
+    await _days(runtime, date(2026, 5, 2), date(2026, 5, 26))
+    table = RecoveryCase.__table__  # type: ignore[attr-defined]
+    async with runtime.db.session() as session:
+        name = (await session.execute(select(table.c.recipient_name).where(table.c.case_id == bad))).scalar_one()
+        too_long = "Test Person " * (MAX_NAME // 10)
+        await session.execute(update(table).where(table.c.case_id == bad).values(recipient_name=too_long))
+        await session.commit()
+    before = await _case_row(runtime, bad)
+
+    statements: list[str] = []
+
+    def keep(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", keep)
+    await _days(runtime, date(2026, 5, 27), date(2026, 5, 27))  # the summons day
+    event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", keep)
+    assert runtime.consumer.counts[topics.CLOCK_DAYS].dead_lettered == 0
+    assert await _business_date(runtime) == date(2026, 5, 27)
+    summonsed = sorted(s["debt_ids"][0] for s in _published(await _outbox(runtime), "summons.listed"))
+    assert summonsed == ["CT-8801-2026", "CT-8803-2026"]
+    after = await _case_row(runtime, bad)
+    assert {k: v for k, v in after.items() if not k.startswith("attention_")} == {
+        k: v for k, v in before.items() if not k.startswith("attention_")
+    }
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "recovery_case" in s]
+    assert len(reads) == 1, reads  # the day's sweep is still one query for every case
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enforcement") as client:
+        response = await client.get("/officer/cases/needing-attention")
+        assert response.status_code == 200 and "Test Person" not in response.text
+        [waiting] = response.json()["cases"]
+        assert (waiting["case_id"], waiting["since"], waiting["stage"]) == (bad, "2026-05-27", "balance_due")
+        assert "recipient_name" in waiting["reason"]
+
+        async with runtime.db.session() as session:
+            await session.execute(update(table).where(table.c.case_id == bad).values(recipient_name=name))
+            await session.commit()
+        await _days(runtime, date(2026, 5, 28), date(2026, 5, 28))
+        [summons] = [s for s in _published(await _outbox(runtime), "summons.listed") if s["debt_ids"] == [bad]]
+        assert summons["issued_on"] == "2026-05-28"
+        response = await client.get("/officer/cases/needing-attention")
+        assert response.json() == {"count": 0, "cases": []}
+    assert (await _case_row(runtime, bad))["stage"] == "summons"
+    await runtime.db.dispose()
+
+
+def _schedule_and_miss(account: str) -> list[Any]:
+    debt = f"CT-{account}-2026"
+    return [_schedule_for(account, debt), _missed_may(account, debt)]
+
+
+async def _case_row(runtime: ServiceRuntime, case_id: str) -> dict[str, Any]:
+    table = RecoveryCase.__table__  # type: ignore[attr-defined]
+    async with runtime.db.session() as session:
+        row = (await session.execute(select(table).where(table.c.case_id == case_id))).one()
+    return dict(row._mapping)
+
+
+async def _business_date(runtime: ServiceRuntime) -> date:
+    clock = runtime.kernel.business_clock
+    async with runtime.db.session() as session:
+        return (await session.execute(select(clock.c.business_date))).scalar_one()  # type: ignore[no-any-return]

@@ -8,14 +8,19 @@ suspend liability [S28b][S54]; recall on vulnerability [S31][S54c].
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
+from recovery_enforcement import domain, events
 from recovery_enforcement.app import ROUTES
 from recovery_enforcement.handlers import _NAMES, Enforcement
-from recovery_shared.contracts.common import DebtType, Instalment, LiableParty
+from recovery_enforcement.store import CaseRecord
+from recovery_shared.contracts.common import MAX_NAME, DebtType, Instalment, LiableParty
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
@@ -602,3 +607,90 @@ async def test_a_dispute_that_pauses_recovery_waits_for_a_case_on_its_account_an
     await handle(uow, circumstance(DisputeResolved, "1001", "P-1", date(2026, 5, 26)), pausing)
     [released] = uow.published(HoldReleased)
     assert released.data.debt_ids == ["CT-1001"] and not uow.case("CT-1001").held
+
+
+# --- a case that cannot be moved -----------------------------------------------------------
+
+
+def unmarked(case: CaseRecord) -> CaseRecord:
+    """The case without its mark for officers: what the ladder holds of it."""
+    return dataclasses.replace(case, attention_reason=None, attention_since=None)
+
+
+async def test_a_case_whose_events_cannot_be_built_waits_for_an_officer_and_the_others_move_on() -> None:
+    """One case's data breaking an event's bound (here a name longer than a notice
+    carries) must not stop the daily run for every other case in the council."""
+    uow = FakeCases()
+    accounts = ("1001", "1002", "1003")
+    for account in accounts:
+        await handle(uow, bill(account))
+        await handle(uow, missed(account, f"CT-{account}"))
+    await days(uow, date(2026, 5, 2), date(2026, 5, 26))
+    bad = uow.case("CT-1002")
+    name = bad.recipient_name
+    bad.recipient_name = "Test Person " * (MAX_NAME // 10)
+    await uow.commit()
+    before, steps_before = copy.deepcopy(bad), uow.steps("CT-1002")
+
+    with capture_logs() as logged:
+        await days(uow, date(2026, 5, 27), date(2026, 5, 27))  # the summons day: no Refused, no error
+    assert uow.business_date == date(2026, 5, 27)
+    assert sorted(s.data.debt_ids[0] for s in uow.published(SummonsListed)) == ["CT-1001", "CT-1003"]
+    assert unmarked(uow.case("CT-1002")) == before and uow.steps("CT-1002") == steps_before
+    [waiting] = await Enforcement(COUNCIL).cases_needing_attention(uow)
+    assert (waiting.case_id, waiting.attention_since) == ("CT-1002", date(2026, 5, 27))
+    assert waiting.attention_reason is not None and "recipient_name" in waiting.attention_reason
+    assert "Test Person" not in waiting.attention_reason
+    [report] = [entry for entry in logged if entry["log_level"] == "warning" and "attention" in entry["event"]]
+    assert report["case_ids"] == ["CT-1002"] and report["needing_attention"] == 1
+    assert "Test Person" not in repr(logged)
+
+    await days(uow, date(2026, 5, 28), date(2026, 5, 28))  # retried, still failing: still waiting
+    assert [c.case_id for c in await Enforcement(COUNCIL).cases_needing_attention(uow)] == ["CT-1002"]
+    assert uow.case("CT-1002").attention_since == date(2026, 5, 27)
+
+    uow.case("CT-1002").recipient_name = name  # an officer corrects the record
+    await uow.commit()
+    await days(uow, date(2026, 5, 29), date(2026, 5, 29))
+    [summons] = [s for s in uow.published(SummonsListed) if s.data.debt_ids == ["CT-1002"]]
+    assert summons.data.issued_on == date(2026, 5, 29)
+    assert await Enforcement(COUNCIL).cases_needing_attention(uow) == []
+    assert uow.case("CT-1002").attention_reason is None and uow.case("CT-1002").stage == "summons"
+
+
+async def test_a_hold_reaches_every_debt_it_can_and_one_that_fails_is_held_on_the_next_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A breathing space over all a person's debts: an agent case whose recall cannot be
+    built is left as it was and marked, the others are held; the next day's run applies
+    the hold to it once its cause is gone (SI 2020/1311 reg 7 [S47])."""
+    uow = FakeCases()
+    await to_liability_order(uow, "1001")
+    await handle(uow, bill("1002", party="P-1001"))
+    await handle(uow, bill("1003", party="P-1001"))
+    await days(uow, date(2026, 6, 2), date(2026, 7, 31))
+    assert uow.case("CT-1001").stage == "agent"
+    before = copy.deepcopy(uow.case("CT-1001"))
+    real = events.for_decision
+
+    def refusing(decision: domain.Decision, case: CaseRecord, council_name: str) -> Any:
+        if case.case_id == "CT-1001":
+            raise Refused("the recall cannot be sent")
+        return real(decision, case, council_name)
+
+    monkeypatch.setattr(events, "for_decision", refusing)
+    await handle(uow, circumstance(BreathingSpaceStarted, "1001", "P-1001", date(2026, 8, 3)))
+    [applied] = uow.published(HoldApplied)
+    assert applied.data.debt_ids == ["CT-1002", "CT-1003"]
+    assert uow.case("CT-1002").held and uow.case("CT-1003").held
+    assert unmarked(uow.case("CT-1001")) == before and uow.published(CaseRecalled) == []
+    [waiting] = await Enforcement(COUNCIL).cases_needing_attention(uow)
+    assert waiting.case_id == "CT-1001" and "the recall cannot be sent" in (waiting.attention_reason or "")
+
+    monkeypatch.setattr(events, "for_decision", real)
+    await days(uow, date(2026, 8, 4), date(2026, 8, 4))
+    case = uow.case("CT-1001")
+    assert case.held and case.held_since == date(2026, 8, 3) and case.stage == "liability_order"
+    assert [r.data.reason for r in uow.published(CaseRecalled)] == ["breathing space"]
+    assert [a.data.debt_ids for a in uow.published(HoldApplied)] == [["CT-1002", "CT-1003"], ["CT-1001"]]
+    assert await Enforcement(COUNCIL).cases_needing_attention(uow) == []

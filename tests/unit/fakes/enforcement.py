@@ -63,9 +63,17 @@ class FakeCaseRepository:
         due = [
             c
             for c in self.state.cases.values()
-            if c.is_open and not c.held and c.next_action_on is not None and c.next_action_on <= today
+            if c.is_open
+            and (
+                (not c.held and c.next_action_on is not None and c.next_action_on <= today)
+                or c.attention_since is not None
+            )
         ]
         return sorted(due, key=lambda c: c.case_id)
+
+    async def needing_attention(self) -> list[CaseRecord]:
+        waiting = [c for c in self.state.cases.values() if c.attention_since is not None]
+        return sorted(waiting, key=lambda c: (c.attention_since or date.min, c.case_id))
 
     def add(self, case: CaseRecord) -> None:
         if case.case_id in self.state.cases:
@@ -86,6 +94,9 @@ class FakeHoldRepository:
             for h in self.state.holds
             if h.party_id == party_id and h.ended_on is None and (kind is None or h.kind == kind)
         ]
+
+    async def of_party(self, party_id: str) -> list[HoldRecord]:
+        return [h for h in self.state.holds if h.party_id == party_id]
 
     def add(self, hold: HoldRecord) -> None:
         self.state.holds.append(hold)

@@ -13,7 +13,7 @@ from faststream.asgi import AsgiResponse, get
 from faststream.asgi.types import Scope
 
 from recovery_enforcement.handlers import Enforcement
-from recovery_enforcement.store import Cases, HoldRecord
+from recovery_enforcement.store import CaseRecord, Cases, HoldRecord
 from recovery_shared.messaging.runtime import ServiceRuntime
 
 
@@ -44,6 +44,19 @@ def pending_hold_report(hold: HoldRecord) -> dict[str, Any]:
     }
 
 
+def case_needing_attention_report(case: CaseRecord) -> dict[str, Any]:
+    return {
+        "case_id": case.case_id,
+        "account_ref": case.account_ref,
+        "party_id": case.party_id,
+        "debt_type": case.debt_type,
+        "stage": case.stage,
+        "held": case.held,
+        "since": case.attention_since.isoformat() if case.attention_since else None,
+        "reason": case.attention_reason,
+    }
+
+
 def officer_routes(runtime: ServiceRuntime) -> list[tuple[str, Any]]:
     enforcement = _enforcement(runtime)
 
@@ -56,4 +69,16 @@ def officer_routes(runtime: ServiceRuntime) -> list[tuple[str, Any]]:
             waiting = await enforcement.pending_holds(uow)
         return _json({"count": len(waiting), "pending_holds": [pending_hold_report(h) for h in waiting]})
 
-    return [("/officer/holds/pending", pending_holds)]
+    @get(
+        description="Cases that could not be moved (a rule refused, or the case's data breaks an event's bound):"
+        " left as they were, retried by each day's run and cleared once they move"
+    )
+    async def cases_needing_attention(scope: Scope) -> AsgiResponse:
+        async with _cases(runtime) as uow:
+            waiting = await enforcement.cases_needing_attention(uow)
+        return _json({"count": len(waiting), "cases": [case_needing_attention_report(c) for c in waiting]})
+
+    return [
+        ("/officer/holds/pending", pending_holds),
+        ("/officer/cases/needing-attention", cases_needing_attention),
+    ]

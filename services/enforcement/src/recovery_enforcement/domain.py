@@ -16,7 +16,7 @@ council's service rule (``statute.service.served_on``). What the council chooses
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
@@ -644,3 +644,42 @@ def clear_vulnerability(case: Case, rules: Rules, on: date) -> Decision:
     s = _begin(case)
     s.case.vulnerable = False
     return s.decide(rules, on)
+
+
+# --- catching a case up with its person's holds ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeptHold:
+    """A hold or flag kept for the person that lists the case among those it reaches."""
+
+    kind: str
+    started_on: date
+    ended_on: date | None
+
+
+def owed_hold_decisions(case: Case, rules: Rules, kept: Sequence[KeptHold]) -> list[tuple[KeptHold, bool, Decision]]:
+    """What the holds and flags listing a case should have done to it and did not, because
+    its decision could not be built when they came: each (hold, applied rather than
+    released, decision), chained in order, so a case held back stops as if it had taken
+    the hold on its day, and one whose hold has ended since is released on that day."""
+    owed: list[tuple[KeptHold, bool, Decision]] = []
+    pausing = [h for h in kept if h.kind != VULNERABILITY and pauses_recovery(rules, HoldKind(h.kind))]
+    flags = [h for h in kept if h.kind == VULNERABILITY]
+    standing = sorted((h for h in pausing if h.ended_on is None), key=lambda h: h.started_on)
+    if standing and not case.held:
+        owed.append((standing[0], True, apply_hold(case, rules, HoldKind(standing[0].kind), standing[0].started_on)))
+    elif not standing and case.held and (ended := _last_ended(pausing)) is not None:
+        owed.append((ended, False, release_hold(case, rules, HoldKind(ended.kind), ended.ended_on or ended.started_on)))
+    case = owed[-1][2].case if owed else case
+    flagged = [h for h in flags if h.ended_on is None]
+    if flagged and not case.vulnerable:
+        owed.append((flagged[0], True, flag_vulnerability(case, rules, flagged[0].started_on)))
+    elif not flagged and case.vulnerable and (cleared := _last_ended(flags)) is not None:
+        owed.append((cleared, False, clear_vulnerability(case, rules, cleared.ended_on or cleared.started_on)))
+    return owed
+
+
+def _last_ended(kept: Sequence[KeptHold]) -> KeptHold | None:
+    ended = [h for h in kept if h.ended_on is not None]
+    return max(ended, key=lambda h: h.ended_on or h.started_on) if ended else None

@@ -46,7 +46,9 @@ PUBLISHED_ON_ENFORCEMENT_EVENTS = (
 
 
 def for_decision(decision: Decision, case: CaseRecord, council_name: str) -> Iterator[Envelope]:
-    """Every event one decision about ``case`` makes, in the order they happened."""
+    """Every event one decision about ``case`` makes, in the order they happened. What
+    may change is read from the decision, not the record: the events are built before
+    the record takes the decision, so a case whose events fail is left as it was."""
     on, key = decision.on, case.account_ref
     for move in decision.moves:
         yield StageChanged(
@@ -113,7 +115,7 @@ def for_decision(decision: Decision, case: CaseRecord, council_name: str) -> Ite
                 debt_ids=[case.debt_id],
                 agent=referral.agent,
                 referred_on=on,
-                liability_order_ref=case.summons_id or "",
+                liability_order_ref=decision.case.summons_id or "",
                 amount_pence=max(referral.amount_pence, 1),
                 compliance_fee_pence=referral.compliance_fee_pence,
                 debtor_is_vulnerable=referral.debtor_is_vulnerable,

@@ -4,8 +4,10 @@ applies it to the stored case and publishes it through the mapper (``events``)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
 from typing import Any
 
 import structlog
@@ -41,11 +43,17 @@ from recovery_shared.contracts.internal import (
     NoticeIssued,
 )
 from recovery_shared.council import CouncilConfig
+from recovery_shared.messaging.errors import describe_failure, safe_text
 from recovery_shared.refusal import Refused
 from recovery_shared.statute import holds
 from recovery_shared.statute.holds import HoldKind
 
 log = structlog.get_logger("recovery.enforcement")
+
+# What a case is to do, decided and built whole before its record changes.
+_Plan = tuple[list[domain.Decision], list[Envelope]]
+_Rule = Callable[[domain.Case, domain.Rules], domain.Decision]
+_ATTENTION_CHARS = 1000  # models.RecoveryCase.attention_reason
 
 
 class Enforcement:
@@ -194,22 +202,58 @@ class Enforcement:
         """Moves every case whose next step has fallen due: reminders judged, balances
         falling due, final notices, summonses and agent referrals. After a gap each day
         in it is run in turn, so every step is dated the day it fell due; a day too far
-        ahead is refused and the business date stays."""
+        ahead is refused and the business date stays. A case that cannot be moved is
+        left as it was and marked for an officer, and the rest of the council moves on;
+        a marked case is retried each day (with any hold it failed to take) and
+        unmarked once it moves."""
         days = dates_to_run(
             await uow.today(), event.data.business_date, max_days_forward=self.council.clock.max_days_forward
         )
         if not days:
             return  # a replayed or older day: it has run
         await uow.advance_business_date(days[-1])
+        unmoved: set[str] = set()
         for today in days:
             for case in await uow.cases.due_for_action(today):
-                self._apply(uow, case, domain.on_day(case.snapshot(), self.rules(case.debt_type), today))
+                # Only a marked case costs a query for its holds: the daily run stays one query a day.
+                kept = await self._kept_holds(uow, case) if case.attention_since is not None else []
+                if self._move(uow, case, today, "daily run", partial(self._day_plan, case, kept, today)):
+                    case.attention_reason = case.attention_since = None
+                else:
+                    unmoved.add(case.case_id)
+        _report_unmoved(unmoved, business_date=days[-1].isoformat())
         if pending := await uow.holds.pending_count():
             log.warning(
                 "holds pending for people we hold no case of (GET /officer/holds/pending)",
                 business_date=days[-1].isoformat(),
                 pending_holds=pending,
             )
+
+    def _day_plan(self, case: CaseRecord, kept: list[domain.KeptHold], today: date) -> _Plan:
+        """The day's step for a case, after any hold or flag it failed to take before."""
+        rules, snapshot = self.rules(case.debt_type), case.snapshot()
+        decisions: list[domain.Decision] = []
+        published: list[Envelope] = []
+        for hold, applied, decision in domain.owed_hold_decisions(snapshot, rules, kept):
+            decisions.append(decision)
+            published += self._events(case, decision)
+            if hold.kind != domain.VULNERABILITY:
+                told = events.hold_applied if applied else events.hold_released
+                published += told(case.party_id, case.account_ref, [case.debt_id], hold.kind, decision.on)
+            snapshot = decision.case
+        decision = domain.on_day(snapshot, rules, today)
+        return [*decisions, decision], [*published, *self._events(case, decision)]
+
+    async def _kept_holds(self, uow: Cases, case: CaseRecord) -> list[domain.KeptHold]:
+        return [
+            domain.KeptHold(h.kind, h.started_on, h.ended_on)
+            for h in await uow.holds.of_party(case.party_id)
+            if case.case_id in h.case_ids
+        ]
+
+    async def cases_needing_attention(self, uow: Cases) -> list[CaseRecord]:
+        """What officers see of cases that could not be moved: why, and since when."""
+        return await uow.cases.needing_attention()
 
     async def pending_holds(self, uow: Cases) -> list[HoldRecord]:
         """What officers see of holds waiting for a case: notified for people we hold no
@@ -303,9 +347,8 @@ class Enforcement:
         The flag is kept for the person, so a case opened for them later carries it too."""
         data = event.data
         cases = await uow.cases.of_party(data.party_id)
-        for case in cases:
-            rules = self.rules(case.debt_type)
-            self._apply(uow, case, domain.flag_vulnerability(case.snapshot(), rules, data.effective_on))
+        flag = partial(_rule_on, domain.flag_vulnerability, data.effective_on)
+        await self._move_each(uow, cases, data.effective_on, "vulnerability flagged", flag)
         if await uow.holds.open_holds(data.party_id, domain.VULNERABILITY):
             return  # already kept: a second notification changes nothing more
         await self._keep(uow, domain.VULNERABILITY, data, [c.case_id for c in cases])
@@ -315,9 +358,10 @@ class Enforcement:
         data = event.data
         for flag in await uow.holds.open_holds(data.party_id, domain.VULNERABILITY):
             flag.ended_on = data.effective_on
-        for case in await uow.cases.of_party(data.party_id):
-            rules = self.rules(case.debt_type)
-            self._apply(uow, case, domain.clear_vulnerability(case.snapshot(), rules, data.effective_on))
+        clear = partial(_rule_on, domain.clear_vulnerability, data.effective_on)
+        await self._move_each(
+            uow, await uow.cases.of_party(data.party_id), data.effective_on, "vulnerability cleared", clear
+        )
 
     async def hold_for_death(self, uow: Cases, event: DebtorDeceased) -> None:
         """Holds every debt of the person and recalls agent cases: the estate deals with them."""
@@ -336,10 +380,11 @@ class Enforcement:
         else:
             reach = await uow.cases.of_account(data.account_ref)
         covered = [c for c in reach if c.is_open and holds.covers(kind, c.bill_issued_on, on)]
+        # A case that cannot take the hold stays listed in it: the daily run applies it once it can.
         await self._keep(uow, kind.value, data, [c.case_id for c in covered])
-        for case in covered:
-            self._apply(uow, case, domain.apply_hold(case.snapshot(), self.rules(case.debt_type), kind, on))
-        debt_ids = [c.debt_id for c in covered]
+        hold = partial(_hold_rule, domain.apply_hold, kind, on)
+        moved = await self._move_each(uow, covered, on, f"{kind.value} hold applied", hold)
+        debt_ids = [c.debt_id for c in moved]
         for applied in events.hold_applied(data.party_id, data.account_ref, debt_ids, kind.value, on):
             uow.publish(applied)
 
@@ -372,13 +417,15 @@ class Enforcement:
             hold.ended_on = on
             # A vulnerability flag pauses nothing, so it never keeps a case held.
             still_open = [h for h in await uow.holds.open_holds(data.party_id) if h.kind != domain.VULNERABILITY]
-            released: list[CaseRecord] = []
+            releasing: list[CaseRecord] = []
             for case_id in hold.case_ids:
                 case = await uow.cases.for_debt(case_id)
                 if case is None or not case.held or any(case_id in other.case_ids for other in still_open):
                     continue  # not held, or another hold still covers it
-                self._apply(uow, case, domain.release_hold(case.snapshot(), self.rules(case.debt_type), kind, on))
-                released.append(case)
+                releasing.append(case)
+            # One that cannot be released stays held, the safe side, until the daily run releases it.
+            release = partial(_hold_rule, domain.release_hold, kind, on)
+            released = await self._move_each(uow, releasing, on, f"{kind.value} hold released", release)
             debt_ids = [c.debt_id for c in released]
             for event in events.hold_released(data.party_id, hold.account_ref, debt_ids, kind.value, on):
                 uow.publish(event)
@@ -405,14 +452,82 @@ class Enforcement:
     # --- applying a decision ---------------------------------------------------------
 
     def _apply(self, uow: Cases, case: CaseRecord, decision: domain.Decision) -> None:
+        built = self._events(case, decision)
+        self._take(uow, case, decision)
+        for event in built:
+            uow.publish(event)
+
+    def _events(self, case: CaseRecord, decision: domain.Decision) -> list[Envelope]:
+        return list(events.for_decision(decision, case, self.council.council_name))
+
+    def _take(self, uow: Cases, case: CaseRecord, decision: domain.Decision) -> None:
         if case.take(decision.case):
             case.updated_at = utc_now()
+        if not case.is_open:
+            case.attention_reason = case.attention_since = None  # closed: nothing is left to move
         for move in decision.moves:
             uow.history.step(case.case_id, decision.on, move.to_stage.value, move.reason)
         for note in decision.notes:
             uow.history.step(case.case_id, decision.on, note.step, note.detail)
-        for event in events.for_decision(decision, case, self.council.council_name):
+
+    def _move(self, uow: Cases, case: CaseRecord, since: date, what: str, plan: Callable[[], _Plan]) -> bool:
+        """Decides and builds all a case is to do before its record changes, so a case
+        that fails (a rule refuses, or its data breaks an event's bound) is left exactly
+        as it was, marked for an officer, and the caller moves the others on."""
+        try:
+            decisions, published = plan()
+        except Exception as exc:  # deciding and building touch no database: the failure is the case's
+            # describe_failure names the field and rule broken, never the value: no name or address.
+            case.attention_reason = safe_text(f"{what}: {describe_failure(exc)}", _ATTENTION_CHARS)
+            case.attention_since = case.attention_since or since
+            return False
+        for decision in decisions:
+            self._take(uow, case, decision)
+        for event in published:
             uow.publish(event)
+        return True
+
+    async def _move_each(
+        self, uow: Cases, cases: list[CaseRecord], on: date, what: str, rule: _Rule
+    ) -> list[CaseRecord]:
+        """Moves each of many cases by ``rule`` (a person's debts), one failing leaving the
+        others to move; answers those that moved."""
+        since = await uow.today() or on
+        moved = [c for c in cases if self._move(uow, c, since, what, partial(self._plan, c, rule))]
+        _report_unmoved({c.case_id for c in cases} - {c.case_id for c in moved}, step=what)
+        return moved
+
+    def _plan(self, case: CaseRecord, rule: _Rule) -> _Plan:
+        decision = rule(case.snapshot(), self.rules(case.debt_type))
+        return [decision], self._events(case, decision)
+
+
+def _rule_on(
+    rule: Callable[[domain.Case, domain.Rules, date], domain.Decision], on: date, case: domain.Case, rules: domain.Rules
+) -> domain.Decision:
+    return rule(case, rules, on)
+
+
+def _hold_rule(
+    rule: Callable[[domain.Case, domain.Rules, HoldKind, date], domain.Decision],
+    kind: HoldKind,
+    on: date,
+    case: domain.Case,
+    rules: domain.Rules,
+) -> domain.Decision:
+    return rule(case, rules, kind, on)
+
+
+def _report_unmoved(case_ids: Iterable[str], **context: str) -> None:
+    """Ops see each run's unmoved cases by id; officers list them with their reasons."""
+    unmoved = sorted(case_ids)
+    if unmoved:
+        log.warning(
+            "cases could not be moved and need attention (GET /officer/cases/needing-attention)",
+            case_ids=unmoved,
+            needing_attention=len(unmoved),
+            **context,
+        )
 
 
 @dataclass

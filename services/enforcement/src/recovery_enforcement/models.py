@@ -83,6 +83,10 @@ class RecoveryCase(EnforcementTable, table=True):
     next_action_on: date | None = Field(default=None, index=True)
     opened_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    # A case whose decision or events could not be built is left as it was and marked
+    # here for officers (GET /officer/cases/needing-attention); the daily run retries it.
+    attention_reason: str | None = Field(default=None, max_length=1000)
+    attention_since: date | None = Field(default=None, index=True)
 
 
 class Hold(EnforcementTable, table=True):

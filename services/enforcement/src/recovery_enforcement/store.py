@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from recovery_enforcement import domain
 from recovery_enforcement.models import AgentReturn, Hold, LadderStep, PendingSchedule, RecoveryCase
@@ -70,6 +70,9 @@ class CaseRecord:
     next_action_on: date | None
     opened_at: datetime
     updated_at: datetime
+    attention_reason: str | None
+    """Why the case could not be moved (no personal data); None while it moves."""
+    attention_since: date | None
 
     def __post_init__(self) -> None:
         # Held as tuples, not the lists the JSON columns read as: the unit of work keeps
@@ -215,6 +218,8 @@ def new_case(
         next_action_on=None,
         opened_at=now,
         updated_at=now,
+        attention_reason=None,
+        attention_since=None,
     )
 
 
@@ -284,7 +289,11 @@ class CaseRepository(Protocol):
     async def of_account(self, account_ref: str) -> list[CaseRecord]: ...
 
     async def due_for_action(self, today: date) -> list[CaseRecord]:
-        """Open, unheld cases whose next step falls due by ``today`` (the daily sweep)."""
+        """Open, unheld cases whose next step falls due by ``today``, and open cases
+        needing attention, held or not (the daily sweep)."""
+
+    async def needing_attention(self) -> list[CaseRecord]:
+        """Cases that could not be moved, longest waiting first (for officers and ops)."""
 
     def add(self, case: CaseRecord) -> None: ...
 
@@ -296,6 +305,9 @@ class HoldRepository(Protocol):
         """The person's holds not yet ended (of one kind, if given)."""
 
     def add(self, hold: HoldRecord) -> None: ...
+
+    async def of_party(self, party_id: str) -> list[HoldRecord]:
+        """Every hold and flag kept for the person, ended ones too."""
 
     async def pending(self) -> list[HoldRecord]:
         """Every pending hold not yet ended, oldest first (for officers and ops)."""
@@ -406,8 +418,19 @@ class SqlCaseRepository:
         c = self.records.table.c
         rows = await self.uow.session.execute(
             self.records.select()
-            .where(c.is_open.is_(True), c.held.is_(False), c.next_action_on <= today)
+            .where(
+                c.is_open.is_(True),
+                or_(and_(c.held.is_(False), c.next_action_on <= today), c.attention_since.is_not(None)),
+            )
             .order_by(c.case_id)
+        )
+        return self.records.remember(rows)
+
+    async def needing_attention(self) -> list[CaseRecord]:
+        await self.uow.flush()
+        c = self.records.table.c
+        rows = await self.uow.session.execute(
+            self.records.select().where(c.attention_since.is_not(None)).order_by(c.attention_since, c.case_id)
         )
         return self.records.remember(rows)
 
@@ -442,6 +465,11 @@ class SqlHoldRepository:
             for h in self.records.held_records()
             if h.party_id == party_id and h.ended_on is None and (kind is None or h.kind == kind)
         ]
+
+    async def of_party(self, party_id: str) -> list[HoldRecord]:
+        rows = await self.uow.session.execute(self.records.select().where(self.records.table.c.party_id == party_id))
+        self.records.remember(rows)
+        return [h for h in self.records.held_records() if h.party_id == party_id]
 
     def add(self, hold: HoldRecord) -> None:
         self.records.add(hold)
