@@ -21,7 +21,15 @@ from recovery_arrangements.models import Arrangement, Instalment
 from recovery_arrangements.settings import ArrangementsSettings
 from recovery_shared import topics
 from recovery_shared.contracts import parse
-from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeAdjustedData, DayStarted, DayStartedData
+from recovery_shared.contracts.common import DebtType, HbopClassification
+from recovery_shared.contracts.inbound import (
+    ChargeAdjusted,
+    ChargeAdjustedData,
+    ChargeRaised,
+    ChargeRaisedData,
+    DayStarted,
+    DayStartedData,
+)
 from recovery_shared.contracts.internal import (
     AllocationPart,
     AllocationRule,
@@ -36,7 +44,7 @@ from recovery_shared.contracts.internal import (
     PaymentReversedData,
 )
 from recovery_shared.messaging.runtime import ServiceRuntime
-from tests.factories import charge_raised, record
+from tests.factories import charge_raised, overpayment_decision, record
 
 ACCOUNT = "7001"
 DEBT = f"CT-{ACCOUNT}-2026"
@@ -451,3 +459,37 @@ async def test_a_sweep_that_fails_half_way_leaves_nothing_marked_and_is_dead_let
     assert [r.topic for r in rows].count(f"{topics.CLOCK_DAYS}.dlq") == 1
     assert reported == 0 and counts == 0
     await runtime.db.dispose()
+
+
+def _hbop_bill(account: str, realised: bool) -> ChargeRaised:
+    bill = charge_raised(account, debt_type=DebtType.SUNDRY, amount_pence=42000, bill_issued_on=date(2026, 6, 3))
+    decision = overpayment_decision(HbopClassification.DWP_ERROR, could_reasonably_have_realised=realised)
+    data = bill.data.model_dump() | {
+        "debt_id": f"HBOP-{account}",
+        "financial_year": None,
+        "debt_type": DebtType.HB_OVERPAYMENT,
+        "overpayment": decision.model_dump(),
+    }
+    return bill.model_copy(update={"data": ChargeRaisedData.model_validate(data)})
+
+
+async def test_only_a_recoverable_hb_overpayment_is_invoiced(database_url: str) -> None:
+    """SI 2006/213 reg 100(2) [S36b]: a DWP error nobody could reasonably have realised is not
+    recoverable, so it gets no invoice and is never missed; one the claimant could have
+    realised is invoiced on the council's 14 days (domain §4 [S43b])."""
+    runtime = await _runtime(database_url)
+    await runtime.consumer.handle(
+        [
+            record(topics.BILLING_CHARGES, _hbop_bill("7301", realised=False), key="7301"),
+            record(topics.BILLING_CHARGES, _hbop_bill("7302", realised=True), key="7302"),
+        ]
+    )
+    made = await _published(runtime, "arrangement.made")
+    assert [(m["data"]["debt_ids"], m["data"]["instalments"]) for m in made] == [
+        (["HBOP-7302"], [{"due_date": "2026-06-17", "amount_pence": 42000}])
+    ]
+    async with runtime.db.session() as session:
+        assert await session.get(Arrangement, "ST-HBOP-7301") is None
+    for day in (date(2026, 6, 17), date(2026, 6, 18)):
+        await runtime.consumer.handle([record(topics.CLOCK_DAYS, _day(day))])
+    assert [m["data"]["debt_ids"] for m in await _published(runtime, "instalment.missed")] == [["HBOP-7302"]]

@@ -19,8 +19,14 @@ from recovery_payments.models import Debt, DebtInstalment, Receipt
 from recovery_payments.settings import PaymentsSettings
 from recovery_payments.store import Ledger
 from recovery_shared import topics
-from recovery_shared.contracts.common import DebtType, Instalment
-from recovery_shared.contracts.inbound import DirectDebitUnpaid, DirectDebitUnpaidData, PaymentChannel
+from recovery_shared.contracts.common import DebtType, HbopClassification, Instalment
+from recovery_shared.contracts.inbound import (
+    ChargeRaised,
+    ChargeRaisedData,
+    DirectDebitUnpaid,
+    DirectDebitUnpaidData,
+    PaymentChannel,
+)
 from recovery_shared.contracts.internal import (
     ArrangementKind,
     ArrangementMade,
@@ -30,7 +36,7 @@ from recovery_shared.contracts.internal import (
 )
 from recovery_shared.messaging.runtime import ServiceRuntime
 from recovery_shared.refusal import Refused
-from tests.factories import charge_raised, payment_received, record
+from tests.factories import charge_raised, overpayment_decision, payment_received, record
 
 
 async def _runtime(database_url: str) -> ServiceRuntime:
@@ -257,3 +263,34 @@ async def test_costs_and_a_single_debt_arrangements_schedule_reach_the_ledger(da
     (allocated,) = await _published(runtime, "payment.allocated")
     assert allocated["data"]["rule"] == "instalment_match"
     await runtime.db.dispose()
+
+
+def _hbop_bill(account: str, realised: bool) -> ChargeRaised:
+    bill = charge_raised(account, debt_type=DebtType.SUNDRY, amount_pence=42000)
+    decision = overpayment_decision(HbopClassification.COUNCIL_OFFICIAL_ERROR, could_reasonably_have_realised=realised)
+    data = bill.data.model_dump() | {
+        "debt_id": f"HBOP-{account}",
+        "financial_year": None,
+        "debt_type": DebtType.HB_OVERPAYMENT,
+        "overpayment": decision.model_dump(),
+    }
+    return bill.model_copy(update={"data": ChargeRaisedData.model_validate(data)})
+
+
+async def test_only_a_recoverable_hb_overpayment_is_opened_on_the_ledger(database_url: str) -> None:
+    """SI 2006/213 reg 100(2) [S36b]: an official error nobody could reasonably have realised
+    is not recoverable, so it is no debt; one the claimant could have realised is."""
+    runtime = await _runtime(database_url)
+    await runtime.handle_records(
+        [
+            record(topics.BILLING_CHARGES, _hbop_bill("5301", realised=False)),
+            record(topics.BILLING_CHARGES, _hbop_bill("5302", realised=True)),
+        ]
+    )
+    async with runtime.db.session() as session:
+        assert await session.get(Debt, "HBOP-5301") is None
+    assert (await _debt(runtime, "HBOP-5302")).charged_pence == 42000
+    assert [b["data"]["debt_id"] for b in await _published(runtime, "balance.changed")] == ["HBOP-5302"]
+    await runtime.handle_records([record(topics.PAYMENT_RECEIPTS, payment_received("CARD-53", 700, reference="5301"))])
+    assert [s["data"]["receipt_ref"] for s in await _published(runtime, "payment.suspended")] == ["CARD-53"]
+    assert (await ledger_totals(runtime))["balanced"]

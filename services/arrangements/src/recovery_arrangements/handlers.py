@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from contextlib import aclosing
-from datetime import date
+from datetime import date, datetime
 
 import structlog
 
@@ -19,7 +19,7 @@ from recovery_arrangements import domain, events
 from recovery_arrangements.store import ArrangementRecord, DebtRecord, HeldPayment, InstalmentRecord, Plans
 from recovery_shared.clock import dates_to_run, financial_year_of, utc_now
 from recovery_shared.contracts.envelope import Envelope, causation
-from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised, DayStarted
+from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised, ChargeRaisedData, DayStarted
 from recovery_shared.contracts.internal import (
     AllocationPart,
     ArrangementKind,
@@ -85,8 +85,13 @@ class Arrangements:
     async def open_schedule(self, uow: Plans, event: ChargeRaised) -> None:
         """Each bill becomes an instalment plan: its statutory schedule (Council Tax and
         Business Rates), the schedule printed on it, or one payment on invoice terms; money
-        that arrived before the bill is laid on it at once."""
+        that arrived before the bill is laid on it at once. An HB overpayment the council
+        may not recover gets no plan."""
         data = event.data
+        if not domain.is_owed(data.overpayment):
+            # Enforcement records and reports it; the debt id names no one.
+            log.info("bill not recoverable, no schedule made", debt_id=data.debt_id)
+            return
         debt = await uow.debts.get(data.debt_id)
         if debt is not None:
             if not domain.same_charge(debt.amount_pence, debt.account_ref, data.amount_pence, data.account_ref):
@@ -120,18 +125,7 @@ class Arrangements:
             updated_at=now,
         )
         if debt is None:
-            debt = DebtRecord(
-                debt_id=data.debt_id,
-                account_ref=data.account_ref,
-                party_id=data.liable_party.party_id,
-                debt_type=data.debt_type.value,
-                financial_year=data.financial_year,
-                amount_pence=data.amount_pence,
-                bill_issued_on=data.bill_issued_on,
-                twelve_instalments_requested=data.twelve_instalments_requested,
-                arrangement_id=None,
-                created_at=now,
-            )
+            debt = _new_debt(data, now)
             uow.debts.add(debt)
         debt.arrangement_id = arrangement.arrangement_id
         uow.arrangements.add(arrangement)
@@ -262,6 +256,21 @@ class Arrangements:
 
 
 # --- applying decisions to the records ------------------------------------------------------
+
+
+def _new_debt(data: ChargeRaisedData, now: datetime) -> DebtRecord:
+    return DebtRecord(
+        debt_id=data.debt_id,
+        account_ref=data.account_ref,
+        party_id=data.liable_party.party_id,
+        debt_type=data.debt_type.value,
+        financial_year=data.financial_year,
+        amount_pence=data.amount_pence,
+        bill_issued_on=data.bill_issued_on,
+        twelve_instalments_requested=data.twelve_instalments_requested,
+        arrangement_id=None,
+        created_at=now,
+    )
 
 
 async def _plan_of(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import structlog
+
 from recovery_payments import domain, events
 from recovery_payments.domain import ReceiptFacts, ReceiptStatus
 from recovery_payments.models import AllocationLineRecord, DebtRecord, ReceiptRecord
@@ -31,6 +33,8 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded
 from recovery_shared.council import AllocationPolicy
 from recovery_shared.refusal import Refused
+
+log = structlog.get_logger("recovery.payments")
 
 REVERSAL_LINE = "reversal"
 """The rule recorded on the negative lines a reversal adds."""
@@ -69,7 +73,8 @@ class Payments:
     async def open_debt(self, uow: Ledger, event: ChargeRaised) -> None:
         """Opens the debt on the ledger with its instalment schedule and publishes its
         balance; money that arrived before the bill and waited in suspense under the
-        account's reference is then allocated to it. A repeated bill changes nothing.
+        account's reference is then allocated to it. A repeated bill changes nothing,
+        and an HB overpayment the council may not recover opens nothing.
 
         A second bill for the same debt with a different amount or account is
         refused: billing changes a debt with charge.adjusted."""
@@ -79,6 +84,10 @@ class Payments:
             domain.check_repeated_charge(
                 data.debt_id, held.charged_pence, held.account_ref, data.amount_pence, data.account_ref
             )
+            return
+        if not domain.is_owed(data.overpayment):
+            # Enforcement records and reports it; the debt id names no one.
+            log.info("bill not recoverable, no debt opened", debt_id=data.debt_id)
             return
         now = uow.audit_time()
         debt = DebtRecord(

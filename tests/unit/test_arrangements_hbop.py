@@ -1,0 +1,102 @@
+"""Arrangements and Housing Benefit overpayments: only a recoverable overpayment is
+invoiced. Every overpayment is recoverable except one caused by official error (the
+council's or the DWP's) that neither the claimant, their representative nor the payee
+could reasonably have realised (SI 2006/213 reg 100(2)-(3)) [S36b][S39]; a recoverable
+one is one payment on the council's invoice terms, 14 days by default (domain §4 [S43b]).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from recovery_arrangements import domain
+from recovery_arrangements.app import ROUTES
+from recovery_arrangements.handlers import Arrangements
+from recovery_shared.contracts.common import DebtType, HbopClassification, OverpaymentDecision
+from recovery_shared.contracts.envelope import Envelope
+from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData, DayStarted, DayStartedData
+from recovery_shared.contracts.internal import ArrangementMade, InstalmentMissed
+from recovery_shared.council import load_council_config
+from tests.factories import charge_raised, overpayment_decision
+from tests.unit.fakes.arrangements import FakePlans
+
+ACCOUNT = "7101"
+USE_CASES = Arrangements(load_council_config())
+ISSUED = date(2026, 6, 3)
+
+
+async def handle(uow: FakePlans, *batch: Envelope) -> None:
+    """As the kernel does: the batch's prefetch, then each event's route, then commit."""
+    await ROUTES.prefetch(USE_CASES, uow, list(batch))  # type: ignore[misc]
+    for event in batch:
+        route = ROUTES.route_for(type(event))
+        assert route is not None, type(event)
+        await route.use_case(USE_CASES, uow, event)
+    await uow.commit()
+
+
+def hbop_bill(decision: OverpaymentDecision, amount_pence: int = 42000) -> ChargeRaised:
+    bill = charge_raised(ACCOUNT, debt_type=DebtType.SUNDRY, amount_pence=amount_pence, bill_issued_on=ISSUED)
+    data = bill.data.model_dump() | {
+        "debt_id": f"HBOP-{ACCOUNT}-1",
+        "financial_year": None,
+        "debt_type": DebtType.HB_OVERPAYMENT,
+        "overpayment": decision.model_dump(),
+    }
+    return bill.model_copy(update={"data": ChargeRaisedData.model_validate(data)})
+
+
+@pytest.mark.parametrize(
+    ("classification", "realised", "owed"),
+    [
+        (HbopClassification.COUNCIL_OFFICIAL_ERROR, False, False),
+        (HbopClassification.DWP_ERROR, False, False),
+        (HbopClassification.COUNCIL_OFFICIAL_ERROR, True, True),
+        (HbopClassification.DWP_ERROR, True, True),
+        (HbopClassification.CLAIMANT_ERROR, True, True),
+        (HbopClassification.FRAUD, True, True),
+        (HbopClassification.LANDLORD, True, True),
+        # "Could have realised" is asked of official error only (reg 100(2)).
+        (HbopClassification.CLAIMANT_ERROR, False, True),
+    ],
+)
+def test_only_an_official_error_nobody_could_have_realised_is_not_owed(
+    classification: HbopClassification, realised: bool, owed: bool
+) -> None:
+    """SI 2006/213 reg 100(2)-(3) [S36b]."""
+    decision = overpayment_decision(classification, could_reasonably_have_realised=realised)
+    assert domain.is_owed(decision) is owed
+
+
+def test_a_bill_that_is_no_overpayment_is_always_owed() -> None:
+    assert domain.is_owed(None)
+
+
+async def test_an_official_error_overpayment_nobody_could_have_realised_gets_no_invoice() -> None:
+    """SI 2006/213 reg 100(2) [S36b]: not recoverable, so nothing is scheduled and nothing
+    can be missed, however long it goes unpaid."""
+    uow = FakePlans()
+    decision = overpayment_decision(HbopClassification.COUNCIL_OFFICIAL_ERROR, could_reasonably_have_realised=False)
+    await handle(uow, hbop_bill(decision))
+    assert uow.published(ArrangementMade) == []
+    assert (uow.state.debts, uow.state.arrangements, uow.state.instalments) == ({}, {}, {})
+    uow.business_date = ISSUED
+    for n in range(1, 31):
+        await handle(uow, DayStarted(data=DayStartedData(business_date=ISSUED + timedelta(days=n))))
+    assert uow.published(InstalmentMissed) == []
+
+
+async def test_a_recoverable_official_error_overpayment_is_invoiced_and_its_miss_reported() -> None:
+    """SI 2006/213 reg 100(2) [S36b]: an official error the claimant could have realised is
+    recoverable, so it is invoiced on the council's terms (14 days, domain §4 [S43b])."""
+    uow = FakePlans()
+    decision = overpayment_decision(HbopClassification.DWP_ERROR, could_reasonably_have_realised=True)
+    await handle(uow, hbop_bill(decision, 42000))
+    [made] = uow.published(ArrangementMade)
+    assert [(i.due_date, i.amount_pence) for i in made.data.instalments] == [(date(2026, 6, 17), 42000)]
+    uow.business_date = date(2026, 6, 17)
+    await handle(uow, DayStarted(data=DayStartedData(business_date=date(2026, 6, 18))))
+    [missed] = uow.published(InstalmentMissed)
+    assert missed.data.debt_ids == [f"HBOP-{ACCOUNT}-1"]
