@@ -283,16 +283,16 @@ async def test_a_breathing_space_holds_and_releases_a_persons_debts_across_accou
     await runtime.db.dispose()
 
 
-async def test_a_bill_with_no_ladder_is_dead_lettered_with_a_reason(database_url: str) -> None:
+async def test_a_missed_instalment_on_a_debt_with_no_case_is_dead_lettered_with_a_reason(database_url: str) -> None:
     runtime = await _runtime(database_url)
-    sundry = charge_raised("8501", debt_type=DebtType.SUNDRY)
+    unknown = _missed_may("8501", "SUNDRY-8501")
     await runtime.handle_records(
-        [record(topics.BILLING_CHARGES, sundry, key="8501"), record(topics.BILLING_CHARGES, charge_raised("8502"))]
+        [record(topics.ARRANGEMENT_EVENTS, unknown, key="8501"), record(topics.BILLING_CHARGES, charge_raised("8502"))]
     )
-    counts = runtime.consumer.counts[topics.BILLING_CHARGES]
-    assert (counts.handled, counts.dead_lettered) == (1, 1)
-    [dead] = [r for r in await _outbox(runtime) if r.topic == f"{topics.BILLING_CHARGES}.dlq"]
-    assert "no recovery ladder configured yet" in dead.headers["dlq.reason"]
+    counts = runtime.consumer.counts[topics.ARRANGEMENT_EVENTS]
+    assert counts.dead_lettered == 1 and runtime.consumer.counts[topics.BILLING_CHARGES].handled == 1
+    [dead] = [r for r in await _outbox(runtime) if r.topic == f"{topics.ARRANGEMENT_EVENTS}.dlq"]
+    assert "which has no recovery case" in dead.headers["dlq.reason"]
     assert dead.headers["dlq.reason"].startswith("refused:")
     await runtime.db.dispose()
 

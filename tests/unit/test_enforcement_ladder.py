@@ -234,5 +234,11 @@ def test_the_rules_never_change_the_case_they_are_given() -> None:
 
 @pytest.mark.parametrize("debt_type", [DebtType.HB_OVERPAYMENT, DebtType.TEMPORARY_ACCOMMODATION, DebtType.SUNDRY])
 def test_a_debt_type_without_a_ladder_is_refused_with_a_reason(debt_type: DebtType) -> None:
-    with pytest.raises(Refused, match="no recovery ladder configured yet"):
-        domain.rules_for(COUNCIL, debt_type)
+    with pytest.raises(Refused, match="no recovery ladder in the council's configuration"):
+        domain.rules_for(COUNCIL.model_copy(update={"civil_ladders": {}}), debt_type)
+
+
+@pytest.mark.parametrize("debt_type", [DebtType.HB_OVERPAYMENT, DebtType.TEMPORARY_ACCOMMODATION, DebtType.SUNDRY])
+def test_hbop_ta_and_sundry_debt_follow_the_councils_civil_ladder(debt_type: DebtType) -> None:
+    rules = domain.rules_for(COUNCIL, debt_type)
+    assert isinstance(rules, domain.CivilRules) and rules.ladder == COUNCIL.civil_ladders[debt_type]

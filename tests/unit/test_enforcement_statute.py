@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
+from recovery_shared.contracts.common import DebtType
 from recovery_shared.council import load_council_config
-from recovery_shared.statute import business_rates, council_tax, fees, holds
+from recovery_shared.statute import business_rates, council_tax, fees, holds, limitation, pre_action
 from recovery_shared.statute.holds import HoldKind
 
 
@@ -67,3 +68,33 @@ def test_holds_reach_and_pause_as_the_law_and_the_council_say() -> None:
     assert not holds.pauses_recovery(HoldKind.DISPUTE, dispute_pauses_recovery=False)
     assert holds.pauses_recovery(HoldKind.DISPUTE, dispute_pauses_recovery=True)
     assert load_council_config().holds.dispute_pauses_recovery is False
+
+
+def test_the_pre_action_protocols_periods() -> None:
+    # Pre-Action Protocol for Debt Claims [S45][S45b]: 30 days to reply to the letter ...
+    assert pre_action.reply_by(date(2026, 4, 8)) == date(2026, 5, 8)
+    # ... 30 days again after supplying documents the debtor asked for ...
+    assert pre_action.reply_by_after_documents(date(2026, 6, 1)) == date(2026, 7, 1)
+    # ... and 14 days' notice before issuing where no agreement is reached.
+    assert pre_action.claim_after(date(2026, 5, 12)) == date(2026, 5, 26)
+
+
+@pytest.mark.parametrize(
+    ("debt_type", "section"),
+    [
+        (DebtType.TEMPORARY_ACCOMMODATION, "Limitation Act 1980 s.5"),  # simple contract [S45]
+        (DebtType.SUNDRY, "Limitation Act 1980 s.5"),
+        (DebtType.HB_OVERPAYMENT, "Limitation Act 1980 s.9"),  # sum recoverable by statute, s.75(7) SSAA [S44]
+    ],
+)
+def test_a_civil_debt_is_claimed_within_six_years_of_falling_due(debt_type: DebtType, section: str) -> None:
+    assert limitation.limitation_for(debt_type) == (6, section)
+    assert limitation.barred_from(date(2020, 3, 24), debt_type) == date(2026, 3, 24)
+    assert not limitation.is_time_barred(date(2020, 3, 24), debt_type, date(2026, 3, 23))
+    assert limitation.is_time_barred(date(2020, 3, 24), debt_type, date(2026, 3, 24))
+    assert limitation.barred_from(date(2020, 2, 29), debt_type) == date(2026, 2, 28)
+
+
+def test_council_tax_is_not_claimed_in_the_county_court_under_these_periods() -> None:
+    with pytest.raises(ValueError, match="not claimed in the county court"):
+        limitation.limitation_for(DebtType.COUNCIL_TAX)

@@ -72,6 +72,7 @@ from recovery_shared.contracts.internal import (
 )
 from recovery_shared.council import load_council_config
 from recovery_shared.refusal import Refused
+from tests.factories import overpayment_decision
 from tests.unit.fakes.enforcement import FakeCases
 
 COUNCIL = load_council_config()
@@ -113,7 +114,7 @@ def bill(
             bill_issued_on=billed_on,
             instalments=[Instalment(due_date=d, amount_pence=INSTALMENT) for d in DUE],
             liable_party=LiableParty(party_id=party or f"P-{account}", name="Test Person"),
-            hbop_classification="claimant_error" if debt_type == DebtType.HB_OVERPAYMENT else None,
+            overpayment=overpayment_decision() if debt_type == DebtType.HB_OVERPAYMENT else None,
         ),
     )
 
@@ -201,14 +202,17 @@ async def test_the_same_debt_on_another_account_is_refused() -> None:
 
 
 @pytest.mark.parametrize("debt_type", [DebtType.HB_OVERPAYMENT, DebtType.TEMPORARY_ACCOMMODATION, DebtType.SUNDRY])
-async def test_a_bill_of_a_type_without_a_ladder_is_refused_with_a_reason(debt_type: DebtType) -> None:
+async def test_a_bill_of_a_type_the_council_gave_no_ladder_is_refused_with_a_reason(debt_type: DebtType) -> None:
+    enforcement = Enforcement(COUNCIL.model_copy(update={"civil_ladders": {}}))
     uow = FakeCases()
-    with pytest.raises(Refused, match="no recovery ladder configured yet"):
-        await handle(uow, bill("1001", debt_type=debt_type))
+    with pytest.raises(
+        Refused, match=rf"no recovery ladder in the council's configuration.*civil_ladders.{debt_type.value}"
+    ):
+        await handle(uow, bill("1001", debt_type=debt_type), enforcement)
     assert uow.state.cases == {}
     # ... and so is an instalment missed on it: a refusal, never an unexpected error.
-    with pytest.raises(Refused, match="no recovery ladder configured yet"):
-        await handle(uow, missed("1001", f"{debt_type.value}-1001"))
+    with pytest.raises(Refused, match="no recovery case"):
+        await handle(uow, missed("1001", f"{debt_type.value}-1001"), enforcement)
 
 
 async def test_an_adjustment_to_an_unknown_debt_is_refused() -> None:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from recovery_shared.contracts.common import MAX_COSTS_PENCE, MAX_FIRM, MAX_NAME, DebtType
 from recovery_shared.contracts.internal import NoticeType
@@ -116,6 +116,42 @@ class Ladder(Strict):
     agent_referral_after_days: int = Field(ge=0, description="Days after the liability order before agent referral")
 
 
+CIVIL_NOTICES = (NoticeType.INVOICE_REMINDER, NoticeType.LETTER_BEFORE_CLAIM, NoticeType.NOTICE_OF_INTENTION)
+PROTOCOL_NOTICES = (NoticeType.LETTER_BEFORE_CLAIM, NoticeType.NOTICE_OF_INTENTION)
+
+
+class CivilLadder(Strict):
+    """One debt type's civil recovery as the council runs it (HBOP, TA, sundry debt;
+    domain §4-5): after the unpaid invoice, its reminder, then the Pre-Action Protocol's
+    letter before claim and notice of intention, then a county court claim.
+
+    Only the council's choices live here; the Protocol's 30 and 14 days are in
+    ``recovery_shared.statute.pre_action`` and the six years in ``statute.limitation``."""
+
+    notices: list[NoticeType] = Field(
+        description="The notices before a claim, in order: an optional invoice_reminder, then the Protocol's"
+        " letter_before_claim and notice_of_intention"
+    )
+    reminder_pay_days: int = Field(
+        ge=1, le=60, description="Days from the reminder's served date to pay it (typically 7 [S43b])"
+    )
+
+    @field_validator("notices")
+    @classmethod
+    def _protocol_notices(cls, notices: list[NoticeType]) -> list[NoticeType]:
+        if notices not in (list(CIVIL_NOTICES), list(PROTOCOL_NOTICES)):
+            raise ValueError(
+                f"notices must be {[n.value for n in CIVIL_NOTICES]}, or without the invoice_reminder: the"
+                " Pre-Action Protocol for Debt Claims requires the letter before claim and the 14 days' notice"
+                " of intention before a claim [S45]"
+            )
+        return notices
+
+    @property
+    def sends_reminder(self) -> bool:
+        return NoticeType.INVOICE_REMINDER in self.notices
+
+
 class HoldsPolicy(Strict):
     """What the council chooses about holds (``recovery_shared.statute.holds`` has the law)."""
 
@@ -177,12 +213,25 @@ class CouncilConfig(Strict):
     instalments: InstalmentChoices
     allocation: AllocationPolicy
     ladders: dict[DebtType, Ladder]
+    civil_ladders: dict[DebtType, CivilLadder] = Field(
+        default_factory=dict,
+        description="HBOP, TA and sundry debt: the invoice's reminder, the Protocol's letters, the county court",
+    )
     court: Court
     enforcement_agents: list[AgentFirm]
     holds: HoldsPolicy = Field(default_factory=HoldsPolicy)
     # A default so a council file written before service rules existed still loads.
     service: ServiceRule = Field(default_factory=ServiceRule)
     clock: ClockRule
+
+    @model_validator(mode="after")
+    def _one_ladder_per_debt_type(self) -> CouncilConfig:
+        scheduled = {t for t in DebtType if scheme_for(t) is not None}
+        if both := sorted(set(self.ladders) & set(self.civil_ladders)):
+            raise ValueError(f"{both} have both a statutory ladder and a civil ladder: give each debt type one")
+        if statutory := sorted(scheduled & set(self.civil_ladders)):
+            raise ValueError(f"{statutory} are recovered through the magistrates' court, not a civil ladder")
+        return self
 
     def ladder(self, debt_type: DebtType | str) -> Ladder:
         try:

@@ -41,6 +41,7 @@ class FakeCaseRepository:
         referral_ids: Iterable[str] = (),
         parties: Iterable[str] = (),
         accounts: Iterable[str] = (),
+        claim_ids: Iterable[str] = (),
     ) -> None:
         self.loads += 1
 
@@ -52,6 +53,12 @@ class FakeCaseRepository:
 
     async def for_referral(self, referral_id: str) -> CaseRecord | None:
         return next((c for c in self.state.cases.values() if c.referral_id == referral_id), None)
+
+    async def for_claim(self, claim_id: str) -> CaseRecord | None:
+        return next((c for c in self.state.cases.values() if c.claim_id == claim_id), None)
+
+    async def at_stage(self, stage: str) -> list[CaseRecord]:
+        return sorted((c for c in self.state.cases.values() if c.stage == stage), key=lambda c: c.case_id)
 
     async def of_party(self, party_id: str) -> list[CaseRecord]:
         return sorted((c for c in self.state.cases.values() if c.party_id == party_id), key=lambda c: c.case_id)

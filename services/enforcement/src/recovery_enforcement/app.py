@@ -18,12 +18,16 @@ from recovery_shared.contracts.inbound import (
     CaseReturned,
     ChargeAdjusted,
     ChargeRaised,
+    CountyAttachmentMade,
+    CountyJudgmentEntered,
+    CountyWarrantIssued,
     DayStarted,
     DebtorDeceased,
     DisputeRaised,
     DisputeResolved,
     HearingAdjourned,
     InsolvencyNotified,
+    LetterBeforeClaimReplied,
     LiabilityOrderGranted,
     LiabilityOrderWithdrawn,
     VulnerabilityCleared,
@@ -34,6 +38,7 @@ from recovery_shared.contracts.internal import (
     BalanceChanged,
     CaseRecalled,
     CaseReferred,
+    ClaimReferred,
     InstalmentMissed,
     NoticeFailed,
     NoticeIssued,
@@ -56,6 +61,10 @@ ROUTES = RouteTable(
         Route(LiabilityOrderGranted, Enforcement.record_liability_order),
         Route(LiabilityOrderWithdrawn, Enforcement.close_withdrawn_application),
         Route(HearingAdjourned, Enforcement.move_hearing),
+        Route(CountyJudgmentEntered, Enforcement.record_county_judgment),
+        Route(CountyWarrantIssued, Enforcement.record_county_warrant),
+        Route(CountyAttachmentMade, Enforcement.record_county_attachment),
+        Route(LetterBeforeClaimReplied, Enforcement.take_reply),
         Route(CaseReturned, Enforcement.take_agent_return),
         Route(BreathingSpaceStarted, Enforcement.start_breathing_space),
         Route(BreathingSpaceEnded, Enforcement.end_breathing_space),
@@ -77,7 +86,13 @@ ROUTES = RouteTable(
         ),
         Publication(
             (NoticeRequested,),
-            "One request per notice to render: reminders, final notices, summonses, agent referral letters.",
+            "One request per notice to render: reminders, final notices, summonses, agent referral letters;"
+            " HB overpayment decisions, invoice reminders, letters before claim and notices of intention.",
+        ),
+        Publication(
+            (ClaimReferred,),
+            "HBOP, TA and sundry debts referred for a county court claim after the Pre-Action Protocol's letters;"
+            " read by the council's legal team or claims service.",
         ),
         Publication(
             (CaseReferred, CaseRecalled),
@@ -105,7 +120,8 @@ def create_app(settings: EnforcementSettings | None = None, *, for_specification
     return service_app(
         runtime,
         title="Recovery: enforcement",
-        description="Recovery cases: the statutory ladder, holds, court, liability orders and agent referrals.",
+        description="Recovery cases: the statutory ladder, holds, court, liability orders and agent referrals;"
+        " the civil ladder (invoice reminder, letter before claim, notice of intention, county court claim).",
         routes=officer_routes(runtime),
         for_specification=for_specification,
     )

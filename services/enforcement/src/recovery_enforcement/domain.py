@@ -9,7 +9,8 @@ turns it into contract events.
 
 The law's periods come from ``recovery_shared.statute`` (Council Tax:
 ``council_tax``; Business Rates: ``business_rates``; holds: ``holds``; agents'
-fees: ``fees``), each counted from the day the notice is served under the
+fees: ``fees``; HBOP, TA and sundry debt: ``housing_benefit``, ``pre_action`` and
+``limitation``), each counted from the day the notice is served under the
 council's service rule (``statute.service.served_on``). What the council chooses
 (which notices, local waits, costs, court, agents) comes from its TOML.
 """
@@ -22,12 +23,12 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.common import DebtType, HbopClassification
 from recovery_shared.contracts.inbound import AgentOutcome
 from recovery_shared.contracts.internal import NoticeType
-from recovery_shared.council import CouncilConfig, FinalNoticePolicy, Ladder, Remedy
+from recovery_shared.council import CivilLadder, CouncilConfig, FinalNoticePolicy, Ladder, Remedy
 from recovery_shared.refusal import Refused
-from recovery_shared.statute import fees, holds
+from recovery_shared.statute import fees, holds, housing_benefit, limitation, pre_action
 from recovery_shared.statute.business_rates import BUSINESS_RATES
 from recovery_shared.statute.council_tax import COUNCIL_TAX, RecoveryStatute, final_notice_required
 from recovery_shared.statute.holds import HoldKind
@@ -67,6 +68,17 @@ class Stage(StrEnum):
     RETURNED_BREATHING_SPACE = "returned_breathing_space"
     RETURNED_RECALLED = "returned_recalled"
     RETURNED_EXPIRED = "returned_expired"
+    # The civil ladder (HBOP, TA, sundry debt).
+    NOT_RECOVERABLE = "not_recoverable"
+    INVOICE_REMINDER = "invoice_reminder"
+    LETTER_BEFORE_CLAIM = "letter_before_claim"
+    REPLY_RECEIVED = "reply_received"
+    NOTICE_OF_INTENTION = "notice_of_intention"
+    CLAIM_REFERRED = "claim_referred"
+    COUNTY_JUDGMENT = "county_judgment"
+    COUNTY_WARRANT = "county_warrant"
+    COUNTY_ATTACHMENT = "county_attachment"
+    STATUTE_BARRED = "statute_barred"
 
 
 COMPLIED = {
@@ -118,6 +130,16 @@ class Case:
     referral_due_on: date | None = None
     referred_on: date | None = None
     agent: str | None = None
+    fell_due_on: date | None = None
+    letter_before_claim_on: date | None = None
+    reply_by: date | None = None
+    reply: str | None = None
+    notice_of_intention_on: date | None = None
+    claim_after: date | None = None
+    claim_id: str | None = None
+    claim_referred_on: date | None = None
+    hbop_classification: str | None = None
+    hbop_decided_on: date | None = None
     held: bool = False
     held_since: date | None = None
     vulnerable: bool = False
@@ -147,6 +169,7 @@ class NoticeToRequest:
     amounts: Mapping[str, int]
     dates: Mapping[str, date]
     agent: str | None = None
+    template_data: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +218,17 @@ class Recall:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """A debt claim for the county court, after the Pre-Action Protocol's letters."""
+
+    claim_id: str
+    amount_pence: int
+    letter_before_claim_on: date
+    notice_of_intention_on: date
+    particulars: str
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """A line in the case history that is not a stage move (a hold, an adjournment)."""
 
@@ -215,6 +249,7 @@ class Decision:
     liability_order: LiabilityOrder | None = None
     referral: Referral | None = None
     recall: Recall | None = None
+    claim: Claim | None = None
 
 
 @dataclass
@@ -231,13 +266,14 @@ class _Steps:
     liability_order: LiabilityOrder | None = None
     referral: Referral | None = None
     recall: Recall | None = None
+    claim: Claim | None = None
 
     def move(self, to: Stage, why: str) -> None:
         if self.case.stage != to:
             self.moves.append(StageMove(self.case.stage, to, why))
             self.case.stage = to
 
-    def decide(self, rules: Rules, on: date) -> Decision:
+    def decide(self, rules: AnyRules, on: date) -> Decision:
         self.case.next_action_on = next_action_on(self.case, rules)
         return Decision(
             case=self.case,
@@ -251,6 +287,7 @@ class _Steps:
             liability_order=self.liability_order,
             referral=self.referral,
             recall=self.recall,
+            claim=self.claim,
         )
 
 
@@ -273,14 +310,35 @@ class Rules:
         return served_on(issued_on, self.council.service)
 
 
-def rules_for(council: CouncilConfig, debt_type: DebtType) -> Rules:
-    """Refuses a debt type whose ladder is not built yet (HBOP, TA, sundry debt)."""
+@dataclass(frozen=True)
+class CivilRules:
+    """A civil debt type's ladder (HBOP, TA, sundry debt): the council's choices; the
+    Protocol's periods (``statute.pre_action``) and the six years (``statute.limitation``)."""
+
+    debt_type: DebtType
+    ladder: CivilLadder
+    council: CouncilConfig
+
+    def served(self, issued_on: date) -> date:
+        return served_on(issued_on, self.council.service)
+
+
+AnyRules = Rules | CivilRules
+
+
+def rules_for(council: CouncilConfig, debt_type: DebtType) -> AnyRules:
+    """The debt type's ladder; refuses one the council has configured none for."""
+    civil = council.civil_ladders.get(debt_type)
+    if civil is not None:
+        return CivilRules(debt_type, civil, council)
     statute = STATUTES.get(debt_type)
     ladder = council.ladders.get(debt_type)
     if statute is None or ladder is None:
+        table = "ladders" if debt_type in STATUTES else "civil_ladders"
         raise Refused(
-            f"{debt_type.value} debts have no recovery ladder configured yet: enforcement cannot open or move"
-            " a recovery case for one; recover it outside the platform until its ladder exists"
+            f"{debt_type.value} debts have no recovery ladder in the council's configuration: enforcement cannot"
+            f" open or move a recovery case for one; add [{table}.{debt_type.value}] to the council's TOML and"
+            " send the message again"
         )
     if len(ladder.reminder_notices) > statute.max_reminders or not REMINDER_NOTICES.issuperset(ladder.reminder_notices):
         raise ValueError(
@@ -324,10 +382,12 @@ def earliest_summons(case: Case, rules: Rules) -> date:
     return earliest
 
 
-def next_action_on(case: Case, rules: Rules) -> date | None:
+def next_action_on(case: Case, rules: AnyRules) -> date | None:
     """The next business date on which ``on_day`` can change this case."""
     if not case.is_open:
         return None
+    if isinstance(rules, CivilRules):
+        return _civil_next_action_on(case)
     candidates: list[date] = []
     if case.reminder_pay_by is not None:
         candidates.append(case.reminder_pay_by + timedelta(days=1))
@@ -351,7 +411,7 @@ def next_action_on(case: Case, rules: Rules) -> date | None:
 # --- payments, misses and business days ----------------------------------------
 
 
-def on_balance(case: Case, rules: Rules, charged: int, paid: int, balance: int, on: date) -> Decision:
+def on_balance(case: Case, rules: AnyRules, charged: int, paid: int, balance: int, on: date) -> Decision:
     """What payments says the debt stands at; a cleared balance stops the ladder."""
     s = _begin(case)
     c = s.case
@@ -364,16 +424,19 @@ def on_balance(case: Case, rules: Rules, charged: int, paid: int, balance: int, 
     return s.decide(rules, on)
 
 
-def on_missed_instalment(case: Case, rules: Rules, miss: MissedInstalment) -> Decision:
+def on_missed_instalment(case: Case, rules: AnyRules, miss: MissedInstalment) -> Decision:
     s = _begin(case)
     _missed(s, rules, miss)
     return s.decide(rules, miss.detected_on)
 
 
-def _missed(s: _Steps, rules: Rules, miss: MissedInstalment) -> None:
+def _missed(s: _Steps, rules: AnyRules, miss: MissedInstalment) -> None:
     c = s.case
     if c.is_open and c.held:
         c.unanswered_miss_on = miss.due_date  # answered when the hold ends
+        return
+    if isinstance(rules, CivilRules):
+        _civil_missed(s, rules, miss)
         return
     if c.is_open:
         # Settle an open reminder first, in case the day's sweep has not run yet.
@@ -412,11 +475,14 @@ def _remind(s: _Steps, rules: Rules, miss: MissedInstalment) -> None:
     s.move(Stage(notice.value), f"instalment due {miss.due_date} missed ({miss.misses_this_year} this year)")
 
 
-def on_day(case: Case, rules: Rules, today: date) -> Decision:
+def on_day(case: Case, rules: AnyRules, today: date) -> Decision:
     """Everything that falls due on a business day for one case."""
     s = _begin(case)
     if s.case.is_open and not s.case.held:
-        _advance(s, rules, today, court=True)
+        if isinstance(rules, CivilRules):
+            _civil_advance(s, rules, today)
+        else:
+            _advance(s, rules, today, court=True)
     return s.decide(rules, today)
 
 
@@ -533,21 +599,21 @@ def on_liability_order(case: Case, rules: Rules, granted_on: date, costs_allowed
     return s.decide(rules, granted_on)
 
 
-def on_application_withdrawn(case: Case, rules: Rules, on: date) -> Decision:
+def on_application_withdrawn(case: Case, rules: AnyRules, on: date) -> Decision:
     s = _begin(case)
     s.move(Stage.WITHDRAWN, "liability order application withdrawn")
     s.case.is_open = False
     return s.decide(rules, on)
 
 
-def on_hearing_adjourned(case: Case, rules: Rules, on: date, adjourned_to: date) -> Decision:
+def on_hearing_adjourned(case: Case, rules: AnyRules, on: date, adjourned_to: date) -> Decision:
     s = _begin(case)
     s.case.hearing_date = adjourned_to
     s.notes.append(Note("hearing_adjourned", f"to {adjourned_to}"))
     return s.decide(rules, on)
 
 
-def on_agent_return(case: Case, rules: Rules, outcome: AgentOutcome, agent: str, on: date) -> Decision:
+def on_agent_return(case: Case, rules: AnyRules, outcome: AgentOutcome, agent: str, on: date) -> Decision:
     s = _begin(case)
     if outcome == AgentOutcome.PAID_IN_FULL:
         s.move(Stage.PAID, f"agent {agent or s.case.agent} returned paid in full")
@@ -581,11 +647,11 @@ def reaches_new_case(kind: str, hold_account_ref: str, started_on: date, case: C
     return case.is_open and holds.covers(hold, case.bill_issued_on, started_on)
 
 
-def pauses_recovery(rules: Rules, kind: HoldKind) -> bool:
+def pauses_recovery(rules: AnyRules, kind: HoldKind) -> bool:
     return holds.pauses_recovery(kind, dispute_pauses_recovery=rules.council.holds.dispute_pauses_recovery)
 
 
-def apply_hold(case: Case, rules: Rules, kind: HoldKind, on: date) -> Decision:
+def apply_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decision:
     """The case stops where it is; an agent case comes back (statute/holds.py)."""
     s = _begin(case)
     c = s.case
@@ -601,7 +667,7 @@ def apply_hold(case: Case, rules: Rules, kind: HoldKind, on: date) -> Decision:
     return s.decide(rules, on)
 
 
-def release_hold(case: Case, rules: Rules, kind: HoldKind, on: date) -> Decision:
+def release_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decision:
     """No time ran while the hold lasted; a miss it held back is answered now."""
     s = _begin(case)
     c = s.case
@@ -626,9 +692,13 @@ def _stop_the_clock(c: Case, held_days: int) -> None:
         c.referral_due_on += shift
     if c.final_notice_issued_on is not None and c.summons_id is None:
         c.final_notice_issued_on += shift
+    if c.reply_by is not None:
+        c.reply_by += shift
+    if c.claim_after is not None:
+        c.claim_after += shift
 
 
-def flag_vulnerability(case: Case, rules: Rules, on: date) -> Decision:
+def flag_vulnerability(case: Case, rules: AnyRules, on: date) -> Decision:
     s = _begin(case)
     c = s.case
     c.vulnerable = True
@@ -640,7 +710,7 @@ def flag_vulnerability(case: Case, rules: Rules, on: date) -> Decision:
     return s.decide(rules, on)
 
 
-def clear_vulnerability(case: Case, rules: Rules, on: date) -> Decision:
+def clear_vulnerability(case: Case, rules: AnyRules, on: date) -> Decision:
     s = _begin(case)
     s.case.vulnerable = False
     return s.decide(rules, on)
@@ -658,7 +728,7 @@ class KeptHold:
     ended_on: date | None
 
 
-def owed_hold_decisions(case: Case, rules: Rules, kept: Sequence[KeptHold]) -> list[tuple[KeptHold, bool, Decision]]:
+def owed_hold_decisions(case: Case, rules: AnyRules, kept: Sequence[KeptHold]) -> list[tuple[KeptHold, bool, Decision]]:
     """What the holds and flags listing a case should have done to it and did not, because
     its decision could not be built when they came: each (hold, applied rather than
     released, decision), chained in order, so a case held back stops as if it had taken
@@ -683,3 +753,266 @@ def owed_hold_decisions(case: Case, rules: Rules, kept: Sequence[KeptHold]) -> l
 def _last_ended(kept: Sequence[KeptHold]) -> KeptHold | None:
     ended = [h for h in kept if h.ended_on is not None]
     return max(ended, key=lambda h: h.ended_on or h.started_on) if ended else None
+
+
+# --- the civil ladder: HBOP, TA and sundry debt -------------------------------------
+# The invoice is arrangements' one instalment; when it is missed, the council's reminder,
+# then the Pre-Action Protocol for Debt Claims (a letter before claim with 30 days to
+# reply, then 14 days' notice of intention) before a county court claim [S45]. No claim
+# is referred once the Limitation Act's six years have run from the invoice's due date.
+
+CLAIMED_AS = {
+    DebtType.HB_OVERPAYMENT: "Housing Benefit overpaid, recoverable under s.75 Social Security Administration Act 1992",
+    DebtType.TEMPORARY_ACCOMMODATION: "Temporary Accommodation charges",
+    DebtType.SUNDRY: "Sundry debt",
+}
+COUNTY_OUTCOMES = {
+    "judgment": Stage.COUNTY_JUDGMENT,
+    "warrant": Stage.COUNTY_WARRANT,
+    "attachment": Stage.COUNTY_ATTACHMENT,
+}
+_REPLY_AWAITED = frozenset({Stage.LETTER_BEFORE_CLAIM, Stage.NOTICE_OF_INTENTION, Stage.REPLY_RECEIVED})
+
+
+@dataclass(frozen=True, slots=True)
+class Overpayment:
+    """A Housing Benefit overpayment decision, as the benefits system made it."""
+
+    classification: HbopClassification
+    period_start: date
+    period_end: date
+    decided_on: date
+    reason: str
+    calculation: str
+    liable_role: str
+    could_reasonably_have_realised: bool
+
+
+def on_overpayment_decided(case: Case, rules: CivilRules, overpayment: Overpayment, today: date) -> Decision:
+    """An official error nobody could reasonably have realised is not recoverable (SI 2006/213
+    reg 100(2)): the case closes with no notice. Any other overpayment's decision is notified
+    at once, within 14 days of the decision where the bill reached us in time [S35][S39]."""
+    s = _begin(case)
+    c = s.case
+    c.hbop_classification, c.hbop_decided_on = overpayment.classification.value, overpayment.decided_on
+    if not housing_benefit.is_recoverable(overpayment.classification, overpayment.could_reasonably_have_realised):
+        c.is_open = False
+        s.move(Stage.NOT_RECOVERABLE, "official error nobody could reasonably have realised (SI 2006/213 reg 100(2))")
+        s.notes.append(Note("not_recoverable", overpayment.reason))
+        return s.decide(rules, today)
+    served = rules.served(today)
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.HBOP_DECISION,
+            {"overpaid": c.charged_pence},
+            {
+                "period_start": overpayment.period_start,
+                "period_end": overpayment.period_end,
+                "decided_on": overpayment.decided_on,
+                "reconsider_by": _months_after(served, housing_benefit.RECONSIDERATION_MONTHS),
+            },
+            template_data={
+                "classification": overpayment.classification.value,
+                "reason": overpayment.reason,
+                "calculation": overpayment.calculation,
+                "liable_role": overpayment.liable_role,
+            },
+        )
+    )
+    s.notes.append(Note("hbop_decision_notified", f"decided {overpayment.decided_on}, served {served}"))
+    if served > overpayment.decided_on + timedelta(days=housing_benefit.NOTIFY_WITHIN_DAYS):
+        s.notes.append(
+            Note(
+                "hbop_notified_late",
+                f"the bill reached recovery on {today}: the decision of {overpayment.decided_on} is served {served},"
+                f" later than the {housing_benefit.NOTIFY_WITHIN_DAYS} days the regulations allow (SI 2001/1002"
+                " reg 10); an officer should check why the benefits system sent it late",
+            )
+        )
+    return s.decide(rules, today)
+
+
+def _months_after(day: date, months: int) -> date:
+    """The same day ``months`` calendar months later; the month's last day where it is shorter."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has a 28th")
+
+
+def _civil_next_action_on(c: Case) -> date | None:
+    waiting = {
+        Stage.INVOICE_REMINDER: c.reminder_pay_by,
+        Stage.LETTER_BEFORE_CLAIM: c.reply_by,
+        Stage.NOTICE_OF_INTENTION: c.claim_after,
+    }.get(c.stage)
+    return waiting + timedelta(days=1) if waiting is not None else None
+
+
+def _civil_missed(s: _Steps, rules: CivilRules, miss: MissedInstalment) -> None:
+    """The invoice unpaid: the reminder, or the letter before claim where the council sends none."""
+    c = s.case
+    if not c.is_open or c.stage != Stage.BILLED or c.balance_pence <= 0:
+        return  # closed, or the ladder has started: a later miss changes nothing
+    c.fell_due_on = c.fell_due_on or miss.due_date
+    today = miss.detected_on
+    if _statute_barred(s, today):
+        return
+    if not rules.ladder.sends_reminder:
+        _letter_before_claim(s, rules, today)
+        return
+    c.reminders_sent += 1
+    c.reminder_issued_on = today
+    c.reminder_pay_by = rules.served(today) + timedelta(days=rules.ladder.reminder_pay_days)
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.INVOICE_REMINDER,
+            {"balance": c.balance_pence},
+            {"invoice_due": miss.due_date, "pay_by": c.reminder_pay_by},
+        )
+    )
+    s.move(Stage.INVOICE_REMINDER, f"invoice due {miss.due_date} not paid")
+
+
+def _civil_advance(s: _Steps, rules: CivilRules, today: date) -> None:
+    """Each wait's day after: the letter before claim, the notice of intention, the claim."""
+    c = s.case
+    due = _civil_next_action_on(c)
+    if c.balance_pence <= 0 or due is None or today < due:
+        return
+    if _statute_barred(s, today):
+        return
+    if c.stage == Stage.INVOICE_REMINDER:
+        _letter_before_claim(s, rules, today)
+    elif c.stage == Stage.LETTER_BEFORE_CLAIM:
+        _notice_of_intention(s, rules, today)
+    elif c.stage == Stage.NOTICE_OF_INTENTION:
+        _refer_claim(s, today)
+
+
+def _statute_barred(s: _Steps, today: date) -> bool:
+    """Closes a case whose six years have run (Limitation Act 1980 s.5 or s.9): no step
+    threatens, or brings, a claim the debtor has a complete defence to."""
+    c = s.case
+    fell_due = c.fell_due_on or c.bill_issued_on
+    if not limitation.is_time_barred(fell_due, c.debt_type, today):
+        return False
+    years, section = limitation.limitation_for(c.debt_type)
+    c.is_open = False
+    c.reminder_pay_by = c.reply_by = c.claim_after = None
+    s.move(Stage.STATUTE_BARRED, f"fell due {fell_due}: no claim after {years} years ({section})")
+    return True
+
+
+def _letter_before_claim(s: _Steps, rules: CivilRules, today: date) -> None:
+    c = s.case
+    c.reminder_pay_by = None
+    c.letter_before_claim_on = today
+    c.reply_by = pre_action.reply_by(rules.served(today))
+    s.notices.append(
+        NoticeToRequest(NoticeType.LETTER_BEFORE_CLAIM, {"balance": c.balance_pence}, {"reply_by": c.reply_by})
+    )
+    s.move(Stage.LETTER_BEFORE_CLAIM, f"unpaid: {pre_action.LETTER_OF_CLAIM_REPLY_DAYS} days to reply, to {c.reply_by}")
+
+
+def _notice_of_intention(s: _Steps, rules: CivilRules, today: date) -> None:
+    c = s.case
+    assert c.letter_before_claim_on is not None, "a notice of intention follows a letter before claim"
+    c.reply_by = None
+    c.notice_of_intention_on = today
+    c.claim_after = pre_action.claim_after(rules.served(today))
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.NOTICE_OF_INTENTION,
+            {"balance": c.balance_pence},
+            {"letter_before_claim_on": c.letter_before_claim_on, "claim_after": c.claim_after},
+        )
+    )
+    s.move(Stage.NOTICE_OF_INTENTION, f"no agreement: a claim may follow after {c.claim_after}")
+
+
+def _refer_claim(s: _Steps, today: date) -> None:
+    c = s.case
+    assert c.letter_before_claim_on is not None and c.notice_of_intention_on is not None
+    c.claim_after = None
+    c.claim_id, c.claim_referred_on = f"CLM-{c.case_id}", today
+    decided = f" (decision of {c.hbop_decided_on})" if c.hbop_decided_on else ""
+    particulars = (
+        f"{CLAIMED_AS.get(c.debt_type, c.debt_type.value)}{decided}, invoiced on {c.bill_issued_on} and due on"
+        f" {c.fell_due_on or c.bill_issued_on}; unpaid after a letter before claim of {c.letter_before_claim_on}"
+        f" and a notice of intention of {c.notice_of_intention_on}"
+    )
+    s.claim = Claim(c.claim_id, c.balance_pence, c.letter_before_claim_on, c.notice_of_intention_on, particulars)
+    s.move(Stage.CLAIM_REFERRED, f"claim {c.claim_id} referred to the county court")
+
+
+def on_reply(case: Case, rules: AnyRules, reply: str, replied_on: date, offer_pence: int) -> Decision:
+    """The debtor's reply holds the case for an officer: no further step is taken until
+    they supply documents asked for or decide to continue to claim."""
+    s = _begin(case)
+    c = s.case
+    words = reply.replace("_", " ")
+    offer = f", offering {offer_pence}p a month" if offer_pence else ""
+    if not c.is_open or c.claim_id is not None:
+        s.notes.append(Note("reply_received", f"{words}{offer} (the case is {c.stage.value}: no step held)"))
+    elif c.stage in _REPLY_AWAITED:
+        c.reply, c.reply_by, c.claim_after = reply, None, None
+        s.move(Stage.REPLY_RECEIVED, f"debtor replied on {replied_on}: {words}{offer}; held for an officer")
+    else:
+        raise Refused(
+            f"a reply to a letter before claim came for debt {c.debt_id}, which has had no letter before claim (it is"
+            f" at {c.stage.value}): check the debt id on the Reply Form and send the reply again under the right one"
+        )
+    return s.decide(rules, replied_on)
+
+
+def _awaiting_officer(c: Case, command: str) -> None:
+    if not c.is_open or c.stage != Stage.REPLY_RECEIVED:
+        raise Refused(
+            f"case {c.case_id} is at {c.stage.value}{'' if c.is_open else ' (closed)'}: '{command}' is for a case"
+            " held on the debtor's reply to a letter before claim"
+        )
+
+
+def documents_supplied(case: Case, rules: CivilRules, on: date) -> Decision:
+    """The documents the debtor asked for are sent: the Protocol's 30 days run again from
+    their served date, then the ladder carries on [S45]."""
+    _awaiting_officer(case, "documents supplied")
+    s = _begin(case)
+    c = s.case
+    c.reply = None
+    c.reply_by = pre_action.reply_by_after_documents(rules.served(on))
+    s.move(
+        Stage.LETTER_BEFORE_CLAIM,
+        f"documents supplied on {on}: {pre_action.DOCUMENTS_REPLY_DAYS} days to reply, to {c.reply_by}",
+    )
+    return s.decide(rules, on)
+
+
+def continue_to_claim(case: Case, rules: CivilRules, on: date) -> Decision:
+    """The officer has considered the reply: the notice of intention follows."""
+    _awaiting_officer(case, "continue to claim")
+    if case.held:
+        raise Refused(
+            f"case {case.case_id} is held since {case.held_since}: no step is taken while a hold stands;"
+            " continue to claim once it is released"
+        )
+    s = _begin(case)
+    if not _statute_barred(s, on):
+        s.case.reply = None
+        _notice_of_intention(s, rules, on)
+    return s.decide(rules, on)
+
+
+def on_county_outcome(case: Case, rules: AnyRules, outcome: str, dated: date, costs_pence: int) -> Decision:
+    """What the county court did on the claim, as the case's state; its costs are added to
+    the debt as court costs are."""
+    s = _begin(case)
+    if costs_pence:
+        s.costs.append(Costs(f"county_{outcome}", costs_pence))
+    s.move(COUNTY_OUTCOMES[outcome], f"county court {outcome} on {dated}")
+    return s.decide(rules, dated)

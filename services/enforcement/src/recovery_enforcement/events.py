@@ -18,6 +18,8 @@ from recovery_shared.contracts.internal import (
     CaseRecalledData,
     CaseReferred,
     CaseReferredData,
+    ClaimReferred,
+    ClaimReferredData,
     CostsAdded,
     CostsAddedData,
     HoldApplied,
@@ -121,6 +123,25 @@ def for_decision(decision: Decision, case: CaseRecord, council_name: str) -> Ite
                 debtor_is_vulnerable=referral.debtor_is_vulnerable,
             ),
         )
+    if (claim := decision.claim) is not None:
+        yield ClaimReferred(
+            key=key,
+            data=ClaimReferredData(
+                claim_id=claim.claim_id,
+                case_id=case.case_id,
+                account_ref=key,
+                debt_ids=[case.debt_id],
+                debt_type=DebtType(case.debt_type),
+                referred_on=on,
+                amount_pence=max(claim.amount_pence, 1),
+                claimant=council_name,
+                defendant_name=case.recipient_name,
+                defendant_address=list(case.recipient_address),
+                letter_before_claim_on=claim.letter_before_claim_on,
+                notice_of_intention_on=claim.notice_of_intention_on,
+                particulars=claim.particulars,
+            ),
+        )
     if (recall := decision.recall) is not None:
         yield CaseRecalled(
             key=key,
@@ -142,6 +163,7 @@ def notice_requested(
         template_data["court"] = decision.summons.court
     if notice.agent is not None:
         template_data["agent"] = notice.agent
+    template_data.update(notice.template_data)
     return NoticeRequested(
         key=case.account_ref,
         data=NoticeRequestedData(

@@ -15,7 +15,7 @@ import structlog
 from recovery_enforcement import domain, events
 from recovery_enforcement.store import AgentReturnRecord, CaseRecord, Cases, HoldRecord, new_case
 from recovery_shared.clock import dates_to_run, utc_now
-from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.common import MAX_TEMPLATE_TEXT, DebtType, OverpaymentDecision
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     BreathingSpaceEnded,
@@ -24,12 +24,17 @@ from recovery_shared.contracts.inbound import (
     ChargeAdjusted,
     ChargeRaised,
     CircumstanceData,
+    CountyAttachmentMade,
+    CountyCourtOutcomeData,
+    CountyJudgmentEntered,
+    CountyWarrantIssued,
     DayStarted,
     DebtorDeceased,
     DisputeRaised,
     DisputeResolved,
     HearingAdjourned,
     InsolvencyNotified,
+    LetterBeforeClaimReplied,
     LiabilityOrderGranted,
     LiabilityOrderWithdrawn,
     VulnerabilityCleared,
@@ -52,7 +57,8 @@ log = structlog.get_logger("recovery.enforcement")
 
 # What a case is to do, decided and built whole before its record changes.
 _Plan = tuple[list[domain.Decision], list[Envelope]]
-_Rule = Callable[[domain.Case, domain.Rules], domain.Decision]
+_Rule = Callable[[domain.Case, domain.AnyRules], domain.Decision]
+_CivilRule = Callable[[domain.Case, domain.CivilRules, date], domain.Decision]
 _ATTENTION_CHARS = 1000  # models.RecoveryCase.attention_reason
 
 
@@ -61,13 +67,13 @@ class Enforcement:
 
     def __init__(self, council: CouncilConfig) -> None:
         self.council = council
-        self._rules: dict[DebtType, domain.Rules] = {
+        self._rules: dict[DebtType, domain.AnyRules] = {
             debt_type: domain.rules_for(council, debt_type)
-            for debt_type in council.ladders
-            if debt_type in domain.STATUTES
+            for debt_type in [*council.ladders, *council.civil_ladders]
+            if debt_type in domain.STATUTES or debt_type in council.civil_ladders
         }
 
-    def rules(self, debt_type: DebtType | str) -> domain.Rules:
+    def rules(self, debt_type: DebtType | str) -> domain.AnyRules:
         rules = self._rules.get(DebtType(debt_type))
         if rules is None:
             return domain.rules_for(self.council, DebtType(debt_type))  # refuses, saying why
@@ -87,6 +93,7 @@ class Enforcement:
             referral_ids=wanted.referrals,
             parties=wanted.parties,
             accounts=wanted.accounts,
+            claim_ids=wanted.claims,
         )
         if wanted.schedules:
             await uow.schedules.load(wanted.schedules)
@@ -97,14 +104,17 @@ class Enforcement:
 
     async def open_case(self, uow: Cases, event: ChargeRaised) -> None:
         """Opens a recovery case on the debt type's ladder; a debt type with no ladder
-        configured yet is refused."""
+        configured is refused. An HB overpayment's decision is notified at once, or the
+        case closes where it is not recoverable."""
         data = event.data
         existing = await uow.cases.for_debt(data.debt_id)
         if existing is not None:
             if existing.account_ref == data.account_ref:
                 return
             raise Refused(f"debt {data.debt_id} already has a recovery case on another account")
-        self.rules(data.debt_type)
+        rules = self.rules(data.debt_type)
+        if data.overpayment is not None:
+            _check_printable(data.debt_id, data.overpayment)
         # The instalments printed on the demand notice are the statutory schedule; a
         # bill without them gets its schedule from arrangements (arrangement.made),
         # which may already be waiting.
@@ -125,6 +135,10 @@ class Enforcement:
             schedule=schedule,
         )
         uow.cases.add(case)
+        if data.overpayment is not None and isinstance(rules, domain.CivilRules):
+            today = max(await uow.today() or data.bill_issued_on, data.bill_issued_on)
+            decision = domain.on_overpayment_decided(case.snapshot(), rules, _overpayment(data.overpayment), today)
+            self._apply(uow, case, decision)
         await self._reach_new_case(uow, case)
 
     async def _reach_new_case(self, uow: Cases, case: CaseRecord) -> None:
@@ -192,7 +206,7 @@ class Enforcement:
             if case is None:
                 raise Refused(
                     f"instalment missed on debt {debt_id}, which has no recovery case: it was never billed"
-                    " here, or its debt type has no recovery ladder configured yet"
+                    " here, or its debt type has no recovery ladder in the council's configuration"
                 )
             self._apply(uow, case, domain.on_missed_instalment(case.snapshot(), self.rules(case.debt_type), miss))
 
@@ -266,6 +280,11 @@ class Enforcement:
         """Records the order and its costs; the agent referral follows after the council's wait."""
         case = await self._summonsed(uow, event.data.summons_id)
         rules = self.rules(case.debt_type)
+        if not isinstance(rules, domain.Rules):
+            raise Refused(
+                f"liability order for summons {event.data.summons_id} on a {case.debt_type} debt, which"
+                " the magistrates' court does not deal with: check the summons id"
+            )
         data = event.data
         self._apply(uow, case, domain.on_liability_order(case.snapshot(), rules, data.hearing_date, data.costs_pence))
 
@@ -289,6 +308,76 @@ class Enforcement:
         if case is None:
             raise Refused(f"court outcome for unknown summons {summons_id}")
         return case
+
+    async def record_county_judgment(self, uow: Cases, event: CountyJudgmentEntered) -> None:
+        """Records the judgment on the claim the case referred; its costs are added to the debt."""
+        await self._county_outcome(uow, "judgment", event.data)
+
+    async def record_county_warrant(self, uow: Cases, event: CountyWarrantIssued) -> None:
+        """Records the warrant of control issued on the judgment, and its costs."""
+        await self._county_outcome(uow, "warrant", event.data)
+
+    async def record_county_attachment(self, uow: Cases, event: CountyAttachmentMade) -> None:
+        """Records the attachment of earnings order made on the judgment, and its costs."""
+        await self._county_outcome(uow, "attachment", event.data)
+
+    async def _county_outcome(self, uow: Cases, outcome: str, data: CountyCourtOutcomeData) -> None:
+        case = await uow.cases.for_claim(data.claim_id)
+        if case is None or case.account_ref != data.account_ref:
+            raise Refused(
+                f"county court {outcome} for claim {data.claim_id}, which no case on account {data.account_ref}"
+                " referred: check the claim id and account against the claim.referred event and send it again"
+            )
+        rules = self.rules(case.debt_type)
+        decision = domain.on_county_outcome(case.snapshot(), rules, outcome, data.dated, data.costs_pence)
+        self._apply(uow, case, decision)
+
+    # --- debtors.replies.v1 ----------------------------------------------------------
+
+    async def take_reply(self, uow: Cases, event: LetterBeforeClaimReplied) -> None:
+        """The debtor's reply to a letter before claim holds the case for an officer."""
+        data = event.data
+        case = await uow.cases.for_debt(data.debt_id)
+        if case is None or case.account_ref != data.account_ref:
+            raise Refused(
+                f"a reply to a letter before claim names debt {data.debt_id} on account {data.account_ref}, which"
+                " has no recovery case here: check the references on the Reply Form and send it again"
+            )
+        decision = domain.on_reply(
+            case.snapshot(), self.rules(case.debt_type), data.reply.value, data.replied_on, data.offer_pence
+        )
+        self._apply(uow, case, decision)
+
+    # --- officer commands (api.py, through recovery_shared.messaging.commands) ---------
+
+    async def supply_documents(self, uow: Cases, debt_id: str) -> dict[str, Any]:
+        """Officer: the documents the debtor asked for are sent today; the 30 days restart."""
+        return await self._officer_step(uow, debt_id, domain.documents_supplied)
+
+    async def continue_to_claim(self, uow: Cases, debt_id: str) -> dict[str, Any]:
+        """Officer: the reply is considered; the notice of intention goes today."""
+        return await self._officer_step(uow, debt_id, domain.continue_to_claim)
+
+    async def _officer_step(self, uow: Cases, debt_id: str, rule: _CivilRule) -> dict[str, Any]:
+        case = await uow.cases.for_debt(debt_id)
+        if case is None:
+            raise Refused(f"no recovery case for debt {debt_id}: check the debt id")
+        rules = self.rules(case.debt_type)
+        if not isinstance(rules, domain.CivilRules):
+            raise Refused(f"debt {debt_id} is {case.debt_type}: it is not recovered through a letter before claim")
+        today = await uow.today()
+        if today is None:
+            raise Refused("enforcement has no business date yet: try again after the day has started")
+        self._apply(uow, case, rule(case.snapshot(), rules, today))
+        return {"case_id": case.case_id, "stage": case.stage, "on": today.isoformat()}
+
+    async def not_recoverable_overpayments(self, uow: Cases) -> list[CaseRecord]:
+        """HB overpayments closed as not recoverable (official error nobody could have realised)."""
+        return await uow.cases.at_stage(domain.Stage.NOT_RECOVERABLE.value)
+
+    async def statute_barred_cases(self, uow: Cases) -> list[CaseRecord]:
+        """Cases closed because the Limitation Act's six years had run: never claimed."""
+        return await uow.cases.at_stage(domain.Stage.STATUTE_BARRED.value)
 
     # --- agents.returns.v1 -----------------------------------------------------------
 
@@ -503,19 +592,50 @@ class Enforcement:
 
 
 def _rule_on(
-    rule: Callable[[domain.Case, domain.Rules, date], domain.Decision], on: date, case: domain.Case, rules: domain.Rules
+    rule: Callable[[domain.Case, domain.AnyRules, date], domain.Decision],
+    on: date,
+    case: domain.Case,
+    rules: domain.AnyRules,
 ) -> domain.Decision:
     return rule(case, rules, on)
 
 
 def _hold_rule(
-    rule: Callable[[domain.Case, domain.Rules, HoldKind, date], domain.Decision],
+    rule: Callable[[domain.Case, domain.AnyRules, HoldKind, date], domain.Decision],
     kind: HoldKind,
     on: date,
     case: domain.Case,
-    rules: domain.Rules,
+    rules: domain.AnyRules,
 ) -> domain.Decision:
     return rule(case, rules, kind, on)
+
+
+def _check_printable(debt_id: str, decision: OverpaymentDecision) -> None:
+    """The decision notice prints the reason and calculation, each within a template's bound."""
+    too_long = [
+        name
+        for name, text in (("reason", decision.reason), ("calculation", decision.calculation))
+        if len(text) > MAX_TEMPLATE_TEXT
+    ]
+    if too_long:
+        raise Refused(
+            f"the overpayment decision on debt {debt_id} gives a {' and '.join(too_long)} longer than the"
+            f" {MAX_TEMPLATE_TEXT} characters a decision notice prints: have the benefits system shorten it"
+            " and send the bill again"
+        )
+
+
+def _overpayment(decision: OverpaymentDecision) -> domain.Overpayment:
+    return domain.Overpayment(
+        classification=decision.classification,
+        period_start=decision.period_start,
+        period_end=decision.period_end,
+        decided_on=decision.decided_on,
+        reason=decision.reason,
+        calculation=decision.calculation,
+        liable_role=decision.liable_role.value,
+        could_reasonably_have_realised=decision.could_reasonably_have_realised,
+    )
 
 
 def _report_unmoved(case_ids: Iterable[str], **context: str) -> None:
@@ -538,6 +658,7 @@ class _Wanted:
     referrals: set[str] = field(default_factory=set)
     parties: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
+    claims: set[str] = field(default_factory=set)
     holders: set[str] = field(default_factory=set)
     """People whose open holds a new case may take up (not their cases)."""
 
@@ -570,6 +691,10 @@ _NAMES: dict[type[Envelope], Callable[[Any, _Wanted], None]] = {
     LiabilityOrderWithdrawn: lambda e, w: w.summonses.add(e.data.summons_id),
     HearingAdjourned: lambda e, w: w.summonses.add(e.data.summons_id),
     CaseReturned: lambda e, w: w.referrals.add(e.data.referral_id),
+    CountyJudgmentEntered: lambda e, w: w.claims.add(e.data.claim_id),
+    CountyWarrantIssued: lambda e, w: w.claims.add(e.data.claim_id),
+    CountyAttachmentMade: lambda e, w: w.claims.add(e.data.claim_id),
+    LetterBeforeClaimReplied: lambda e, w: w.debts.add(e.data.debt_id),
     BreathingSpaceStarted: _person,
     BreathingSpaceEnded: _person,
     DisputeRaised: _person,

@@ -76,6 +76,19 @@ class RecoveryCase(EnforcementTable, table=True):
     referral_due_on: date | None = None
     referred_on: date | None = None
     agent: str | None = Field(default=None, max_length=100)
+    # The civil ladder (HBOP, TA, sundry debt): the Pre-Action Protocol's letters and the
+    # county court claim; the invoice's due date starts the Limitation Act's six years.
+    fell_due_on: date | None = None
+    letter_before_claim_on: date | None = None
+    reply_by: date | None = None
+    reply: str | None = Field(default=None, max_length=30)
+    notice_of_intention_on: date | None = None
+    claim_after: date | None = None
+    claim_id: str | None = Field(default=None, max_length=100)
+    claim_referred_on: date | None = None
+    # An HB overpayment's decision, as officers list it (no personal data).
+    hbop_classification: str | None = Field(default=None, max_length=40)
+    hbop_decided_on: date | None = None
     # Holds freeze the case; the clock stops while they last.
     held: bool = Field(default=False, index=True)
     held_since: date | None = None

@@ -64,6 +64,16 @@ class CaseRecord:
     referral_due_on: date | None
     referred_on: date | None
     agent: str | None
+    fell_due_on: date | None
+    letter_before_claim_on: date | None
+    reply_by: date | None
+    reply: str | None
+    notice_of_intention_on: date | None
+    claim_after: date | None
+    claim_id: str | None
+    claim_referred_on: date | None
+    hbop_classification: str | None
+    hbop_decided_on: date | None
     held: bool
     held_since: date | None
     vulnerable: bool
@@ -114,6 +124,16 @@ class CaseRecord:
             referral_due_on=self.referral_due_on,
             referred_on=self.referred_on,
             agent=self.agent,
+            fell_due_on=self.fell_due_on,
+            letter_before_claim_on=self.letter_before_claim_on,
+            reply_by=self.reply_by,
+            reply=self.reply,
+            notice_of_intention_on=self.notice_of_intention_on,
+            claim_after=self.claim_after,
+            claim_id=self.claim_id,
+            claim_referred_on=self.claim_referred_on,
+            hbop_classification=self.hbop_classification,
+            hbop_decided_on=self.hbop_decided_on,
             held=self.held,
             held_since=self.held_since,
             vulnerable=self.vulnerable,
@@ -157,6 +177,16 @@ _LADDER_FIELDS = (
     "referral_due_on",
     "referred_on",
     "agent",
+    "fell_due_on",
+    "letter_before_claim_on",
+    "reply_by",
+    "reply",
+    "notice_of_intention_on",
+    "claim_after",
+    "claim_id",
+    "claim_referred_on",
+    "hbop_classification",
+    "hbop_decided_on",
     "held",
     "held_since",
     "vulnerable",
@@ -212,6 +242,16 @@ def new_case(
         referral_due_on=None,
         referred_on=None,
         agent=None,
+        fell_due_on=None,
+        letter_before_claim_on=None,
+        reply_by=None,
+        reply=None,
+        notice_of_intention_on=None,
+        claim_after=None,
+        claim_id=None,
+        claim_referred_on=None,
+        hbop_classification=None,
+        hbop_decided_on=None,
         held=False,
         held_since=None,
         vulnerable=False,
@@ -279,12 +319,14 @@ class CaseRepository(Protocol):
         referral_ids: Iterable[str] = (),
         parties: Iterable[str] = (),
         accounts: Iterable[str] = (),
+        claim_ids: Iterable[str] = (),
     ) -> None:
         """Hold every case these name, in a few queries (a batch's prefetch)."""
 
     async def for_debt(self, debt_id: str) -> CaseRecord | None: ...
     async def for_summons(self, summons_id: str) -> CaseRecord | None: ...
     async def for_referral(self, referral_id: str) -> CaseRecord | None: ...
+    async def for_claim(self, claim_id: str) -> CaseRecord | None: ...
     async def of_party(self, party_id: str) -> list[CaseRecord]: ...
     async def of_account(self, account_ref: str) -> list[CaseRecord]: ...
 
@@ -294,6 +336,9 @@ class CaseRepository(Protocol):
 
     async def needing_attention(self) -> list[CaseRecord]:
         """Cases that could not be moved, longest waiting first (for officers and ops)."""
+
+    async def at_stage(self, stage: str) -> list[CaseRecord]:
+        """Every case at one stage, by case id (officers' lists: not recoverable, statute-barred)."""
 
     def add(self, case: CaseRecord) -> None: ...
 
@@ -356,6 +401,7 @@ class SqlCaseRepository:
             "referral_id": set(),
             "party_id": set(),
             "account_ref": set(),
+            "claim_id": set(),
         }
 
     async def load(
@@ -366,6 +412,7 @@ class SqlCaseRepository:
         referral_ids: Iterable[str] = (),
         parties: Iterable[str] = (),
         accounts: Iterable[str] = (),
+        claim_ids: Iterable[str] = (),
     ) -> None:
         records = self.records
         wanted = [d for d in set(debt_ids) if not records.knows(d)]
@@ -375,6 +422,7 @@ class SqlCaseRepository:
             ("referral_id", referral_ids),
             ("party_id", parties),
             ("account_ref", accounts),
+            ("claim_id", claim_ids),
         ):
             asked = self._asked[column]
             new = sorted(set(values) - asked)
@@ -402,6 +450,9 @@ class SqlCaseRepository:
 
     async def for_referral(self, referral_id: str) -> CaseRecord | None:
         return await self._one("referral_id", referral_id)
+
+    async def for_claim(self, claim_id: str) -> CaseRecord | None:
+        return await self._one("claim_id", claim_id)
 
     async def of_party(self, party_id: str) -> list[CaseRecord]:
         if party_id not in self._asked["party_id"]:
@@ -434,11 +485,17 @@ class SqlCaseRepository:
         )
         return self.records.remember(rows)
 
+    async def at_stage(self, stage: str) -> list[CaseRecord]:
+        await self.uow.flush()
+        c = self.records.table.c
+        rows = await self.uow.session.execute(self.records.select().where(c.stage == stage).order_by(c.case_id))
+        return self.records.remember(rows)
+
     def add(self, case: CaseRecord) -> None:
         self.records.add(case)
 
 
-_LOAD_ARGUMENT = {"summons_id": "summons_ids", "referral_id": "referral_ids"}
+_LOAD_ARGUMENT = {"summons_id": "summons_ids", "referral_id": "referral_ids", "claim_id": "claim_ids"}
 
 
 class SqlHoldRepository:
