@@ -45,6 +45,7 @@ from recovery_payments.models import Debt, Receipt
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
 from recovery_shared.contracts import event_types
+from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
@@ -59,7 +60,10 @@ from recovery_shared.contracts.inbound import (
     DisputeRaised,
     HearingAdjourned,
     HearingAdjournedData,
+    LetterBeforeClaimReplied,
+    LetterBeforeClaimRepliedData,
     LiabilityOrderGranted,
+    ReplyKind,
 )
 from recovery_shared.messaging.runtime import ServiceRuntime
 from tests.factories import Record, charge_raised, instalment_missed, payment_received, statutory_schedule
@@ -548,6 +552,36 @@ async def _handled(runtime: ServiceRuntime, event: Envelope) -> bool:
     return len(marks) == 1
 
 
+async def _case_awaiting_a_reply(runtime: ServiceRuntime) -> dict[str, Any]:
+    """A Temporary Accommodation invoice unpaid after its reminder: a letter before claim is out."""
+    account, debt = "9301", "TA-9301-2026"
+    bill = charge_raised(account, debt_type=DebtType.TEMPORARY_ACCOMMODATION, amount_pence=42000)
+    missed = instalment_missed(account, debt_id=debt, due_date=date(2026, 3, 24), detected_on=date(2026, 3, 25))
+    await _handle_cleanly(runtime, [_keyed(topics.BILLING_CHARGES, bill), _keyed(topics.ARRANGEMENT_EVENTS, missed)])
+    await _days(runtime, date(2026, 3, 25), date(2026, 4, 10))
+    [letter] = [n for n in await _outbox_data(runtime, "notice.requested") if n["notice_type"] == "letter_before_claim"]
+    return {"account": account, "debt": debt, "letter_on": letter["issued_on"]}
+
+
+def _reply(n: int, state: dict[str, Any]) -> tuple[list[Record], Envelope]:
+    replies = list(ReplyKind)
+    return [], LetterBeforeClaimReplied(
+        key=state["account"],
+        data=LetterBeforeClaimRepliedData(
+            account_ref=state["account"],
+            debt_id=state["debt"],
+            replied_on=date.fromisoformat(state["letter_on"]) + timedelta(days=3),
+            reply=replies[n % len(replies)],
+        ),
+    )
+
+
+async def _reply_held_the_case(runtime: ServiceRuntime, event: Envelope) -> bool:
+    case = await _case_of(runtime, "TA-9301-2026")
+    held: bool = (case.stage, case.reply) == ("reply_received", event.data.reply.value)
+    return held
+
+
 def _next_day(n: int, state: dict[str, Any]) -> tuple[list[Record], Envelope]:
     return [], DayStarted(data=DayStartedData(business_date=date(2026, 4, 1) + timedelta(days=n)))
 
@@ -587,6 +621,9 @@ TARGETS = {
         lambda runtime: _prepare_bill(runtime),
         _dispute,
         _handled,
+    ),
+    topics.DEBTOR_REPLIES: Target(
+        topics.DEBTOR_REPLIES, _enforcement, _case_awaiting_a_reply, _reply, _reply_held_the_case
     ),
     topics.CLOCK_DAYS: Target(topics.CLOCK_DAYS, _enforcement, _nothing, _next_day, _business_date_moved),
 }
