@@ -3,7 +3,8 @@
 Wording (from each notice type's template): CT reg 23 reminders, reg 33/34(1)
 final notice, reg 34/35 and 35(2A) summons (SI 1992/613) [S1][S5][S6][S7]; NNDR
 reg 8 further notice (SI 1989/1058) [S24]; compliance fee, Taking Control of Goods
-(Fees) Regs 2014 Sch [S29]; Pre-Action Protocol for Debt Claims [S45]. The
+(Fees) Regs 2014 Sch [S29]; Pre-Action Protocol for Debt Claims [S45]; HB
+overpayment decision, SI 2006/213 reg 90 and Sch 9 para 15 [S39]. The
 requests below carry the amounts and dates enforcement sends for each notice type.
 ISSUED is Saturday 2 May 2026; under the default council's rule (second-class
 post, two business days) the notices are served on Wednesday 6 May, Monday 4 May
@@ -92,7 +93,33 @@ ENFORCEMENT_SHAPES: dict[NoticeType, tuple[dict[str, int], dict[str, date], dict
         {"debt_type": "CT", "financial_year": "2026/27"},
     ),
     NoticeType.INVOICE: ({"amount": 45000}, {"due_date": date(2026, 6, 1)}, {"debt_type": "SUNDRY"}),
+    NoticeType.INVOICE_REMINDER: (
+        {"balance": 45000},
+        {"invoice_due": date(2026, 4, 20), "pay_by": date(2026, 5, 12)},
+        {"debt_type": "SUNDRY"},
+    ),
     NoticeType.LETTER_BEFORE_CLAIM: ({"balance": 45000}, {}, {"debt_type": "TA"}),
+    NoticeType.NOTICE_OF_INTENTION: (
+        {"balance": 45000},
+        {"letter_before_claim_on": date(2026, 3, 30), "claim_after": date(2026, 5, 20)},  # 14 days from service
+        {"debt_type": "TA"},
+    ),
+    NoticeType.HBOP_DECISION: (
+        {"overpaid": 123456},
+        {
+            "period_start": date(2025, 10, 6),
+            "period_end": date(2026, 3, 29),
+            "decided_on": date(2026, 4, 30),
+            "reconsider_by": date(2026, 6, 6),  # one month from service on 6 May
+        },
+        {
+            "debt_type": "HBOP",
+            "classification": "claimant_error",
+            "reason": "Your earnings went up from 6 October 2025 and we were told on 30 March 2026.",
+            "calculation": "Housing Benefit paid £95.12 a week for 25 weeks; you were entitled to £45.74 a week.",
+            "liable_role": "claimant",
+        },
+    ),
 }
 
 # The figures each notice must carry, as printed.
@@ -104,7 +131,10 @@ FIGURES: dict[NoticeType, list[str]] = {
     NoticeType.NNDR_FURTHER_NOTICE: ["£2,500.00", "£22,500.00", "8 May 2026"],
     NoticeType.AGENT_REFERRAL_LETTER: ["£1,280.00", "£75.00", "14 April 2026"],
     NoticeType.INVOICE: ["£450.00", "1 June 2026"],
+    NoticeType.INVOICE_REMINDER: ["£450.00", "12 May 2026", "20 April 2026"],
     NoticeType.LETTER_BEFORE_CLAIM: ["£450.00", "5 June 2026"],  # 30 days from service to reply
+    NoticeType.NOTICE_OF_INTENTION: ["£450.00", "20 May 2026", "30 March 2026"],  # 14 days from service
+    NoticeType.HBOP_DECISION: ["£1,234.56", "6 October 2025", "29 March 2026", "6 June 2026"],
 }
 
 # The regulations each notice names in its words.
@@ -119,7 +149,10 @@ CITES: dict[NoticeType, list[str]] = {
         "regulation 6 of the Taking Control of Goods Regulations 2013",
     ],
     NoticeType.INVOICE: [],
+    NoticeType.INVOICE_REMINDER: [],
     NoticeType.LETTER_BEFORE_CLAIM: ["Pre-Action Protocol for Debt Claims", "30 days"],
+    NoticeType.NOTICE_OF_INTENTION: ["Pre-Action Protocol for Debt Claims"],
+    NoticeType.HBOP_DECISION: ["within 1 month"],
 }
 
 
@@ -273,6 +306,35 @@ def test_business_rates_and_other_debts_do_not_cite_council_tax_regulations() ->
             "cannot rely on a liability order of 2026-06-01",
         ),
         (request(NoticeType.INVOICE, amounts={}), "an invoice needs amounts['amount']"),
+        (request(NoticeType.INVOICE_REMINDER, amounts={}), "an invoice reminder needs amounts['balance']"),
+        (request(NoticeType.NOTICE_OF_INTENTION, dates={}), "a notice of intention needs dates['claim_after']"),
+        (
+            # Served 6 May: a claim "after" the served day gives no notice at all.
+            request(NoticeType.NOTICE_OF_INTENTION, dates={"claim_after": date(2026, 5, 6)}),
+            "cannot give 2026-05-06 as the day a claim may follow",
+        ),
+        (request(NoticeType.HBOP_DECISION, amounts={}), "an HB overpayment decision needs amounts['overpaid']"),
+        (request(NoticeType.HBOP_DECISION, dates={"period_end": date(2026, 3, 29)}), "dates['period_start']"),
+        (
+            request(NoticeType.HBOP_DECISION, template_data={"classification": "fraud"}),
+            "needs template_data['reason']",
+        ),
+        (
+            request(NoticeType.HBOP_DECISION, template_data={"classification": "guesswork", "reason": "x"}),
+            "needs a known template_data['classification']",
+        ),
+        (
+            # SI 2001/1002 regs 4 and 18: one month from service on 6 May is 6 June.
+            request(
+                NoticeType.HBOP_DECISION,
+                dates={
+                    "period_start": date(2025, 10, 6),
+                    "period_end": date(2026, 3, 29),
+                    "reconsider_by": date(2026, 6, 5),
+                },
+            ),
+            "must allow until 2026-06-06",
+        ),
         (request(NoticeType.REMINDER, council_name="  "), "must name the council"),
     ],
 )
@@ -288,8 +350,17 @@ def test_a_request_missing_what_its_notice_cannot_do_without_is_refused(data: No
 
 
 # The summons and the agent letter carry the hearing notes and the fee scale: a
-# second page, as councils' own do; every other notice fits on one.
-TWO_PAGES = {NoticeType.SUMMONS, NoticeType.AGENT_REFERRAL_LETTER}
+# second page, as councils' own do; the letter before claim's four Protocol
+# enclosures each start a page of their own; every other notice fits on one.
+PAGES = {
+    NoticeType.SUMMONS: 2,
+    NoticeType.AGENT_REFERRAL_LETTER: 2,
+    NoticeType.LETTER_BEFORE_CLAIM: 5,
+}
+
+
+def pages(notice_type: NoticeType) -> int:
+    return PAGES.get(notice_type, 1)
 
 
 @pytest.mark.parametrize("notice_type", list(NoticeType))
@@ -298,7 +369,7 @@ def test_each_notice_renders_to_a_short_pdf(notice_type: NoticeType) -> None:
     pdf = render_pdf(compose_notice(data, COUNCIL), document_id_for(data.request_id))
     assert pdf.startswith(b"%PDF-1.")
     assert pdf.rstrip().endswith(b"%%EOF")
-    assert page_count(pdf) == (2 if notice_type in TWO_PAGES else 1)
+    assert page_count(pdf) == pages(notice_type)
     assert 2_000 < len(pdf) < 20_000
 
 
@@ -393,7 +464,9 @@ def unbroken(length: int, seed: int) -> str:
 
 def at_the_bounds(notice_type: NoticeType, fill: Any) -> NoticeRequestedData:
     """Every text the header prints at its longest: the name, 11 address lines, the
-    council, the references and the court's and agent's names a request may send."""
+    council, the references and the court's and agent's names a request may send;
+    and every free text a notice's body prints (the overpayment's reason and
+    calculation, the agreement and reply address) at its longest too."""
     return request(
         notice_type,
         council_name=fill(MAX_NAME, 1),
@@ -405,6 +478,12 @@ def at_the_bounds(notice_type: NoticeType, fill: Any) -> NoticeRequestedData:
             **ENFORCEMENT_SHAPES[notice_type][2],
             "court": fill(MAX_TEMPLATE_TEXT, 4),
             "agent": fill(MAX_TEMPLATE_TEXT, 5),
+            # The free text the HB overpayment decision and the letter before claim print.
+            "reason": fill(MAX_TEMPLATE_TEXT, 6),
+            "calculation": fill(MAX_TEMPLATE_TEXT, 7),
+            "agreement": fill(MAX_TEMPLATE_TEXT, 8),
+            "reply_address": fill(MAX_TEMPLATE_TEXT, 9),
+            "description": fill(MAX_TEMPLATE_TEXT, 10),
         },
     )
 
@@ -455,7 +534,7 @@ def test_every_notice_renders_at_the_bounds_with_every_address_line_whole(notice
         assert stringWidth(line, "Helvetica", size) <= WINDOW, line
     # The ordinary request of the same type keeps its pages.
     ordinary = request(notice_type)
-    assert page_count(render_pdf(compose_notice(ordinary, COUNCIL), "doc")) == (2 if notice_type in TWO_PAGES else 1)
+    assert page_count(render_pdf(compose_notice(ordinary, COUNCIL), "doc")) == pages(notice_type)
 
 
 @pytest.mark.parametrize("notice_type", list(NoticeType))

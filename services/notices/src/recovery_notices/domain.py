@@ -22,7 +22,13 @@ Sources (../shared/domain.md; the templates cite each paragraph beside its words
   1989 (SI 1989/1058): reg 8 the further notice, reg 12 the summons.
 - Taking Control of Goods Regulations 2013 (SI 2013/1894) regs 6-8 and the Taking
   Control of Goods (Fees) Regulations 2014 (SI 2014/1) Schedule.
-- Pre-Action Protocol for Debt Claims: the letter before claim, 30 days to reply.
+- Pre-Action Protocol for Debt Claims: the letter before claim, 30 days to reply,
+  with its enclosures (statement of account, Information Sheet, Reply Form,
+  Financial Statement), and the notice of intention before a claim is issued.
+- Housing Benefit Regulations 2006 (SI 2006/213) reg 90 and Sch 9 para 15, and the
+  HB (Decisions and Appeals) Regulations 2001 (SI 2001/1002) regs 4 and 18: the
+  overpayment decision notice and its one month to ask for a reconsideration or
+  appeal (``recovery_shared.statute.housing_benefit``).
 
 A request missing something its notice cannot be served without (a summons
 without a hearing date, a reminder without the amount overdue) is refused with
@@ -31,18 +37,22 @@ a reason a person can act on; anything optional that is missing is left out.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from recovery_notices.templating import Block, NoticeTemplates, load_templates, long_date
+from recovery_shared.contracts.common import HbopClassification, LiableRole
+from recovery_shared.contracts.inbound import ReplyKind
 from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
 from recovery_shared.council import CouncilConfig, Remedy, ServiceRule
 from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
 from recovery_shared.statute.business_rates import BUSINESS_RATES
 from recovery_shared.statute.council_tax import COUNCIL_TAX, RecoveryStatute
+from recovery_shared.statute.housing_benefit import RECONSIDERATION_MONTHS, is_recoverable
 from recovery_shared.statute.pre_action import LETTER_OF_CLAIM_REPLY_DAYS
 from recovery_shared.statute.service import served_on
 from recovery_shared.statute.taking_control import NOTICE_OF_ENFORCEMENT_CLEAR_DAYS
@@ -57,6 +67,8 @@ AMOUNT_LABELS: dict[str, str] = {
     "instalment": "Instalment missed",
     "amount": "Amount due",
     "balance": "Balance outstanding",
+    "overpaid": "Housing Benefit overpaid",
+    "weekly_deduction": "Weekly deduction from your Housing Benefit",
     "summons_costs": "Summons costs",
     "liability_order_costs": "Liability order costs",
     "compliance_fee": "Enforcement agent's compliance fee",
@@ -72,6 +84,13 @@ DATE_LABELS: dict[str, str] = {
     "liability_order_date": "Liability order made",
     "referred_on": "Passed to enforcement agent",
     "reply_by": "Reply by",
+    "invoice_due": "Invoice was due",
+    "letter_before_claim_on": "Letter before claim sent",
+    "claim_after": "Claim may be issued after",
+    "period_start": "Overpaid from",
+    "period_end": "Overpaid to",
+    "decided_on": "Decision made",
+    "reconsider_by": "Ask for a reconsideration or appeal by",
 }
 
 DEBT_TYPE_NAMES: dict[str, str] = {
@@ -161,6 +180,10 @@ class NoticeContent:
 # --- reading the request ------------------------------------------------------
 
 
+# Where a notice type's code does not read as words in a refusal ("a hbop decision").
+_KIND_WORDS = {NoticeType.HBOP_DECISION: "HB overpayment decision"}
+
+
 class _Request:
     """The request's figures, with a refusal that names what is missing."""
 
@@ -168,8 +191,8 @@ class _Request:
         self.data = data
         self.served = served
         self.council = council
-        self.kind = data.notice_type.value.replace("_", " ")
-        self.a_kind = f"{'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind}"
+        self.kind = _KIND_WORDS.get(data.notice_type, data.notice_type.value.replace("_", " "))
+        self.a_kind = f"{'an' if self.kind[0] in 'aeiouH' else 'a'} {self.kind}"
 
     def amount(self, *keys: str) -> int | None:
         return next((self.data.amounts[k] for k in keys if k in self.data.amounts), None)
@@ -210,6 +233,8 @@ class _Request:
         given = self.given("debt_type").upper()
         if given:
             return given
+        if self.data.notice_type == NoticeType.HBOP_DECISION:
+            return "HBOP"
         return "NNDR" if self.data.notice_type == NoticeType.NNDR_FURTHER_NOTICE else "CT"
 
 
@@ -362,6 +387,102 @@ def _letter_before_claim(r: _Request, council: CouncilConfig | None) -> _Facts:
     return facts
 
 
+def _invoice_reminder(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("balance", why="what is owed now, which the reminder asks for")
+    facts = _Facts()
+    if r.day("pay_by") is None:
+        # No regulation sets a sundry, TA or HB overpayment reminder's days [S43b]: it
+        # is given a Council Tax reminder's 7, from the served date, as _reminder does.
+        facts.dates["pay_by"] = COUNCIL_TAX.reminder_pay_by(r.served)
+    return facts
+
+
+def _notice_of_intention(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("balance", why="the amount the claim would be for")
+    # The Protocol's 14 days' notice is enforcement's to count (from the served
+    # date); without the date the notice cannot say when a claim may follow.
+    claim_after = r.require_date("claim_after", why="the day after which a county court claim may be issued")
+    if claim_after <= r.served:
+        raise Refused(
+            f"a notice of intention served on {r.served} cannot give {claim_after} as the day a claim may follow:"
+            f" it must give notice before the claim (Pre-Action Protocol for Debt Claims); request {r.data.request_id}"
+        )
+    return _Facts()
+
+
+def months_after(day: date, months: int) -> date:
+    """The same day ``months`` calendar months later, or that month's last day when it
+    has no such day (31 January + 1 month is 28 or 29 February)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+HBOP_CLASSIFICATION_WORDS: dict[HbopClassification, str] = {
+    HbopClassification.CLAIMANT_ERROR: "a change or fact that was not reported to us, or was reported late or wrongly",
+    HbopClassification.COUNCIL_OFFICIAL_ERROR: "a mistake made by the council",
+    HbopClassification.DWP_ERROR: "a mistake made by the Department for Work and Pensions",
+    HbopClassification.FRAUD: "a deliberate failure to tell us about a change, or false information",
+    HbopClassification.LANDLORD: "a change the landlord knew of and did not report",
+}
+LIABLE_ROLE_WORDS: dict[LiableRole, str] = {
+    LiableRole.CLAIMANT: "you, as the person who claimed the Housing Benefit",
+    LiableRole.PARTNER: "you, as the partner of the person who claimed the Housing Benefit",
+    LiableRole.PAYEE: "you, as the person the Housing Benefit was paid to (the landlord or agent)",
+}
+
+
+def _hbop_decision(r: _Request, council: CouncilConfig | None) -> _Facts:
+    r.require_amount("overpaid", why="the amount of the recoverable overpayment (SI 2006/213 Sch 9 para 15(1)(c))")
+    start = r.require_date("period_start", why="the benefit weeks overpaid (Sch 9 para 15(1)(e))")
+    end = r.require_date("period_end", why="the benefit weeks overpaid (Sch 9 para 15(1)(e))")
+    if end < start:
+        raise Refused(
+            f"an HB overpayment decision's period ends ({end}) before it starts ({start}); request {r.data.request_id}"
+        )
+    reason = r.given("reason")
+    if not reason:
+        raise Refused(
+            f"an HB overpayment decision needs template_data['reason'] (why there is an overpayment,"
+            f" Sch 9 para 15(1)(b)); request {r.data.request_id}"
+        )
+    try:
+        classification = HbopClassification(r.given("classification"))
+        role = LiableRole(r.given("liable_role") or LiableRole.CLAIMANT)
+    except ValueError:
+        raise Refused(
+            f"an HB overpayment decision needs a known template_data['classification']"
+            f" ({', '.join(HbopClassification)}) and liable_role ({', '.join(LiableRole)}); request {r.data.request_id}"
+        ) from None
+    # SI 2001/1002 regs 4 and 18: one calendar month from notification, counted here
+    # from the day the notice is treated as served, so never short.
+    earliest = months_after(r.served, RECONSIDERATION_MONTHS)
+    facts = _Facts()
+    given = r.day("reconsider_by")
+    if given is None:
+        facts.dates["reconsider_by"] = earliest
+    elif given < earliest:
+        raise Refused(
+            f"an HB overpayment decision served on {r.served} must allow until {earliest} to ask for a"
+            f" reconsideration or appeal (one month, SI 2001/1002 regs 4 and 18), not {given};"
+            f" request {r.data.request_id}"
+        )
+    realised = r.data.template_data.get("could_reasonably_have_realised")
+    facts.context["hbop"] = {
+        "classification": classification.value,
+        "cause": HBOP_CLASSIFICATION_WORDS[classification],
+        "reason": reason,
+        "calculation": r.given("calculation"),
+        "liable": LIABLE_ROLE_WORDS[role],
+        "liable_role": role.value,
+        # SI 2006/213 reg 100(2): unrecoverable only if official error no one could
+        # reasonably have realised; a request that does not say is taken as could.
+        "recoverable": is_recoverable(classification, realised is not False),
+        "reconsider_months": RECONSIDERATION_MONTHS,
+    }
+    return facts
+
+
 _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.REMINDER: _reminder,
     NoticeType.SECOND_REMINDER: _reminder,
@@ -370,7 +491,10 @@ _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.NNDR_FURTHER_NOTICE: _nndr_further_notice,
     NoticeType.AGENT_REFERRAL_LETTER: _agent_referral_letter,
     NoticeType.INVOICE: _invoice,
+    NoticeType.INVOICE_REMINDER: _invoice_reminder,
     NoticeType.LETTER_BEFORE_CLAIM: _letter_before_claim,
+    NoticeType.NOTICE_OF_INTENTION: _notice_of_intention,
+    NoticeType.HBOP_DECISION: _hbop_decision,
 }
 
 
@@ -388,6 +512,11 @@ def _date_lines(issued: date, served: date, dates: Mapping[str, date]) -> tuple[
         DateLine("served_on", "Treated as served on", served),
     ]
     return tuple(lines + [DateLine(k, label_for(k, DATE_LABELS), dates[k]) for k in [*known, *others]])
+
+
+# SI 1992/613 reg 2(3): a notice may be addressed to "The Council Tax Payer" when the
+# name cannot be found after reasonable inquiry; the others follow its example.
+_NAMELESS = {"CT": "The Council Tax Payer", "NNDR": "The Ratepayer"}
 
 
 def compose_notice(
@@ -415,9 +544,7 @@ def compose_notice(
 
     debt_code = request.debt_type
     debt_name = DEBT_TYPE_NAMES.get(debt_code, debt_code)
-    # SI 1992/613 reg 2(3): a notice may be addressed to "The Council Tax Payer" when
-    # the name cannot be found after reasonable inquiry.
-    name = data.recipient_name.strip() or ("The Ratepayer" if debt_code == "NNDR" else "The Council Tax Payer")
+    name = data.recipient_name.strip() or _NAMELESS.get(debt_code, "The Account Holder")
     address = tuple(line.strip() for line in data.recipient_address if line.strip())
     amounts = {**data.amounts, **facts.amounts}
     dates = {**data.dates, **facts.dates}
@@ -451,6 +578,9 @@ def compose_notice(
             "reply_days": LETTER_OF_CLAIM_REPLY_DAYS,
         },
         "extra": dict(data.template_data),
+        # The Reply Form's options, one per kind of reply the council records
+        # (debtors.replies.v1), so a new kind without wording stops the template.
+        "reply_kinds": [kind.value for kind in ReplyKind],
         **facts.context,
     }
     blocks = template.render(context)

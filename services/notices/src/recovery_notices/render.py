@@ -25,7 +25,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from recovery_notices.domain import NoticeContent
 from recovery_notices.templating import Block, TableRow
@@ -419,7 +419,14 @@ def _text(markup: str, style: ParagraphStyle, face: Typeface, bullet: str = "") 
     return Paragraph(markup, style, bulletText=bullet or None)
 
 
-_STYLE_FOR = {"title": "title", "heading": "heading", "paragraph": "body", "notice": "notice", "small": "small"}
+_STYLE_FOR = {
+    "title": "title",
+    "heading": "heading",
+    "enclosure": "title",
+    "paragraph": "body",
+    "notice": "notice",
+    "small": "small",
+}
 
 
 def _story(content: NoticeContent, st: _Styles) -> list[Flowable]:
@@ -428,6 +435,8 @@ def _story(content: NoticeContent, st: _Styles) -> list[Flowable]:
     for block in content.blocks:
         if previous == "item" and block.kind != "item":
             story.append(Spacer(1, 1.5 * mm))
+        if block.kind == "enclosure":
+            story.append(PageBreak())
         story.append(_flowable(block, st))
         if block.kind == "table":
             story.append(Spacer(1, 2 * mm))

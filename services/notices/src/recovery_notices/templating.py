@@ -15,7 +15,8 @@ The version goes into ``notice.issued``, so every notice on file can be traced t
 the wording it was sent with: change the wording, change the version.
 
 The body is a small subset of HTML, so a template can be previewed in a browser:
-``<h1>`` (the notice's title, once), ``<h2>`` headings, ``<p>`` paragraphs
+``<h1>`` (the notice's title, once), ``<h2>`` headings (``class="enclosure"``
+for the title of an enclosure, which starts a page of its own), ``<p>`` paragraphs
 (``class="notice"`` for a boxed statement, ``class="small"`` for small print),
 ``<li>`` list items and ``<table>`` rows of ``<td>`` cells (``<tr class="total">``
 for a total). Inside a block, ``<b>``, ``<i>`` and ``<br/>`` work. Values are
@@ -78,7 +79,7 @@ class TemplateProblem(ValueError):
     council's broken template stops the service at start-up, not mid-batch."""
 
 
-BlockKind = Literal["title", "heading", "paragraph", "notice", "small", "item", "table"]
+BlockKind = Literal["title", "heading", "enclosure", "paragraph", "notice", "small", "item", "table"]
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,9 @@ def parse_blocks(markup: str) -> tuple[Block, ...]:
         if tag == "h1":
             blocks.append(Block("title", body))
         elif tag == "h2":
-            blocks.append(Block("heading", body))
+            # An enclosure (the Protocol's Reply Form, say) goes in the same PDF, so it
+            # is printed and posted with the letter, but on its own pages.
+            blocks.append(Block("enclosure" if cls == "enclosure" else "heading", body))
         elif tag == "li":
             blocks.append(Block("item", body))
         elif cls in _PARAGRAPH_KINDS:
