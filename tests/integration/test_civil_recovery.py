@@ -225,3 +225,34 @@ async def test_a_breathing_space_on_the_persons_council_tax_holds_their_sundry_c
     assert _notices(await _outbox(runtime), "letter_before_claim") == []
     assert await _stage(runtime, "SUNDRY-7402-2026") == "invoice_reminder"
     await runtime.db.dispose()
+
+
+async def test_a_debt_six_years_past_its_due_date_is_listed_as_statute_barred_and_never_claimed(
+    database_url: str,
+) -> None:
+    """Limitation Act 1980 s.5: a contract debt is claimed within six years of falling due [S45]."""
+    app, runtime = _app(database_url)
+    bill = charge_raised("7501", debt_type=DebtType.SUNDRY, amount_pence=42000, bill_issued_on=date(2019, 3, 18))
+    missed = instalment_missed(
+        "7501", debt_id="SUNDRY-7501-2026", due_date=date(2019, 4, 1), amount_pence=42000, detected_on=date(2026, 3, 2)
+    )
+    await runtime.handle_records([record(topics.BILLING_CHARGES, bill), record(topics.ARRANGEMENT_EVENTS, missed)])
+    await _days(runtime, date(2026, 3, 2), date(2026, 4, 30))
+    assert _published(await _outbox(runtime), "notice.requested") == []
+    assert _published(await _outbox(runtime), "claim.referred") == []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enforcement") as client:
+        response = await client.get("/officer/cases/statute-barred")
+    assert response.status_code == 200 and "Test Person" not in response.text
+    assert response.json() == {
+        "count": 1,
+        "cases": [
+            {
+                "case_id": "SUNDRY-7501-2026",
+                "account_ref": "7501",
+                "debt_type": "SUNDRY",
+                "balance_pence": 42000,
+                "fell_due_on": "2019-04-01",
+            }
+        ],
+    }
+    await runtime.db.dispose()

@@ -27,6 +27,7 @@ from recovery_shared.contracts.inbound import (
     BreathingSpaceStarted,
     ChargeRaised,
     ChargeRaisedData,
+    CountyAttachmentMade,
     CountyCourtOutcomeData,
     CountyJudgmentEntered,
     CountyWarrantIssued,
@@ -431,6 +432,10 @@ async def test_a_county_judgment_is_recorded_with_its_costs_added_to_the_debt() 
     warrant = judgment.model_copy(update={"dated": judged_on + timedelta(days=30), "costs_pence": 0})
     await handle(uow, CountyWarrantIssued(key="2501", data=warrant))
     assert uow.case(debt).stage == "county_warrant" and len(uow.published(CostsAdded)) == 1
+    attachment = judgment.model_copy(update={"dated": judged_on + timedelta(days=60), "costs_pence": 1000})
+    await handle(uow, CountyAttachmentMade(key="2501", data=attachment))
+    assert uow.case(debt).stage == "county_attachment"
+    assert [(c.data.kind, c.data.amount_pence) for c in uow.published(CostsAdded)][1:] == [("county_attachment", 1000)]
     unknown = judgment.model_copy(update={"claim_id": "CLM-NOPE"})
     with pytest.raises(Refused, match="which no case on account 2501 referred: check the claim id"):
         await handle(uow, CountyJudgmentEntered(key="2501", data=unknown))
