@@ -293,6 +293,22 @@ async def test_an_officer_command_for_a_case_in_the_wrong_stage_is_refused_with_
         await enforcement.supply_documents(uow, "TA-9999")
 
 
+async def test_a_reply_after_the_notice_of_intention_stops_the_claim_and_a_held_case_takes_no_officer_step() -> None:
+    uow = FakeCases()
+    debt, letter_on = await to_letter_before_claim(uow, "2105")
+    await days(uow, letter_on + timedelta(days=1), letter_on + timedelta(days=36))
+    [intention] = notices(uow, NoticeType.NOTICE_OF_INTENTION)
+    # Replying within the 14 days' notice (Protocol) [S45] holds the claim for an officer.
+    await handle(uow, replied("2105", debt, ReplyKind.OFFERS_TO_PAY, intention.data.issued_on + timedelta(days=4)))
+    await days(uow, letter_on + timedelta(days=37), letter_on + timedelta(days=90))
+    assert uow.published(ClaimReferred) == [] and uow.case(debt).stage == "reply_received"
+    # A breathing space (SI 2020/1311) [S47]: no step, the officer's included, until it ends.
+    await handle(uow, circumstance(BreathingSpaceStarted, "2105", "P-2105", letter_on + timedelta(days=91)))
+    with pytest.raises(Refused, match=r"is held since .*: no step is taken while a hold stands"):
+        await Enforcement(COUNCIL).continue_to_claim(uow, debt)
+    assert notices(uow, NoticeType.NOTICE_OF_INTENTION) == [intention]
+
+
 async def test_a_reply_for_a_debt_with_no_letter_before_claim_is_refused_saying_what_to_check() -> None:
     uow = FakeCases()
     await handle(uow, civil_bill("2104"))
