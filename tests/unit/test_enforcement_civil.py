@@ -387,11 +387,13 @@ async def test_a_recoverable_overpayment_requests_its_decision_notice_at_once() 
         "decided_on": decision.decided_on,
         "reconsider_by": reconsider_by,
     }
-    assert {k: notice.data.template_data[k] for k in ("classification", "reason", "calculation", "liable_role")} == {
+    fields = ("classification", "reason", "calculation", "liable_role", "could_reasonably_have_realised")
+    assert {k: notice.data.template_data[k] for k in fields} == {
         "classification": "claimant_error",
         "reason": decision.reason,
         "calculation": decision.calculation,
         "liable_role": "claimant",
+        "could_reasonably_have_realised": True,
     }
     assert "hbop_notified_late" not in uow.steps("HBOP-2302")
     assert uow.case("HBOP-2302").is_open

@@ -169,7 +169,7 @@ class NoticeToRequest:
     amounts: Mapping[str, int]
     dates: Mapping[str, date]
     agent: str | None = None
-    template_data: Mapping[str, str] = field(default_factory=dict)
+    template_data: Mapping[str, str | bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -816,6 +816,7 @@ def on_overpayment_decided(case: Case, rules: CivilRules, overpayment: Overpayme
                 "reason": overpayment.reason,
                 "calculation": overpayment.calculation,
                 "liable_role": overpayment.liable_role,
+                "could_reasonably_have_realised": overpayment.could_reasonably_have_realised,
             },
         )
     )
