@@ -20,6 +20,7 @@ import pytest
 
 from recovery_enforcement import domain
 from recovery_enforcement.handlers import Enforcement
+from recovery_notices.domain import compose_notice
 from recovery_shared.contracts.common import DebtType, HbopClassification, LiableParty, OverpaymentDecision
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
@@ -484,3 +485,25 @@ def test_a_debt_type_the_council_configured_no_ladder_for_is_refused_saying_what
     council = COUNCIL.model_copy(update={"civil_ladders": {}})
     with pytest.raises(Refused, match=r"add \[civil_ladders.TA\] to the council's TOML"):
         domain.rules_for(council, DebtType.TEMPORARY_ACCOMMODATION)
+
+
+# --- the notice interface -----------------------------------------------------------------
+
+
+async def test_every_civil_notice_enforcement_requests_is_one_notices_can_compose() -> None:
+    """The interface between the two services: each request carries what its notice needs
+    (the Protocol's dates [S45], the overpayment decision's items, SI 2006/213 Sch 9 [S36b])."""
+    uow = FakeCases()
+    await handle(uow, civil_bill("2601", DebtType.HB_OVERPAYMENT))
+    await handle(uow, invoice_missed("2601", "HBOP-2601"))
+    await days(uow, INVOICE_DUE + timedelta(days=1), INVOICE_DUE + timedelta(days=90))
+    requested = uow.published(NoticeRequested)
+    kinds = [n.data.notice_type for n in requested]
+    assert kinds == [
+        NoticeType.HBOP_DECISION,
+        NoticeType.INVOICE_REMINDER,
+        NoticeType.LETTER_BEFORE_CLAIM,
+        NoticeType.NOTICE_OF_INTENTION,
+    ]
+    for notice in requested:
+        compose_notice(notice.data, COUNCIL)  # refuses a request lacking what its notice must say
