@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from recovery_shared.contracts.common import DebtType, Instalment, LiableParty
+from recovery_shared.contracts.common import (
+    DebtType,
+    HbopClassification,
+    Instalment,
+    LiableParty,
+    OverpaymentDecision,
+)
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     ChargeRaised,
@@ -136,4 +142,22 @@ def instalment_missed(
             misses_this_year=1,
             detected_on=detected_on,
         ),
+    )
+
+
+def overpayment_decision(
+    classification: HbopClassification = HbopClassification.CLAIMANT_ERROR,
+    *,
+    decided_on: date = date(2026, 5, 1),
+    could_reasonably_have_realised: bool = True,
+) -> OverpaymentDecision:
+    """A Housing Benefit overpayment decision as the benefits system sends it."""
+    return OverpaymentDecision(
+        classification=classification,
+        period_start=date(2026, 1, 5),
+        period_end=date(2026, 3, 29),
+        reason="Earnings from a new job were not reported",
+        calculation="12 weeks at £33.33 a week more than was due",
+        decided_on=decided_on,
+        could_reasonably_have_realised=could_reasonably_have_realised,
     )

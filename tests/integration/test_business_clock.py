@@ -25,7 +25,7 @@ from recovery_enforcement.app import build_runtime as enforcement_runtime
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_shared import topics
 from recovery_shared.clock import dates_to_run
-from recovery_shared.contracts.common import DebtType, HbopClassification, LiableParty
+from recovery_shared.contracts.common import DebtType, LiableParty
 from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData, DayStarted, DayStartedData
 from recovery_shared.contracts.internal import (
     AllocationPart,
@@ -36,7 +36,7 @@ from recovery_shared.contracts.internal import (
 from recovery_shared.council import DEFAULT_PATH, CouncilConfig, load_council_config
 from recovery_shared.messaging.runtime import ServiceRuntime
 from recovery_shared.refusal import Refused
-from tests.factories import charge_raised, instalment_missed, record, statutory_schedule
+from tests.factories import charge_raised, instalment_missed, overpayment_decision, record, statutory_schedule
 
 CENTURIES_AHEAD = date(2526, 5, 2)
 
@@ -167,7 +167,7 @@ def _hb_overpayment(account: str, issued_on: date) -> ChargeRaised:
             amount_pence=40000,
             bill_issued_on=issued_on,
             liable_party=LiableParty(party_id=f"P-{account}", name="Test Person"),
-            hbop_classification=HbopClassification.CLAIMANT_ERROR,
+            overpayment=overpayment_decision(decided_on=issued_on),
         ),
     )
 

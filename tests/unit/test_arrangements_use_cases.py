@@ -42,7 +42,7 @@ from recovery_shared.contracts.internal import (
 )
 from recovery_shared.council import load_council_config
 from recovery_shared.refusal import Refused
-from tests.factories import charge_raised
+from tests.factories import charge_raised, overpayment_decision
 from tests.unit.fakes.arrangements import FakePlans
 
 ACCOUNT = "7001"
@@ -165,7 +165,10 @@ async def test_an_hb_overpayment_is_one_payment_on_the_councils_invoice_terms() 
     """HBOP: an invoice, 14 days in the default council configuration (domain §4 [S43b])."""
     uow = FakePlans()
     bill = charge_raised(ACCOUNT, debt_type=DebtType.SUNDRY, amount_pence=25000, bill_issued_on=date(2026, 6, 3))
-    data = bill.data.model_dump() | {"debt_type": DebtType.HB_OVERPAYMENT, "hbop_classification": "claimant_error"}
+    data = bill.data.model_dump() | {
+        "debt_type": DebtType.HB_OVERPAYMENT,
+        "overpayment": overpayment_decision().model_dump(),
+    }
     await handle(uow, bill.model_copy(update={"data": ChargeRaisedData.model_validate(data)}))
     [made] = uow.published(ArrangementMade)
     assert [(i.due_date, i.amount_pence) for i in made.data.instalments] == [(date(2026, 6, 17), 25000)]

@@ -47,6 +47,8 @@ from recovery_shared.contracts.common import (
     HbopClassification,
     Instalment,
     LiableParty,
+    LiableRole,
+    OverpaymentDecision,
 )
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
@@ -61,6 +63,10 @@ from recovery_shared.contracts.inbound import (
     ChargeRaised,
     ChargeRaisedData,
     CircumstanceData,
+    CountyAttachmentMade,
+    CountyCourtOutcomeData,
+    CountyJudgmentEntered,
+    CountyWarrantIssued,
     CourtOutcomeData,
     DayStarted,
     DayStartedData,
@@ -72,11 +78,14 @@ from recovery_shared.contracts.inbound import (
     HearingAdjourned,
     HearingAdjournedData,
     InsolvencyNotified,
+    LetterBeforeClaimReplied,
+    LetterBeforeClaimRepliedData,
     LiabilityOrderGranted,
     LiabilityOrderWithdrawn,
     PaymentChannel,
     PaymentReceived,
     PaymentReceivedData,
+    ReplyKind,
     VulnerabilityCleared,
     VulnerabilityFlagged,
 )
@@ -97,6 +106,8 @@ from recovery_shared.contracts.internal import (
     CaseRecalledData,
     CaseReferred,
     CaseReferredData,
+    ClaimReferred,
+    ClaimReferredData,
     CostsAdded,
     CostsAddedData,
     HoldApplied,
@@ -175,7 +186,16 @@ SAMPLES: list[Envelope] = [
             ],
             twelve_instalments_requested=True,
             liable_party=LiableParty(party_id="P-1001", name="A Person", address_lines=["1 High St"], postcode="X1"),
-            hbop_classification=HbopClassification.CLAIMANT_ERROR,
+            overpayment=OverpaymentDecision(
+                classification=HbopClassification.COUNCIL_OFFICIAL_ERROR,
+                period_start=date(2026, 1, 5),
+                period_end=date(2026, 3, 29),
+                liable_role=LiableRole.PAYEE,
+                reason="rent changed",
+                calculation="12 weeks at £2.50",
+                decided_on=ON,
+                could_reasonably_have_realised=True,
+            ),
         ),
     ),
     ChargeAdjusted(
@@ -424,6 +444,50 @@ SAMPLES: list[Envelope] = [
             referral_id=f"REF-{DEBT}", case_id=DEBT, account_ref=ACCOUNT, recalled_on=ON, reason="vulnerable"
         ),
     ),
+    *[
+        outcome(
+            key=ACCOUNT,
+            data=CountyCourtOutcomeData(
+                claim_id=f"CLM-{DEBT}",
+                account_ref=ACCOUNT,
+                dated=ON,
+                amount_pence=3000,
+                costs_pence=8000,
+                court_ref="K00AB123",
+                note="",
+            ),
+        )
+        for outcome in (CountyJudgmentEntered, CountyWarrantIssued, CountyAttachmentMade)
+    ],
+    LetterBeforeClaimReplied(
+        key=ACCOUNT,
+        data=LetterBeforeClaimRepliedData(
+            account_ref=ACCOUNT,
+            debt_id=DEBT,
+            replied_on=ON,
+            reply=ReplyKind.OFFERS_TO_PAY,
+            offer_pence=500,
+            note="can pay monthly",
+        ),
+    ),
+    ClaimReferred(
+        key=ACCOUNT,
+        data=ClaimReferredData(
+            claim_id=f"CLM-{DEBT}",
+            case_id=DEBT,
+            account_ref=ACCOUNT,
+            debt_ids=[DEBT],
+            debt_type=DebtType.SUNDRY,
+            referred_on=ON,
+            amount_pence=3000,
+            claimant="A Council",
+            defendant_name="A Person",
+            defendant_address=["1 High St", "X1"],
+            letter_before_claim_on=ON,
+            notice_of_intention_on=ON,
+            particulars="garden waste service 2026/27",
+        ),
+    ),
 ]
 
 ALL_TYPES = [event_type for topic in TOPIC_CONTRACTS for event_type in event_types(topic)]
@@ -434,6 +498,7 @@ INBOUND_TOPICS = [
     topics.COURT_OUTCOMES,
     topics.AGENT_RETURNS,
     topics.DEBTOR_CIRCUMSTANCES,
+    topics.DEBTOR_REPLIES,
     topics.CLOCK_DAYS,
 ]
 

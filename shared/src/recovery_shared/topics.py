@@ -15,6 +15,7 @@ BANKING_DD_REPORTS = "banking.dd-reports.v1"
 COURT_OUTCOMES = "courts.outcomes.v1"
 AGENT_RETURNS = "agents.returns.v1"
 DEBTOR_CIRCUMSTANCES = "debtors.circumstances.v1"
+DEBTOR_REPLIES = "debtors.replies.v1"
 CLOCK_DAYS = "clock.days.v1"
 
 PAYMENT_EVENTS = "payments.events.v1"
@@ -23,6 +24,7 @@ ENFORCEMENT_EVENTS = "enforcement.events.v1"
 NOTICE_REQUESTS = "notices.requests.v1"
 NOTICE_EVENTS = "notices.events.v1"
 AGENT_REFERRALS = "agents.referrals.v1"
+COUNTY_COURT_CLAIMS = "courts.county-claims.v1"
 
 DLQ_SUFFIX = ".dlq"
 
@@ -46,6 +48,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(COURT_OUTCOMES, 3),
     TopicSpec(AGENT_RETURNS, 3),
     TopicSpec(DEBTOR_CIRCUMSTANCES, 3),
+    TopicSpec(DEBTOR_REPLIES, 3),
     TopicSpec(CLOCK_DAYS, 1),
     TopicSpec(PAYMENT_EVENTS, 6),
     TopicSpec(ARRANGEMENT_EVENTS, 6),
@@ -53,6 +56,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(NOTICE_REQUESTS, 6),
     TopicSpec(NOTICE_EVENTS, 6),
     TopicSpec(AGENT_REFERRALS, 3),
+    TopicSpec(COUNTY_COURT_CLAIMS, 3),
 )
 
 

@@ -25,10 +25,12 @@ from recovery_shared.contracts.inbound import (
     CourtOutcomeEvent,
     DirectDebitReportEvent,
     ReceiptEvent,
+    ReplyEvent,
 )
 from recovery_shared.contracts.internal import (
     AgentReferralEvent,
     ArrangementEvent,
+    CountyClaimEvent,
     EnforcementEvent,
     NoticeEvent,
     NoticeRequestEvent,
@@ -43,6 +45,7 @@ TOPIC_CONTRACTS: dict[str, Any] = {
     topics.COURT_OUTCOMES: CourtOutcomeEvent,
     topics.AGENT_RETURNS: AgentReturnEvent,
     topics.DEBTOR_CIRCUMSTANCES: CircumstanceEvent,
+    topics.DEBTOR_REPLIES: ReplyEvent,
     topics.CLOCK_DAYS: ClockEvent,
     topics.PAYMENT_EVENTS: PaymentEvent,
     topics.ARRANGEMENT_EVENTS: ArrangementEvent,
@@ -50,6 +53,7 @@ TOPIC_CONTRACTS: dict[str, Any] = {
     topics.NOTICE_REQUESTS: NoticeRequestEvent,
     topics.NOTICE_EVENTS: NoticeEvent,
     topics.AGENT_REFERRALS: AgentReferralEvent,
+    topics.COUNTY_COURT_CLAIMS: CountyClaimEvent,
 }
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(union) for name, union in TOPIC_CONTRACTS.items()}

@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, model_validator
 
 from recovery_shared.contracts.base import Contract
 
@@ -173,6 +173,43 @@ class HbopClassification(StrEnum):
     DWP_ERROR = "dwp_error"
     FRAUD = "fraud"
     LANDLORD = "landlord"
+
+
+class LiableRole(StrEnum):
+    """Whom an overpayment is recovered from (SI 2006/213 reg 101) [S35][S39]."""
+
+    CLAIMANT = "claimant"
+    PARTNER = "partner"
+    PAYEE = "payee"  # a landlord or appointee the benefit was paid to
+
+
+class OverpaymentDecision(Contract):
+    """The council's Housing Benefit overpayment decision, as its benefits system made
+    it: what the overpayment is, how it arose and whom it is recovered from."""
+
+    classification: HbopClassification
+    period_start: date = Field(description="First day of the overpaid period")
+    period_end: date = Field(description="Last day of the overpaid period")
+    liable_role: LiableRole = LiableRole.CLAIMANT
+    # Bounded as a notice's template text is: both are printed on the decision notice.
+    reason: str = Field(
+        min_length=1, max_length=MAX_TEMPLATE_TEXT, description="Why it was overpaid, in words the notice can print"
+    )
+    calculation: str = Field(
+        default="", max_length=MAX_TEMPLATE_TEXT, description="How the amount was worked out, for the notice"
+    )
+    decided_on: date
+    could_reasonably_have_realised: Flag = Field(
+        default=True,
+        description="Official error only: could the claimant, their representative or the payee reasonably "
+        "have realised they were being overpaid? If not, the overpayment is not recoverable (reg 100(2))",
+    )
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> OverpaymentDecision:
+        if self.period_end < self.period_start:
+            raise ValueError("period_end must not be before period_start")
+        return self
 
 
 class Instalment(Contract):

@@ -23,12 +23,13 @@ from recovery_shared.contracts.common import (
     FinancialYear,
     FirmName,
     Flag,
-    HbopClassification,
     Id,
     Instalments,
     LiableParty,
     NonNegativePence,
+    NonNegativeTotalPence,
     OptionalRef,
+    OverpaymentDecision,
     PositivePence,
     ReceiptPartPence,
     ReceiptPence,
@@ -57,7 +58,9 @@ class ChargeRaisedData(Contract):
         description="Taxpayer asked in writing for 12 instalments (CT reg 21(1A); NNDR 2014/15 on)",
     )
     liable_party: LiableParty
-    hbop_classification: HbopClassification | None = None
+    overpayment: OverpaymentDecision | None = Field(
+        default=None, description="A Housing Benefit overpayment's decision (required for HBOP, only for HBOP)"
+    )
 
     @model_validator(mode="after")
     def _schedule_adds_up(self) -> ChargeRaisedData:
@@ -66,8 +69,8 @@ class ChargeRaisedData(Contract):
                 raise ValueError("instalments, when given, must not be empty")
             if sum(i.amount_pence for i in self.instalments) != self.amount_pence:
                 raise ValueError("instalments must add up to amount_pence")
-        if self.debt_type == DebtType.HB_OVERPAYMENT and self.hbop_classification is None:
-            raise ValueError("an HB overpayment must carry its classification")
+        if (self.debt_type == DebtType.HB_OVERPAYMENT) != (self.overpayment is not None):
+            raise ValueError("an HB overpayment must carry its overpayment decision, and only an HB overpayment may")
         return self
 
 
@@ -178,9 +181,80 @@ class HearingAdjourned(Envelope):
     data: HearingAdjournedData
 
 
+class CountyCourtOutcomeData(Contract):
+    """What the county court did on a claim the council referred (claim.referred on
+    courts.county-claims.v1): recorded on the case as it stands (domain §4, §5)."""
+
+    claim_id: Ref
+    account_ref: AccountRef
+    dated: date
+    amount_pence: NonNegativeTotalPence = Field(default=0, description="Judgment sum, where there is one")
+    costs_pence: CostsPence = Field(default=0, description="Fixed costs the court allowed")
+    court_ref: OptionalRef = Field(default="", description="The court's claim number")
+    note: Text = ""
+
+
+class CountyJudgmentEntered(Envelope):
+    type: Literal["county-judgment.entered"] = "county-judgment.entered"
+    data: CountyCourtOutcomeData
+
+
+class CountyWarrantIssued(Envelope):
+    """A warrant of control on the judgment (county court enforcement)."""
+
+    type: Literal["county-warrant.issued"] = "county-warrant.issued"
+    data: CountyCourtOutcomeData
+
+
+class CountyAttachmentMade(Envelope):
+    """An attachment of earnings order made by the county court on the judgment."""
+
+    type: Literal["county-attachment.made"] = "county-attachment.made"
+    data: CountyCourtOutcomeData
+
+
 CourtOutcomeEvent = Annotated[
-    LiabilityOrderGranted | LiabilityOrderWithdrawn | HearingAdjourned, Field(discriminator="type")
+    LiabilityOrderGranted
+    | LiabilityOrderWithdrawn
+    | HearingAdjourned
+    | CountyJudgmentEntered
+    | CountyWarrantIssued
+    | CountyAttachmentMade,
+    Field(discriminator="type"),
 ]
+
+# --- debtors.replies.v1 -------------------------------------------------------
+
+
+class ReplyKind(StrEnum):
+    """What the debtor says on the Reply Form sent with a letter before claim (Pre-Action
+    Protocol for Debt Claims, Annex 1) [S45]."""
+
+    DISPUTES = "disputes"
+    NEEDS_TIME = "needs_time"
+    OFFERS_TO_PAY = "offers_to_pay"
+    REQUESTS_DOCUMENTS = "requests_documents"
+
+
+class LetterBeforeClaimRepliedData(Contract):
+    account_ref: AccountRef
+    debt_id: Id
+    replied_on: date
+    reply: ReplyKind
+    offer_pence: NonNegativeTotalPence = Field(default=0, description="A repayment the debtor offers, per month")
+    note: Text = ""
+
+
+class LetterBeforeClaimReplied(Envelope):
+    """The debtor's reply to a letter before claim, from the council's post room or
+    customer portal: it holds the case for an officer (the Protocol's 30 days restart
+    where documents were asked for)."""
+
+    type: Literal["letter-before-claim.replied"] = "letter-before-claim.replied"
+    data: LetterBeforeClaimRepliedData
+
+
+ReplyEvent = Annotated[LetterBeforeClaimReplied, Field(discriminator="type")]
 
 # --- agents.returns.v1 --------------------------------------------------------
 

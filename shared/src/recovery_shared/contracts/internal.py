@@ -312,7 +312,10 @@ class NoticeType(StrEnum):
     NNDR_FURTHER_NOTICE = "nndr_further_notice"
     AGENT_REFERRAL_LETTER = "agent_referral_letter"
     INVOICE = "invoice"
+    INVOICE_REMINDER = "invoice_reminder"
     LETTER_BEFORE_CLAIM = "letter_before_claim"
+    NOTICE_OF_INTENTION = "notice_of_intention"
+    HBOP_DECISION = "hbop_decision"
 
 
 EntryName = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]
@@ -419,3 +422,33 @@ class CaseRecalled(Envelope):
 
 
 AgentReferralEvent = Annotated[CaseReferred | CaseRecalled, Field(discriminator="type")]
+
+# --- courts.county-claims.v1 --------------------------------------------------
+
+
+class ClaimReferredData(Contract):
+    """A debt claim for the county court (HBOP, TA, sundry debt), for the council's legal
+    team or its claims service to issue: everything the claim form's particulars need,
+    and the Pre-Action Protocol steps taken before it [S44][S45]."""
+
+    claim_id: Ref
+    case_id: Ref
+    account_ref: AccountRef
+    debt_ids: DebtIds
+    debt_type: DebtType
+    referred_on: date
+    amount_pence: TotalPence = Field(description="The sum claimed: what is still owed")
+    claimant: Name = Field(description="The council")
+    defendant_name: Name = Field(default="", description="Personal data")
+    defendant_address: AddressBlock = Field(default_factory=list, description="Personal data")
+    letter_before_claim_on: date
+    notice_of_intention_on: date
+    particulars: Text = Field(description="What the debt is for and when it fell due")
+
+
+class ClaimReferred(Envelope):
+    type: Literal["claim.referred"] = "claim.referred"
+    data: ClaimReferredData
+
+
+CountyClaimEvent = Annotated[ClaimReferred, Field(discriminator="type")]
