@@ -1,11 +1,12 @@
 """The main job: a generated council run through the four services for a few months.
 
-    ./recovery.sh run [--ct 3000] [--nndr 300] [--until 2026-07-31] [--database sqlite|postgresql]
+    ./recovery.sh run [--ct 3000] [--nndr 300] [--civil 150] [--until 2026-07-31] [--database sqlite|postgresql]
 
 Starts the services as separate processes, loads the council through the
 inbound topics, drives business days through clock.days.v1 (playing the
-magistrates' court and the enforcement agents from what the services publish),
-then prints a report and checks the ledger to the penny.
+magistrates' court and the enforcement agents from what the services publish, and
+one debtor answering a letter before claim), then prints a report and checks the
+ledger to the penny.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from demo.council import DUE_DATES, generate
+from demo.council import CIVIL_TYPES, DUE_DATES, Account, generate, reply_asking_for_time
 from recovery_shared import topics
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
@@ -46,7 +47,9 @@ WATCHED = [
     topics.NOTICE_REQUESTS,
     topics.NOTICE_EVENTS,
     topics.AGENT_REFERRALS,
+    topics.COUNTY_COURT_CLAIMS,
 ]
+CIVIL_NOTICES = ["invoice_reminder", "letter_before_claim", "notice_of_intention"]
 
 
 def say(message: str) -> None:
@@ -54,16 +57,69 @@ def say(message: str) -> None:
     sys.stdout.flush()
 
 
-class Watcher:
-    """Reads what the services publish, for the court, the agents and the report."""
+class CivilDebts:
+    """What happened to the sundry ledger's invoices, per debt type, as the services published it."""
 
-    def __init__(self, bootstrap: str, run: str) -> None:
+    def __init__(self, accounts: list[Account]) -> None:
+        self.debt_type = {a.ref: a.debt_type.value for a in accounts}
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.pence: Counter[tuple[str, str]] = Counter()
+        self.last_balance: dict[str, dict[str, Any]] = {}
+        self.letters_before_claim: set[str] = set()
+        self.steps: dict[str, Counter[str]] = {}
+
+    def record(self, account: str, kind: str, data: dict[str, Any]) -> None:
+        debt_type = self.debt_type[account]
+        self.counts[debt_type, kind] += 1
+        self.steps.setdefault(account, Counter())[kind] += 1
+        if kind == "arrangement.made":
+            self.pence[debt_type, kind] += sum(i["amount_pence"] for i in data["instalments"])
+        elif kind == "claim.referred":
+            self.pence[debt_type, kind] += data["amount_pence"]
+        elif kind == "balance.changed":
+            self.last_balance[account] = data
+        elif kind == "notice.requested:letter_before_claim":
+            self.letters_before_claim.add(account)
+
+    def by_type(self, not_recoverable: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+        for debt_type in (t.value for t in CIVIL_TYPES):
+            balances = [b for a, b in self.last_balance.items() if self.debt_type[a] == debt_type]
+            paid = [b for b in balances if b["paid_pence"] > 0 and b["balance_pence"] <= 0]
+            part = [b for b in balances if b["paid_pence"] > 0 and b["balance_pence"] > 0]
+            written_off = [o for o in not_recoverable if self.debt_type.get(o["account_ref"]) == debt_type]
+            rows[debt_type] = {
+                "accounts": sum(1 for t in self.debt_type.values() if t == debt_type),
+                "decision_notices": self.counts[debt_type, "notice.requested:hbop_decision"],
+                "invoiced": self.counts[debt_type, "arrangement.made"],
+                "invoiced_pence": self.pence[debt_type, "arrangement.made"],
+                "paid_in_full": len(paid),
+                "paid_in_full_pence": sum(b["paid_pence"] for b in paid),
+                "part_paid": len(part),
+                "part_paid_pence": sum(b["paid_pence"] for b in part),
+                **{n: self.counts[debt_type, f"notice.requested:{n}"] for n in CIVIL_NOTICES},
+                "claims_referred": self.counts[debt_type, "claim.referred"],
+                "claims_referred_pence": self.pence[debt_type, "claim.referred"],
+                "held_for_an_officer": self.counts[debt_type, "stage:reply_received"],
+                "not_recoverable": len(written_off),
+                "not_recoverable_pence": sum(o["amount_pence"] for o in written_off),
+            }
+        return rows
+
+
+class Watcher:
+    """Reads what the services publish, for the court, the agents, the debtor who replies and the report."""
+
+    def __init__(self, bootstrap: str, run: str, civil: CivilDebts) -> None:
         self.bootstrap = bootstrap
         self.run = run
         self.counts: Counter[str] = Counter()
         self.summonses: list[dict[str, Any]] = []
         self.referrals: list[dict[str, Any]] = []
         self.notice_locations: list[str] = []
+        self.civil = civil
+        self.ledger_accounts: set[str] = set()
+        """Accounts payments has opened a debt or placed money on."""
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self, group: str) -> None:
@@ -105,7 +161,11 @@ class Watcher:
                     self.referrals.append(data)
                 elif kind == "notice.issued":
                     self.notice_locations.append(data["location"])
+                elif kind in ("balance.changed", "payment.allocated"):
+                    self.ledger_accounts.add(r.key.decode())
                 self.counts[kind] += 1
+                if r.key.decode() in self.civil.debt_type:
+                    self.civil.record(r.key.decode(), kind, data)
 
     async def stop(self) -> None:
         if self._consumer is not None:
@@ -119,11 +179,13 @@ async def main(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     until = date.fromisoformat(args.until)
     started = time.monotonic()
-    council = generate(run, args.ct, args.nndr, until)
-    # Prompt payers pay April's instalment a few days early, so the clock starts with the first receipt.
+    council = generate(run, args.ct, args.nndr, until, args.civil)
+    # Prompt payers pay April's instalment, and the sundry ledger's invoices, a few days
+    # early, so the clock starts with the first receipt.
     first_day = min([FIRST_INSTALMENT, *council.receipts_by_day])
     say(
-        f"demo run {run}: {args.ct} Council Tax and {args.nndr} Business Rates accounts, "
+        f"demo run {run}: {args.ct} Council Tax, {args.nndr} Business Rates and {args.civil} HBOP, TA and "
+        "sundry accounts, "
         f"business days {first_day} to {until}, {args.database} databases, files under {workdir}"
     )
     groups = {name: f"recovery-{name}-{run}" for name in process_map()}
@@ -135,7 +197,8 @@ async def main(args: argparse.Namespace) -> int:
         if args.database == "postgresql":
             extra[f"{name.upper()}_DATABASE_URL"] = await fresh_postgres_database(f"{name}_{run.lower()}")
         procs[name] = ServiceProcess(name, workdir, bootstrap, group_id=groups[name], extra_env=extra).start()
-    watcher = Watcher(bootstrap, run)
+    watcher = Watcher(bootstrap, run, CivilDebts(council.civil))
+    replying = {a.ref: a for a in council.civil if a.ref in council.replying}
     probe = LagProbe(bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
     try:
@@ -156,6 +219,11 @@ async def main(args: argparse.Namespace) -> int:
         seen_summons = seen_referrals = 0
         while day <= until:
             await send(producer, topics.CLOCK_DAYS, [DayStarted(data=DayStartedData(business_date=day))])
+            # The Reply Form comes back the first business day after the letter, well within its 30 days.
+            answering = [a for ref, a in replying.items() if ref in watcher.civil.letters_before_claim]
+            await send(producer, topics.DEBTOR_REPLIES, [reply_asking_for_time(a, day) for a in answering])
+            for a in answering:
+                del replying[a.ref]
             await send(producer, topics.DEBTOR_CIRCUMSTANCES, council.circumstances_by_day.get(day, []))
             await send(producer, topics.PAYMENT_RECEIPTS, list(council.receipts_by_day.get(day, [])))
             await send(
@@ -203,15 +271,30 @@ async def main(args: argparse.Namespace) -> int:
                     f"{day}  {time.monotonic() - started:6.1f}s  allocated {c['payment.allocated']:6d}  "
                     f"missed {c['instalment.missed']:5d}  reminders {c['notice.requested:reminder']:4d}/"
                     f"{c['notice.requested:second_reminder']:4d}  summonses {c['summons.listed']:4d}  "
-                    f"orders {c['liability-order.recorded']:4d}  referrals {c['case.referred']:4d}"
+                    f"orders {c['liability-order.recorded']:4d}  referrals {c['case.referred']:4d}  "
+                    f"county claims {c['claim.referred']:3d}"
                 )
             day += timedelta(days=1)
 
         await watcher.drain()
         ledger = await ledger_report(procs["payments"])
+        not_recoverable = await officer_list(procs["enforcement"], "/officer/overpayments/not-recoverable")
+        civil = watcher.civil.by_type(not_recoverable["overpayments"])
         checks = ledger_checks(council, ledger)
-        report(council, watcher, ledger, checks, workdir, time.monotonic() - started)
-        summary = {"run": run, "counts": dict(watcher.counts), "ledger": ledger, "checks": checks}
+        # An overpayment the law leaves with the claimant must never reach the ledger.
+        checks["no_debt_for_a_not_recoverable_overpayment"] = not (
+            {a.ref for a in council.civil if a.not_recoverable} & watcher.ledger_accounts
+        )
+        report(council, watcher, ledger, civil, checks, workdir, time.monotonic() - started)
+        summary = {
+            "run": run,
+            "counts": dict(watcher.counts),
+            "civil": civil,
+            "replied": [dict(watcher.civil.steps.get(ref, {})) for ref in sorted(council.replying)],
+            "not_recoverable": not_recoverable,
+            "ledger": ledger,
+            "checks": checks,
+        }
         (workdir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         return 0 if all(checks.values()) else 1
     finally:
@@ -247,6 +330,16 @@ async def ledger_report(payments: ServiceProcess) -> dict[str, Any]:
         return result
 
 
+async def officer_list(service: ServiceProcess, route: str) -> dict[str, Any]:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{service.port}{route}", timeout=30)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
 def ledger_checks(council: Any, ledger: dict[str, Any]) -> dict[str, bool]:
     """Checked against what the channels sent, not only the ledger's own sums: each
     receipt counted once however many copies were delivered, and in any order."""
@@ -260,7 +353,13 @@ def ledger_checks(council: Any, ledger: dict[str, Any]) -> dict[str, bool]:
 
 
 def report(
-    council: Any, watcher: Watcher, ledger: dict[str, Any], checks: dict[str, bool], workdir: Path, elapsed: float
+    council: Any,
+    watcher: Watcher,
+    ledger: dict[str, Any],
+    civil: dict[str, dict[str, Any]],
+    checks: dict[str, bool],
+    workdir: Path,
+    elapsed: float,
 ) -> None:
     c = watcher.counts
     sent_receipts = sum(len(v) for v in council.receipts_by_day.values())
@@ -288,12 +387,15 @@ def report(
         f"notices rendered         {c['notice.issued']:8d}   under {', '.join(folders) or workdir}",
         f"notices failed           {c['notice.failed']:8d}",
         "",
+        *civil_rows(civil),
+        "",
         f"ledger: received {pounds(ledger['received_pence'])} = allocated {pounds(ledger['allocated_to_debts_pence'])}"
         f" + credit {pounds(ledger['held_as_credit_pence'])} + suspense {pounds(ledger['suspended_pence'])}"
         f" + reversed {pounds(ledger['reversed_pence'])}; receipts out of balance: {ledger['receipts_out_of_balance']}",
         "ledger check: "
         + (
-            "PASSED - every receipt recorded once and every penny placed exactly once"
+            "PASSED - every receipt recorded once, every penny placed exactly once, and no debt opened for an"
+            " overpayment that is not recoverable"
             if all(checks.values())
             else "FAILED: " + ", ".join(k for k, ok in checks.items() if not ok)
         ),
@@ -302,10 +404,37 @@ def report(
     say("\n".join(lines))
 
 
+def civil_rows(civil: dict[str, dict[str, Any]]) -> list[str]:
+    """HBOP, TA and sundry debt side by side: how many, and the money, at each step of the civil ladder."""
+    types = list(civil)
+
+    def row(label: str, count: str, pence: str | None = None) -> str:
+        cells = [
+            f"{civil[t][count]:6d} {pounds(civil[t][pence]) if pence else '':>12}".rstrip().ljust(20) for t in types
+        ]
+        return f"  {label:<24}" + "".join(cells).rstrip()
+
+    return [
+        "civil recovery           " + "".join(f"{t:<20}" for t in types).rstrip(),
+        row("accounts", "accounts"),
+        row("decision notices", "decision_notices"),
+        row("invoiced", "invoiced", "invoiced_pence"),
+        row("paid in full", "paid_in_full", "paid_in_full_pence"),
+        row("part paid", "part_paid", "part_paid_pence"),
+        row("invoice reminders", "invoice_reminder"),
+        row("letters before claim", "letter_before_claim"),
+        row("notices of intention", "notice_of_intention"),
+        row("claims referred", "claims_referred", "claims_referred_pence"),
+        row("held for an officer", "held_for_an_officer"),
+        row("not recoverable", "not_recoverable", "not_recoverable_pence"),
+    ]
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="./recovery.sh run", description=__doc__)
     parser.add_argument("--ct", type=int, default=3000, help="Council Tax accounts")
     parser.add_argument("--nndr", type=int, default=300, help="Business Rates accounts")
+    parser.add_argument("--civil", type=int, default=150, help="HBOP, TA and sundry accounts, a third of each")
     parser.add_argument("--until", default="2026-07-31", help="last business date to run")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--workdir", default="var/demo")

@@ -1,5 +1,6 @@
 """The main job on a small council: the four services as separate processes, receipts
-duplicated by the channels and delivered out of order, and a penny-exact ledger at the end."""
+duplicated by the channels and delivered out of order, HBOP, TA and sundry invoices taken
+up the civil ladder to a county court claim, and a penny-exact ledger at the end."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def test_the_main_job_ends_with_a_penny_exact_ledger(kafka_bootstrap: str, tmp_p
             "160",
             "--nndr",
             "20",
+            "--civil",
+            "30",
             "--until",
             "2026-06-10",
             "--workdir",
@@ -45,6 +48,7 @@ def test_the_main_job_ends_with_a_penny_exact_ledger(kafka_bootstrap: str, tmp_p
         "every_receipt_recorded_once": True,
         "received_matches_channels": True,
         "every_penny_placed_once": True,
+        "no_debt_for_a_not_recoverable_overpayment": True,
     }
     report = finished.stdout
     # The generated data really did carry duplicate copies and mistyped references.
@@ -57,3 +61,27 @@ def test_the_main_job_ends_with_a_penny_exact_ledger(kafka_bootstrap: str, tmp_p
         v for k, v in counts.items() if k.startswith("notice.requested:")
     ) - counts.get("notice.failed", 0)
     assert "ledger check: PASSED" in report
+    civil = summary["civil"]
+    hbop, ta, sundry = civil["HBOP"], civil["TA"], civil["SUNDRY"]
+    # Each debt type has debtors who pay on time, part pay, and never pay.
+    for row in civil.values():
+        assert row["invoiced"] > 0 and row["paid_in_full"] > 0 and row["part_paid"] > 0, civil
+        assert row["invoice_reminder"] >= row["letter_before_claim"] >= row["notice_of_intention"] > 0, civil
+        assert row["claims_referred"] > 0 and row["claims_referred_pence"] > 0, civil
+    # The claims are for what is still owed: never more than was invoiced.
+    assert all(row["claims_referred_pence"] < row["invoiced_pence"] for row in civil.values()), civil
+    # One sundry debtor answered the letter before claim, so their case waits for an officer
+    # and gets no notice of intention.
+    assert sundry["held_for_an_officer"] == 1 and ta["held_for_an_officer"] == hbop["held_for_an_officer"] == 0
+    [replied] = summary["replied"]
+    assert replied["notice.requested:letter_before_claim"] == replied["stage:reply_received"] == 1, replied
+    assert "notice.requested:notice_of_intention" not in replied and "claim.referred" not in replied, replied
+    # Official error nobody could have realised (SI 2006/213 reg 100(2)): listed for officers,
+    # never invoiced, never noticed, never on the ledger; every recoverable one was notified.
+    listed = summary["not_recoverable"]
+    assert listed["count"] == hbop["not_recoverable"] > 0
+    assert {o["classification"] for o in listed["overpayments"]} == {"council_official_error"}
+    assert hbop["not_recoverable_pence"] == sum(o["amount_pence"] for o in listed["overpayments"]) > 0
+    assert hbop["invoiced"] == hbop["decision_notices"] == hbop["accounts"] - hbop["not_recoverable"]
+    assert ta["not_recoverable"] == sundry["not_recoverable"] == 0
+    assert "civil recovery" in report and "claims referred" in report and "not recoverable" in report
