@@ -62,6 +62,11 @@ class ServiceSettings(BaseSettings):
     relay_failures_before_unready: int = Field(
         default=5, ge=1, description="Not ready after this many relay rounds in a row have failed"
     )
+    broker_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a starting service waits for the broker to answer before it gives up",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

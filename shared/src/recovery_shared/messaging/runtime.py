@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 import structlog
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaClient, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -513,6 +514,30 @@ def _rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 1)
 
 
+async def wait_for_broker(bootstrap: str, *, timeout_s: float) -> None:
+    """Return once the cluster at ``bootstrap`` answers a metadata request; retry with
+    backoff until ``timeout_s`` has passed, then raise."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    delay = 0.25
+    while True:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await client.bootstrap()
+            if client.cluster.brokers():
+                return
+            problem = "no broker registered yet"
+        except (KafkaError, OSError) as exc:
+            problem = type(exc).__name__
+        finally:
+            await client.close()
+        if loop.time() + delay > deadline:
+            raise RuntimeError(f"the broker at {bootstrap} did not answer within {timeout_s:.0f} s ({problem})")
+        log.warning("waiting for the broker", bootstrap=bootstrap, problem=problem, retry_in_s=delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
 def _payload(types: list[type[Envelope]]) -> Any:
     if len(types) == 1:
         return types[0]
@@ -612,6 +637,9 @@ def _asgi_app(
     async def on_startup() -> None:
         configure_logging(runtime.settings.service_name, runtime.settings.log_level)
         await runtime.start()
+        # The broker is connected after these hooks; one that is away (restarting, a node
+        # being replaced) would fail the start-up for good, so wait for it first.
+        await wait_for_broker(runtime.settings.kafka_bootstrap_servers, timeout_s=runtime.settings.broker_wait_s)
 
     return AsgiFastStream(
         broker,
