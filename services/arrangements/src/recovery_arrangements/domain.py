@@ -25,10 +25,12 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from recovery_shared.contracts.common import DebtType, OverpaymentDecision
+from recovery_shared.contracts.common import DebtType
 from recovery_shared.council import InstalmentChoices
-from recovery_shared.statute import housing_benefit
 from recovery_shared.statute import instalments as statute
+
+# The one rule (SI 2006/213 reg 100), re-exported for the use cases.
+from recovery_shared.statute.housing_benefit import is_owed as is_owed
 from recovery_shared.statute.instalments import Schedule
 
 
@@ -81,16 +83,6 @@ def same_charge(held_amount_pence: int, held_account: str, amount_pence: int, ac
 
 
 # --- opening a schedule -------------------------------------------------------------------
-
-
-def is_owed(overpayment: OverpaymentDecision | None) -> bool:
-    """Whether a bill is money to schedule. Every bill is, except a Housing Benefit
-    overpayment the law leaves with the claimant: an official error nobody could reasonably
-    have realised (SI 2006/213 reg 100(2)) [S36b]. No invoice is sent for that one, so no
-    instalment of it can ever be missed."""
-    if overpayment is None:
-        return True
-    return housing_benefit.is_recoverable(overpayment.classification, overpayment.could_reasonably_have_realised)
 
 
 @dataclass(frozen=True, slots=True)

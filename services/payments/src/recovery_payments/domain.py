@@ -19,12 +19,14 @@ from datetime import date
 from enum import StrEnum
 
 from recovery_shared.clock import financial_year_of
-from recovery_shared.contracts.common import DebtType, OverpaymentDecision
+from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.internal import AllocationRule
 from recovery_shared.council import AllocationOrder, AllocationPolicy
 from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
-from recovery_shared.statute import housing_benefit
+
+# The one rule (SI 2006/213 reg 100), re-exported for the use cases.
+from recovery_shared.statute.housing_benefit import is_owed as is_owed
 
 
 class ReceiptStatus(StrEnum):
@@ -252,16 +254,6 @@ def direct_debit_unpaid_reason(reason_code: str) -> str:
 
 
 # --- debts ----------------------------------------------------------------------
-
-
-def is_owed(overpayment: OverpaymentDecision | None) -> bool:
-    """Whether a bill is money the council may recover, and so a debt on the ledger. Every
-    bill is, except a Housing Benefit overpayment the law leaves with the claimant: an
-    official error nobody could reasonably have realised (SI 2006/213 reg 100(2)) [S36b].
-    The ledger opens nothing for that one, so no receipt can ever be allocated to it."""
-    if overpayment is None:
-        return True
-    return housing_benefit.is_recoverable(overpayment.classification, overpayment.could_reasonably_have_realised)
 
 
 def check_repeated_charge(

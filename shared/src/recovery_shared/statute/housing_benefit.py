@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from recovery_shared.contracts.common import HbopClassification
+from recovery_shared.contracts.common import HbopClassification, OverpaymentDecision
 
 NOTIFY_WITHIN_DAYS = 14
 """Everyone affected by a recoverable overpayment decision is notified within 14 days of
@@ -37,6 +37,15 @@ def is_recoverable(classification: HbopClassification, could_reasonably_have_rea
     if classification in OFFICIAL_ERRORS:
         return could_reasonably_have_realised
     return True
+
+
+def is_owed(overpayment: OverpaymentDecision | None) -> bool:
+    """Whether a bill is money the council may recover: every bill is, except a Housing
+    Benefit overpayment the law leaves with the claimant (``is_recoverable``). Payments
+    opens no debt for that one and arrangements sends no invoice."""
+    if overpayment is None:
+        return True
+    return is_recoverable(overpayment.classification, overpayment.could_reasonably_have_realised)
 
 
 # --- reg 102: the most that may be deducted from ongoing Housing Benefit each week ---
