@@ -22,8 +22,9 @@ officer racing the consumer, so give one effect. On PostgreSQL the READ
 COMMITTED re-check of the WHERE after waiting for the other writer's row lock
 makes this race-free; on SQLite the writer lock serialises the writes.
 
-The dialect differences live in ``recovery_shared.messaging.bulk.insert_rows``
-(COPY on PostgreSQL, the driver's executemany on SQLite).
+The dialect differences live in ``recovery_shared.messaging.bulk``: inserts by COPY
+on PostgreSQL and the driver's executemany on SQLite; updates by one ``UPDATE ...
+FROM unnest(...)`` on PostgreSQL and executemany on SQLite.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ import copy
 import dataclasses
 from collections.abc import Hashable, Iterable, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import JSON, CursorResult, Select, Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import JSON, Select, Table, and_, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recovery_shared.messaging.bulk import insert_rows
+from recovery_shared.messaging.bulk import insert_rows, update_rows
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -260,11 +261,17 @@ class Records(Generic[R]):
                 for name in changed_names
             }
             statement = update(self.table).where(where).values(values)
-            result = await session.execute(statement, rows, execution_options={"synchronize_session": False})
+            written = await update_rows(
+                session,
+                self.table,
+                statement,
+                [*((k, f"k_{k}") for k in self.key_fields), *((g, f"g_{g}") for g in self.guards)],
+                [(name, f"d_{name}" if name in counters else f"v_{name}", name in counters) for name in changed_names],
+                rows,
+            )
             if guards:
-                # Both drivers count an executemany's rows in total: fewer than were
+                # Every path counts the rows it matched in total: fewer than were
                 # sent means some row's guarded state moved on since it was read.
-                written = cast(CursorResult[Any], result).rowcount
                 if written != len(rows):
                     raise StaleRecord(
                         f"{self.table.name}: {len(rows) - written} of {len(rows)} rows changed "

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from recovery_shared.clock import utc_now
 from recovery_shared.contracts import topic_of
 from recovery_shared.contracts.envelope import Envelope
+from recovery_shared.messaging.bulk import insert_rows
 from recovery_shared.messaging.db import Database
 from recovery_shared.messaging.errors import safe_text
 from recovery_shared.messaging.outbox import outbox_committed
@@ -277,12 +278,11 @@ class SqlUnitOfWork(UnitOfWork):
         await self.flush()
         if self.handled:
             now = utc_now()
-            await self.session.execute(
-                insert(self.kernel.inbox),
-                [
-                    {"consumer": self.consumer, "message_id": message_id, "topic": topic, "handled_at": now}
-                    for message_id, topic in self.handled
-                ],
+            await insert_rows(
+                self.session,
+                self.kernel.inbox,
+                ("consumer", "message_id", "topic", "handled_at"),
+                [(self.consumer, message_id, topic, now) for message_id, topic in self.handled],
             )
             self.handled = []
         await self.flush_outbox()
