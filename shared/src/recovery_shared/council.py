@@ -208,6 +208,25 @@ class ClockRule(Strict):
     )
 
 
+class HbopPolicy(Strict):
+    """How the council recovers Housing Benefit overpayments from ongoing HB. The most it
+    may deduct each week is the statute's (``statute.housing_benefit``, SI 2006/213
+    reg 102); these are the council's choices beneath it."""
+
+    weekly_deduction_pence: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        description="What the council deducts each benefit week; unset means reg 102's maximum,"
+        " and a higher figure is held down to it",
+    )
+    personal_allowance_pence: dict[Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")], Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="The 25+ weekly personal allowance for a benefit year the statute table has no figure"
+        " for yet (from that year's uprating order), e.g. '2026/27' = 9445",
+    )
+
+
 class CouncilConfig(Strict):
     council_name: CouncilName
     instalments: InstalmentChoices
@@ -220,6 +239,7 @@ class CouncilConfig(Strict):
     court: Court
     enforcement_agents: list[AgentFirm]
     holds: HoldsPolicy = Field(default_factory=HoldsPolicy)
+    hbop: HbopPolicy = Field(default_factory=HbopPolicy)
     # A default so a council file written before service rules existed still loads.
     service: ServiceRule = Field(default_factory=ServiceRule)
     clock: ClockRule

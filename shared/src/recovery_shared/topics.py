@@ -17,6 +17,7 @@ AGENT_RETURNS = "agents.returns.v1"
 DEBTOR_CIRCUMSTANCES = "debtors.circumstances.v1"
 DEBTOR_REPLIES = "debtors.replies.v1"
 CLOCK_DAYS = "clock.days.v1"
+BENEFITS_HB_AWARDS = "benefits.hb-awards.v1"
 
 PAYMENT_EVENTS = "payments.events.v1"
 ARRANGEMENT_EVENTS = "arrangements.events.v1"
@@ -50,6 +51,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DEBTOR_CIRCUMSTANCES, 3),
     TopicSpec(DEBTOR_REPLIES, 3),
     TopicSpec(CLOCK_DAYS, 1),
+    TopicSpec(BENEFITS_HB_AWARDS, 3),
     TopicSpec(PAYMENT_EVENTS, 6),
     TopicSpec(ARRANGEMENT_EVENTS, 6),
     TopicSpec(ENFORCEMENT_EVENTS, 6),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from recovery_payments.domain import LedgerTotals, ReceiptStatus, StatusTotal
-from recovery_payments.models import AllocationLineRecord, DebtRecord, InstalmentRecord, ReceiptRecord
+from recovery_payments.models import AllocationLineRecord, DebtRecord, HbAwardRecord, InstalmentRecord, ReceiptRecord
 from recovery_payments.store import Ledger, ReceiptKey
 from tests.unit.fakes import FakeUnitOfWork
 
@@ -23,6 +23,7 @@ class LedgerState:
     schedules: dict[str, list[InstalmentRecord]] = field(default_factory=dict)
     receipts: dict[ReceiptKey, ReceiptRecord] = field(default_factory=dict)
     lines: list[AllocationLineRecord] = field(default_factory=list)
+    awards: dict[str, HbAwardRecord] = field(default_factory=dict)
 
 
 class FakeDebts:
@@ -101,6 +102,25 @@ class FakeAllocationLines:
         return {debt_id: total for debt_id, total in placed.items() if total != 0}
 
 
+class FakeHbAwards:
+    def __init__(self, state: LedgerState) -> None:
+        self.state = state
+
+    async def get(self, claim_ref: str) -> HbAwardRecord | None:
+        return self.state.awards.get(claim_ref)
+
+    async def live_for(self, account_ref: str) -> HbAwardRecord | None:
+        return next((a for a in self.state.awards.values() if a.account_ref == account_ref and a.live), None)
+
+    def add(self, award: HbAwardRecord) -> None:
+        assert award.claim_ref not in self.state.awards
+        self.state.awards[award.claim_ref] = award
+
+    async def due(self, on: date) -> list[HbAwardRecord]:
+        due = [a for a in self.state.awards.values() if a.live and a.next_week_on <= on]
+        return sorted(due, key=lambda a: (a.next_week_on, a.claim_ref))
+
+
 class FakeReconciliation:
     def __init__(self, state: LedgerState) -> None:
         self.state = state
@@ -137,6 +157,7 @@ class FakeLedger(FakeUnitOfWork, Ledger):
         self.instalments = FakeInstalments(state)
         self.receipts = FakeReceipts(state)
         self.allocation_lines = FakeAllocationLines(state)
+        self.hb_awards = FakeHbAwards(state)
         self.reconciliation = FakeReconciliation(state)
 
     async def commit(self) -> None:

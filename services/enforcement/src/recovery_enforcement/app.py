@@ -36,6 +36,8 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.contracts.internal import (
     ArrangementMade,
     BalanceChanged,
+    HbDeductionsStarted,
+    HbDeductionsStopped,
     CaseRecalled,
     CaseReferred,
     ClaimReferred,
@@ -55,6 +57,8 @@ ROUTES = RouteTable(
         Route(ChargeRaised, Enforcement.open_case),
         Route(ChargeAdjusted, Enforcement.note_adjustment),
         Route(BalanceChanged, Enforcement.follow_balance),
+        Route(HbDeductionsStarted, Enforcement.follow_hb_deductions),
+        Route(HbDeductionsStopped, Enforcement.after_hb_deductions),
         Route(ArrangementMade, Enforcement.take_schedule),
         Route(InstalmentMissed, Enforcement.answer_missed_instalment),
         Route(DayStarted, Enforcement.run_day),

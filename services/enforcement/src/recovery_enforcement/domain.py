@@ -27,6 +27,7 @@ from recovery_shared.contracts.common import DebtType, HbopClassification
 from recovery_shared.contracts.inbound import AgentOutcome
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.council import CivilLadder, CouncilConfig, FinalNoticePolicy, Ladder, Remedy
+from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
 from recovery_shared.statute import fees, holds, housing_benefit, limitation, pre_action
 from recovery_shared.statute.business_rates import BUSINESS_RATES
@@ -70,6 +71,8 @@ class Stage(StrEnum):
     RETURNED_EXPIRED = "returned_expired"
     # The civil ladder (HBOP, TA, sundry debt).
     NOT_RECOVERABLE = "not_recoverable"
+    HB_DEDUCTION = "hb_deduction"
+    INVOICED = "invoiced"
     INVOICE_REMINDER = "invoice_reminder"
     LETTER_BEFORE_CLAIM = "letter_before_claim"
     REPLY_RECEIVED = "reply_received"
@@ -847,6 +850,9 @@ def _months_after(day: date, months: int) -> date:
 
 def _civil_next_action_on(c: Case) -> date | None:
     waiting = {
+        # An invoice enforcement sent itself (after deductions from HB stopped) keeps its
+        # due date where a reminder keeps its pay-by date.
+        Stage.INVOICED: c.reminder_pay_by,
         Stage.INVOICE_REMINDER: c.reminder_pay_by,
         Stage.LETTER_BEFORE_CLAIM: c.reply_by,
         Stage.NOTICE_OF_INTENTION: c.claim_after,
@@ -863,6 +869,12 @@ def _civil_missed(s: _Steps, rules: CivilRules, miss: MissedInstalment) -> None:
     today = miss.detected_on
     if _statute_barred(s, today):
         return
+    _invoice_unpaid(s, rules, miss.due_date, today)
+
+
+def _invoice_unpaid(s: _Steps, rules: CivilRules, invoice_due: date, today: date) -> None:
+    """The council's reminder, or the letter before claim where it sends none."""
+    c = s.case
     if not rules.ladder.sends_reminder:
         _letter_before_claim(s, rules, today)
         return
@@ -873,10 +885,10 @@ def _civil_missed(s: _Steps, rules: CivilRules, miss: MissedInstalment) -> None:
         NoticeToRequest(
             NoticeType.INVOICE_REMINDER,
             {"balance": c.balance_pence},
-            {"invoice_due": miss.due_date, "pay_by": c.reminder_pay_by},
+            {"invoice_due": invoice_due, "pay_by": c.reminder_pay_by},
         )
     )
-    s.move(Stage.INVOICE_REMINDER, f"invoice due {miss.due_date} not paid")
+    s.move(Stage.INVOICE_REMINDER, f"invoice due {invoice_due} not paid")
 
 
 def _civil_advance(s: _Steps, rules: CivilRules, today: date) -> None:
@@ -887,7 +899,11 @@ def _civil_advance(s: _Steps, rules: CivilRules, today: date) -> None:
         return
     if _statute_barred(s, today):
         return
-    if c.stage == Stage.INVOICE_REMINDER:
+    if c.stage == Stage.INVOICED:
+        assert c.reminder_pay_by is not None, "an invoice has a due date"
+        c.fell_due_on = c.reminder_pay_by
+        _invoice_unpaid(s, rules, c.reminder_pay_by, today)
+    elif c.stage == Stage.INVOICE_REMINDER:
         _letter_before_claim(s, rules, today)
     elif c.stage == Stage.LETTER_BEFORE_CLAIM:
         _notice_of_intention(s, rules, today)
@@ -949,6 +965,54 @@ def _refer_claim(s: _Steps, today: date) -> None:
     )
     s.claim = Claim(c.claim_id, c.balance_pence, c.letter_before_claim_on, c.notice_of_intention_on, particulars)
     s.move(Stage.CLAIM_REFERRED, f"claim {c.claim_id} referred to the county court")
+
+
+# --- recovery from ongoing Housing Benefit (SI 2006/213 reg 102) [S36][S39] ---------
+# Payments takes the deductions week by week; the case follows the route it is on.
+
+_DEDUCTIBLE = frozenset(
+    {
+        Stage.BILLED,
+        Stage.INVOICED,
+        Stage.INVOICE_REMINDER,
+        Stage.LETTER_BEFORE_CLAIM,
+        Stage.REPLY_RECEIVED,
+        Stage.NOTICE_OF_INTENTION,
+    }
+)
+
+
+def on_hb_deductions_started(case: Case, rules: AnyRules, claim_ref: str, weekly_pence: int, on: date) -> Decision:
+    """While the person's Housing Benefit award lasts the overpayment is recovered from it,
+    and the invoice ladder waits: no reminder, letter or claim for money being deducted.
+    A case already referred to the county court, or closed, only notes it."""
+    s = _begin(case)
+    c = s.case
+    route = f"deductions from ongoing HB (claim {claim_ref}) of {pounds(weekly_pence)} a week from {on}"
+    if not c.is_open or c.stage not in _DEDUCTIBLE:
+        s.notes.append(Note("hb_deductions_started", f"{route}; the case is {c.stage.value}: no step changed"))
+        return s.decide(rules, on)
+    c.reminder_pay_by = c.reply_by = c.claim_after = None
+    c.reply = None
+    s.move(Stage.HB_DEDUCTION, route)
+    return s.decide(rules, on)
+
+
+def on_hb_deductions_stopped(case: Case, rules: AnyRules, award_ended: bool, on: date) -> Decision:
+    """The award ended with money still owed: the next route, the invoice on the council's
+    terms, then the ladder from its reminder. Paid off: the balance closes the case."""
+    s = _begin(case)
+    c = s.case
+    if not award_ended or not c.is_open or c.stage != Stage.HB_DEDUCTION or c.balance_pence <= 0:
+        why = "the award ended" if award_ended else "the overpayments are paid"
+        s.notes.append(Note("hb_deductions_stopped", f"deductions from HB stopped on {on}: {why}"))
+        return s.decide(rules, on)
+    terms = rules.council.instalments.invoice_terms(c.debt_type)
+    due = rules.served(on) + timedelta(days=terms)
+    c.reminder_pay_by = due
+    s.notices.append(NoticeToRequest(NoticeType.INVOICE, {"amount": c.balance_pence}, {"due_date": due}))
+    s.move(Stage.INVOICED, f"HB award ended on {on}: invoiced for what is left, due {due}")
+    return s.decide(rules, on)
 
 
 def on_reply(case: Case, rules: AnyRules, reply: str, replied_on: date, offer_pence: int) -> Decision:

@@ -43,6 +43,9 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.contracts.internal import (
     ArrangementMade,
     BalanceChanged,
+    HbDeductionsStarted,
+    HbDeductionsStopped,
+    HbDeductionStopReason,
     InstalmentMissed,
     NoticeFailed,
     NoticeIssued,
@@ -182,6 +185,37 @@ class Enforcement:
             case.snapshot(), rules, data.charged_pence, data.paid_pence, data.balance_pence, data.as_of
         )
         self._apply(uow, case, decision)
+
+    async def follow_hb_deductions(self, uow: Cases, event: HbDeductionsStarted) -> None:
+        """Payments is taking the overpayments from the person's ongoing Housing Benefit:
+        their cases move to that route and the invoice ladder waits."""
+        data = event.data
+        for case in await self._overpayment_cases(uow, data.debt_ids):
+            decision = domain.on_hb_deductions_started(
+                case.snapshot(), self.rules(case.debt_type), data.claim_ref, data.weekly_pence, data.first_week_on
+            )
+            self._apply(uow, case, decision)
+
+    async def after_hb_deductions(self, uow: Cases, event: HbDeductionsStopped) -> None:
+        """Deductions from HB stopped: where the award ended with money owed, the invoice."""
+        data = event.data
+        award_ended = data.reason == HbDeductionStopReason.AWARD_ENDED
+        on = max(await uow.today() or data.stopped_on, data.stopped_on)
+        for case in await self._overpayment_cases(uow, data.debt_ids):
+            decision = domain.on_hb_deductions_stopped(case.snapshot(), self.rules(case.debt_type), award_ended, on)
+            self._apply(uow, case, decision)
+
+    async def _overpayment_cases(self, uow: Cases, debt_ids: Iterable[str]) -> list[CaseRecord]:
+        cases = []
+        for debt_id in debt_ids:
+            case = await uow.cases.for_debt(debt_id)
+            if case is None:
+                raise Refused(
+                    f"deductions from HB name overpayment {debt_id}, which has no recovery case here:"
+                    " it was never billed, or HBOP has no civil ladder in the council's configuration"
+                )
+            cases.append(case)
+        return cases
 
     # --- arrangements.events.v1 ------------------------------------------------------
 
@@ -684,6 +718,8 @@ _NAMES: dict[type[Envelope], Callable[[Any, _Wanted], None]] = {
     ChargeRaised: _bill,
     ChargeAdjusted: lambda e, w: w.debts.add(e.data.debt_id),
     BalanceChanged: lambda e, w: w.debts.add(e.data.debt_id),
+    HbDeductionsStarted: lambda e, w: w.debts.update(e.data.debt_ids),
+    HbDeductionsStopped: lambda e, w: w.debts.update(e.data.debt_ids),
     ArrangementMade: _schedule,
     InstalmentMissed: lambda e, w: w.debts.update(e.data.debt_ids),
     DayStarted: lambda e, w: None,

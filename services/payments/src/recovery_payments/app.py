@@ -11,11 +11,22 @@ from recovery_payments.handlers import Payments
 from recovery_payments.models import kernel, metadata
 from recovery_payments.settings import PaymentsSettings
 from recovery_payments.store import SqlLedger
-from recovery_shared.contracts.inbound import ChargeAdjusted, ChargeRaised, DirectDebitUnpaid, PaymentReceived
+from recovery_shared.contracts.inbound import (
+    ChargeAdjusted,
+    ChargeRaised,
+    DayStarted,
+    DirectDebitUnpaid,
+    HbAwardChanged,
+    HbAwardEnded,
+    HbAwardStarted,
+    PaymentReceived,
+)
 from recovery_shared.contracts.internal import (
     ArrangementMade,
     BalanceChanged,
     CostsAdded,
+    HbDeductionsStarted,
+    HbDeductionsStopped,
     PaymentAllocated,
     PaymentReversed,
     PaymentSuspended,
@@ -34,6 +45,10 @@ ROUTES = RouteTable(
         Route(DirectDebitUnpaid, Payments.reverse_unpaid_direct_debit),
         Route(ArrangementMade, Payments.take_arrangement_schedule),
         Route(CostsAdded, Payments.add_costs),
+        Route(HbAwardStarted, Payments.take_hb_award),
+        Route(HbAwardChanged, Payments.take_hb_award),
+        Route(HbAwardEnded, Payments.end_hb_award),
+        Route(DayStarted, Payments.take_hb_deductions),
     ),
     publishes=(
         Publication(
@@ -41,6 +56,11 @@ ROUTES = RouteTable(
             "Where each receipt went (allocated, or held in suspense), reversals, and each debt's balance "
             "whenever it changes; read by arrangements (allocations, reversals), enforcement (balances) and "
             "the council's finance reporting (suspense).",
+        ),
+        Publication(
+            (HbDeductionsStarted, HbDeductionsStopped),
+            "Recovery of a Housing Benefit overpayment from the person's ongoing award starting and stopping "
+            "(paid, or the award ended); read by enforcement, whose case follows the route.",
         ),
     ),
     prefetch=Payments.prefetch,
@@ -54,7 +74,7 @@ def build_runtime(settings: PaymentsSettings) -> ServiceRuntime:
         kernel=kernel,
         migrations_dir=MIGRATIONS,
         routes=ROUTES,
-        use_cases=Payments(settings.council().allocation),
+        use_cases=Payments(settings.council().allocation, settings.council()),
         unit_of_work=SqlLedger,
     )
 

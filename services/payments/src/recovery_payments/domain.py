@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from recovery_shared.clock import financial_year_of
-from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.common import DebtType, EarningsDisregard
 from recovery_shared.contracts.internal import AllocationRule
-from recovery_shared.council import AllocationOrder, AllocationPolicy
+from recovery_shared.council import AllocationOrder, AllocationPolicy, HbopPolicy
 from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
+from recovery_shared.statute import housing_benefit
 
 # The one rule (SI 2006/213 reg 100), re-exported for the use cases.
 from recovery_shared.statute.housing_benefit import is_owed as is_owed
@@ -317,3 +318,70 @@ class LedgerTotals:
             and self.allocated_pence == self.allocated_to_debts_pence + self.held_as_credit_pence
             and self.received_pence == self.allocated_pence + self.suspended_pence + self.reversed_pence
         )
+
+
+# --- deductions from ongoing Housing Benefit (SI 2006/213 reg 102) [S36][S39] --------
+
+BENEFIT_WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class HbDeduction:
+    """One benefit week's deduction and the overpayments it pays (oldest first)."""
+
+    week_on: date
+    amount_pence: int
+    maximum_pence: int
+    parts: tuple[tuple[str, int], ...]
+
+
+def hb_deduction(
+    week_on: date,
+    *,
+    fraud: bool,
+    disregard: EarningsDisregard,
+    weekly_award_pence: int,
+    owed: list[tuple[str, int]],
+    policy: HbopPolicy,
+) -> HbDeduction | None:
+    """The week's deduction: the council's weekly rate, never above reg 102's maximum for
+    the benefit year the week falls in (the fraud maximum for fraud, plus the earnings
+    disregard uplift), nor above the week's award, nor above what is owed; split over
+    the overpayments ``owed`` lists, in that order, penny for penny. None when nothing
+    is owed. A year with no figure in the statute table or the council's TOML raises
+    ``housing_benefit.MissingFigure``, naming where to add it."""
+    owed_pence = sum(balance for _, balance in owed)
+    if owed_pence <= 0:
+        return None
+    year = housing_benefit.benefit_year_of(week_on)
+    maximum = housing_benefit.maximum_weekly_deduction(
+        year, fraud=fraud, disregard=disregard, allowance_override_pence=policy.personal_allowance_pence.get(year)
+    )
+    rate = maximum if policy.weekly_deduction_pence is None else min(policy.weekly_deduction_pence, maximum)
+    amount = min(rate, weekly_award_pence, owed_pence)
+    parts: list[tuple[str, int]] = []
+    left = amount
+    for debt_id, balance in owed:
+        if left <= 0:
+            break
+        take = min(left, balance)
+        if take > 0:
+            parts.append((debt_id, take))
+            left -= take
+    return HbDeduction(week_on, amount, maximum, tuple(parts))
+
+
+def hb_receipt_ref(week_on: date, debt_id: str) -> str:
+    """One deduction per overpayment per benefit week: a replayed week finds it on file."""
+    return f"HB{week_on:%Y%m%d}-{debt_id}"
+
+
+def first_hb_week(effective_on: date, business_date: date | None) -> date:
+    """The first benefit week to deduct for: the award's own week, or, for an award
+    backdated before today, the first of its weeks that has not begun yet; weeks already
+    paid out in full are not reopened."""
+    week = effective_on
+    if business_date is not None and week < business_date:
+        weeks_behind = -(-(business_date - week).days // 7)
+        week += BENEFIT_WEEK * weeks_behind
+    return week

@@ -12,15 +12,20 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from recovery_payments.domain import Allocation, Reversal
-from recovery_payments.models import DebtRecord, ReceiptRecord
-from recovery_shared.contracts.common import DebtType
+from recovery_payments.domain import Allocation, HbDeduction, Reversal
+from recovery_payments.models import DebtRecord, HbAwardRecord, ReceiptRecord
+from recovery_shared.contracts.common import MAX_DEBTS, DebtType
 from recovery_shared.contracts.envelope import Envelope, causation
 from recovery_shared.contracts.internal import (
     AllocationPart,
     AllocationRule,
     BalanceChanged,
     BalanceChangedData,
+    HbDeductionsStarted,
+    HbDeductionsStartedData,
+    HbDeductionsStopped,
+    HbDeductionsStoppedData,
+    HbDeductionStopReason,
     PaymentAllocated,
     PaymentAllocatedData,
     PaymentReversed,
@@ -116,5 +121,45 @@ def payment_reversed(
                 AllocationPart(debt_id=debt_id, amount_pence=amount, financial_year=debts[debt_id].financial_year)
                 for debt_id, amount in reversal.debt_parts
             ],
+        ),
+    )
+
+
+def hb_deductions_started(
+    award: HbAwardRecord, debt_ids: list[str], first: HbDeduction, *, cause: Envelope | None
+) -> HbDeductionsStarted:
+    return HbDeductionsStarted(
+        **_chain(cause),
+        key=award.account_ref,
+        data=HbDeductionsStartedData(
+            claim_ref=award.claim_ref,
+            account_ref=award.account_ref,
+            debt_ids=debt_ids[:MAX_DEBTS],
+            weekly_pence=first.amount_pence,
+            maximum_weekly_pence=first.maximum_pence,
+            first_week_on=first.week_on,
+        ),
+    )
+
+
+def hb_deductions_stopped(
+    award: HbAwardRecord,
+    debts: list[DebtRecord],
+    on: date,
+    reason: HbDeductionStopReason,
+    *,
+    cause: Envelope | None,
+) -> HbDeductionsStopped:
+    return HbDeductionsStopped(
+        **_chain(cause),
+        key=award.account_ref,
+        data=HbDeductionsStoppedData(
+            claim_ref=award.claim_ref,
+            account_ref=award.account_ref,
+            debt_ids=[d.debt_id for d in debts][:MAX_DEBTS],
+            stopped_on=on,
+            reason=reason,
+            deducted_pence=award.deducted_pence,
+            outstanding_pence=sum(max(d.balance_pence, 0) for d in debts),
         ),
     )

@@ -18,21 +18,27 @@ import structlog
 
 from recovery_payments import domain, events
 from recovery_payments.domain import ReceiptFacts, ReceiptStatus
-from recovery_payments.models import AllocationLineRecord, DebtRecord, ReceiptRecord
+from recovery_payments.models import AllocationLineRecord, DebtRecord, HbAwardRecord, ReceiptRecord
 from recovery_payments.store import Ledger, ReceiptKey
-from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.common import DebtType, EarningsDisregard
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     ChargeAdjusted,
     ChargeRaised,
+    DayStarted,
     DirectDebitUnpaid,
+    HbAwardChanged,
+    HbAwardEnded,
+    HbAwardStarted,
     PaymentChannel,
     PaymentReceived,
     PaymentReceivedData,
 )
-from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded
-from recovery_shared.council import AllocationPolicy
+from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded, HbDeductionStopReason
+from recovery_shared.clock import dates_to_run
+from recovery_shared.council import AllocationPolicy, CouncilConfig, load_council_config
 from recovery_shared.refusal import Refused
+from recovery_shared.statute.housing_benefit import MissingFigure
 
 log = structlog.get_logger("recovery.payments")
 
@@ -43,8 +49,11 @@ REVERSAL_LINE = "reversal"
 class Payments:
     """The ledger's use cases, bound to the council's allocation policy."""
 
-    def __init__(self, policy: AllocationPolicy) -> None:
+    def __init__(self, policy: AllocationPolicy, council: CouncilConfig | None = None) -> None:
         self.policy = policy
+        council = council or load_council_config()
+        self.hbop = council.hbop
+        self.max_days_forward = council.clock.max_days_forward
 
     async def prefetch(self, uow: Ledger, batch: list[Envelope]) -> None:
         """Hold everything the batch's events will look up: the receipts on file for
@@ -170,6 +179,140 @@ class Payments:
             directed_account = directed.account_ref if directed is not None else None
         is_account = bool(reference) and bool(await uow.debts.on_account(reference))
         return domain.destination(reference, is_account, directed_debt_id, directed_account)
+
+    # --- benefits.hb-awards.v1 and clock.days.v1: deductions from ongoing HB -----
+
+    async def take_hb_award(self, uow: Ledger, event: HbAwardStarted | HbAwardChanged) -> None:
+        """Keeps the Housing Benefit award an overpayment is recovered from, from its first
+        benefit week that has not begun; a change (the weekly award, a fraud finding, an
+        earnings disregard) applies to the weeks still to come. An account is recovered
+        from one award at a time."""
+        data = event.data
+        award = await uow.hb_awards.get(data.claim_ref)
+        if award is not None and award.account_ref != data.account_ref:
+            raise Refused(
+                f"HB claim {data.claim_ref} pays overpayment account {award.account_ref}, not {data.account_ref}:"
+                " check the account on the benefits system's message"
+            )
+        if award is None and isinstance(event, HbAwardChanged):
+            raise Refused(
+                f"a change to HB claim {data.claim_ref}, whose award recovery has not heard start:"
+                " the benefits system must send hb-award.started first"
+            )
+        if award is None or not award.live:
+            live = await uow.hb_awards.live_for(data.account_ref)
+            if live is not None and live.claim_ref != data.claim_ref:
+                raise Refused(
+                    f"account {data.account_ref} is already recovered from HB claim {live.claim_ref}: end that"
+                    f" award (hb-award.ended) before deductions start from claim {data.claim_ref}"
+                )
+        first_week = domain.first_hb_week(data.effective_on, await uow.today())
+        now = uow.audit_time()
+        if award is None:
+            award = HbAwardRecord(
+                claim_ref=data.claim_ref,
+                account_ref=data.account_ref,
+                weekly_award_pence=data.weekly_award_pence,
+                fraud=data.fraud,
+                earnings_disregard=data.earnings_disregard.value,
+                next_week_on=first_week,
+                ended_on=None,
+                live=True,
+                started=False,
+                deducted_pence=0,
+                updated_at=now,
+            )
+            uow.hb_awards.add(award)
+            return
+        if not award.live:  # an award restarted after it ended, or after its overpayments were paid
+            award.live, award.started, award.ended_on, award.next_week_on = True, False, None, first_week
+        award.weekly_award_pence = data.weekly_award_pence
+        award.fraud = data.fraud
+        award.earnings_disregard = data.earnings_disregard.value
+        award.updated_at = now
+
+    async def end_hb_award(self, uow: Ledger, event: HbAwardEnded) -> None:
+        """No deduction is taken for a benefit week after the award's last day; once its
+        last week is deducted the overpayment moves to the next route (the invoice)."""
+        data = event.data
+        award = await uow.hb_awards.get(data.claim_ref)
+        if award is None or award.account_ref != data.account_ref:
+            raise Refused(
+                f"HB claim {data.claim_ref} has no award recovering account {data.account_ref}:"
+                " check the claim and account on the benefits system's message"
+            )
+        if not award.live:
+            return  # stopped already: its overpayments were paid, or this is a copy
+        award.ended_on = data.ended_on
+        award.updated_at = uow.audit_time()
+        if award.next_week_on > data.ended_on:
+            await self._stop_hb(uow, award, HbDeductionStopReason.AWARD_ENDED, data.ended_on, event)
+
+    async def take_hb_deductions(self, uow: Ledger, event: DayStarted) -> None:
+        """Each benefit week that has begun, each live award gives its deduction, recorded as
+        a receipt on the Housing Benefit channel for the overpayments it pays; deductions
+        stop at a nil balance, or after the award's last week. After a gap each day is run
+        in turn; a replayed day takes nothing twice."""
+        days = dates_to_run(await uow.today(), event.data.business_date, max_days_forward=self.max_days_forward)
+        if not days:
+            return
+        await uow.advance_business_date(days[-1])
+        missing: set[str] = set()
+        for today in days:
+            for award in await uow.hb_awards.due(today):
+                while award.live and award.next_week_on <= today:  # at most a week or two after a gap
+                    try:
+                        await self._deduct_week(uow, award, event)
+                    except MissingFigure as exc:
+                        missing.add(str(exc))
+                        award.next_week_on += domain.BENEFIT_WEEK
+        for reason in sorted(missing):
+            # The reason names the year and where to set its figure; it names no one.
+            log.warning("no deduction taken from ongoing HB", reason=reason, business_date=days[-1].isoformat())
+
+    async def _deduct_week(self, uow: Ledger, award: HbAwardRecord, cause: Envelope) -> None:
+        overpayments = await self._overpayments(uow, award.account_ref)
+        owed = [(d.debt_id, d.balance_pence) for d in overpayments if d.balance_pence > 0]
+        week = award.next_week_on
+        deduction = domain.hb_deduction(
+            week,
+            fraud=award.fraud,
+            disregard=EarningsDisregard(award.earnings_disregard),
+            weekly_award_pence=award.weekly_award_pence,
+            owed=owed,
+            policy=self.hbop,
+        )
+        award.next_week_on = week + domain.BENEFIT_WEEK
+        award.updated_at = uow.audit_time()
+        if deduction is None:
+            if award.started:  # paid off by other money since the last week
+                await self._stop_hb(uow, award, HbDeductionStopReason.RECOVERED, week, cause)
+            return  # nothing owed yet: the overpayment's bill has not reached the ledger
+        if not award.started:
+            award.started = True
+            uow.publish(events.hb_deductions_started(award, [debt_id for debt_id, _ in owed], deduction, cause=cause))
+        for debt_id, amount in deduction.parts:
+            receipt = _hb_receipt(award, week, debt_id, amount, uow.audit_time())
+            uow.receipts.add(receipt)
+            await self._allocate(uow, receipt, award.account_ref, on=week, directed=debt_id, cause=cause)
+        award.deducted_pence += deduction.amount_pence
+        if deduction.amount_pence == sum(balance for _, balance in owed):
+            await self._stop_hb(uow, award, HbDeductionStopReason.RECOVERED, week, cause)
+        elif award.ended_on is not None and award.next_week_on > award.ended_on:
+            await self._stop_hb(uow, award, HbDeductionStopReason.AWARD_ENDED, award.ended_on, cause)
+
+    async def _stop_hb(
+        self, uow: Ledger, award: HbAwardRecord, reason: HbDeductionStopReason, on: date, cause: Envelope
+    ) -> None:
+        award.live = False
+        overpayments = await self._overpayments(uow, award.account_ref)
+        if award.started or overpayments:
+            uow.publish(events.hb_deductions_stopped(award, overpayments, on, reason, cause=cause))
+
+    async def _overpayments(self, uow: Ledger, account_ref: str) -> list[DebtRecord]:
+        debts = await uow.debts.on_account(account_ref)
+        found = [d for d in debts if d.debt_type == DebtType.HB_OVERPAYMENT.value]
+        return sorted(found, key=lambda d: (d.bill_issued_on, d.debt_id))
 
     # --- banking.dd-reports.v1 ------------------------------------------------
 
@@ -387,6 +530,10 @@ def _costs_needs(event: CostsAdded, needs: _Needs) -> None:
     needs.debt_ids.add(event.data.debt_id)
 
 
+def _award_needs(event: HbAwardStarted | HbAwardChanged | HbAwardEnded, needs: _Needs) -> None:
+    needs.accounts.add(event.data.account_ref)
+
+
 _NEEDS: Mapping[type[Envelope], Callable[[Any, _Needs], None]] = {
     PaymentReceived: _receipt_needs,
     ChargeRaised: _bill_needs,
@@ -394,6 +541,9 @@ _NEEDS: Mapping[type[Envelope], Callable[[Any, _Needs], None]] = {
     DirectDebitUnpaid: _unpaid_needs,
     ArrangementMade: _arrangement_needs,
     CostsAdded: _costs_needs,
+    HbAwardStarted: _award_needs,
+    HbAwardChanged: _award_needs,
+    HbAwardEnded: _award_needs,
 }
 
 
@@ -413,6 +563,21 @@ def _new_receipt(
         account_ref=None,
         status=status.value,
         suspense_reason=suspense_reason,
+        recorded_at=now,
+    )
+
+
+def _hb_receipt(award: HbAwardRecord, week: date, debt_id: str, amount: int, now: datetime) -> ReceiptRecord:
+    return ReceiptRecord(
+        channel=PaymentChannel.HOUSING_BENEFIT.value,
+        receipt_ref=domain.hb_receipt_ref(week, debt_id),
+        amount_pence=amount,
+        received_on=week,
+        payer_reference=award.account_ref,
+        directed_debt_id=debt_id,
+        account_ref=None,
+        status=ReceiptStatus.ALLOCATED.value,
+        suspense_reason=None,
         recorded_at=now,
     )
 

@@ -96,10 +96,32 @@ class AllocationLine(PaymentsTable, table=True):
     recorded_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
+class HbAward(PaymentsTable, table=True):
+    """A Housing Benefit award an overpayment is being recovered from, week by week
+    (``benefits.hb-awards.v1``). One live award per overpayment account."""
+
+    __tablename__ = "hb_award"
+
+    claim_ref: str = Field(primary_key=True, max_length=100)
+    account_ref: str = Field(index=True, max_length=64)
+    weekly_award_pence: int = Field(sa_type=BigInteger)
+    fraud: bool
+    earnings_disregard: str = Field(max_length=20)
+    next_week_on: date = Field(index=True)
+    """The first day of the next benefit week a deduction is due for."""
+    ended_on: date | None = None
+    live: bool = Field(index=True)
+    started: bool
+    """Whether hb-deductions.started has been published (at the first deduction)."""
+    deducted_pence: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
 DEBTS = cast(Table, Debt.__table__)  # type: ignore[attr-defined]
 INSTALMENTS = cast(Table, DebtInstalment.__table__)  # type: ignore[attr-defined]
 RECEIPTS = cast(Table, Receipt.__table__)  # type: ignore[attr-defined]
 ALLOCATION_LINES = cast(Table, AllocationLine.__table__)  # type: ignore[attr-defined]
+HB_AWARDS = cast(Table, HbAward.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -162,3 +184,20 @@ class AllocationLineRecord:
     rule: str
     on: date
     recorded_at: datetime
+
+
+@dataclass(slots=True)
+class HbAwardRecord:
+    """An ``hb_award`` row."""
+
+    claim_ref: str
+    account_ref: str
+    weekly_award_pence: int
+    fraud: bool
+    earnings_disregard: str
+    next_week_on: date
+    ended_on: date | None
+    live: bool
+    started: bool
+    deducted_pence: int
+    updated_at: datetime

@@ -24,10 +24,12 @@ from recovery_payments.domain import LedgerTotals, ReceiptStatus, StatusTotal
 from recovery_payments.models import (
     ALLOCATION_LINES,
     DEBTS,
+    HB_AWARDS,
     INSTALMENTS,
     RECEIPTS,
     AllocationLineRecord,
     DebtRecord,
+    HbAwardRecord,
     InstalmentRecord,
     ReceiptRecord,
 )
@@ -89,6 +91,21 @@ class AllocationLines(Protocol):
         ...
 
 
+class HbAwards(Protocol):
+    async def get(self, claim_ref: str) -> HbAwardRecord | None: ...
+
+    async def live_for(self, account_ref: str) -> HbAwardRecord | None:
+        """The account's live award, if it has one."""
+        ...
+
+    def add(self, award: HbAwardRecord) -> None: ...
+
+    async def due(self, on: date) -> list[HbAwardRecord]:
+        """Live awards with a benefit week starting on or before ``on`` still to deduct
+        for (or, once ended, to stop), oldest week first."""
+        ...
+
+
 class Reconciliation(Protocol):
     async def totals(self) -> LedgerTotals: ...
 
@@ -100,6 +117,7 @@ class Ledger(UnitOfWork):
     instalments: Instalments
     receipts: Receipts
     allocation_lines: AllocationLines
+    hb_awards: HbAwards
     reconciliation: Reconciliation
     _audit_time: datetime | None = None
 
@@ -353,6 +371,40 @@ class SqlAllocationLines(_Repository):
         self.log.reset()
 
 
+class SqlHbAwards(_Repository):
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        super().__init__(unit)
+        self.records = Records(HB_AWARDS, HbAwardRecord, key=("claim_ref",))
+
+    async def get(self, claim_ref: str) -> HbAwardRecord | None:
+        if not self.records.knows(claim_ref):
+            await self.rows(self.records, self.records.key_column_in((claim_ref,)))
+            self.records.absent((claim_ref,))
+        return self.records.held(claim_ref)
+
+    async def live_for(self, account_ref: str) -> HbAwardRecord | None:
+        await self.unit.flush()
+        a = HB_AWARDS.c
+        found: list[HbAwardRecord] = await self.rows(self.records, [(a.account_ref == account_ref) & a.live])
+        live = [r for r in found if r.live]
+        return live[0] if live else None
+
+    def add(self, award: HbAwardRecord) -> None:
+        self.records.add(award)
+
+    async def due(self, on: date) -> list[HbAwardRecord]:
+        await self.unit.flush()
+        a = HB_AWARDS.c
+        found: list[HbAwardRecord] = await self.rows(self.records, [a.live & (a.next_week_on <= on)])
+        return sorted((r for r in found if r.live and r.next_week_on <= on), key=lambda r: (r.next_week_on, r.claim_ref))
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.records.flush(session)
+
+    def reset(self) -> None:
+        self.records.reset()
+
+
 class SqlReconciliation(_Repository):
     async def totals(self) -> LedgerTotals:
         await self.unit.flush()
@@ -411,8 +463,9 @@ class SqlLedger(SqlUnitOfWork, Ledger):
         self.instalments = instalments = SqlInstalments(self)
         self.receipts = receipts = SqlReceipts(self)
         self.allocation_lines = lines = SqlAllocationLines(self)
+        self.hb_awards = awards = SqlHbAwards(self)
         self.reconciliation = SqlReconciliation(self)
         # Parents before children: the order they are written in. Each repository
         # flushes its records and, on rollback, forgets what it had indexed.
-        for repository in (debts, instalments, receipts, lines):
+        for repository in (debts, instalments, receipts, lines, awards):
             self.track(repository)

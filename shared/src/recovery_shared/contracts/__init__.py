@@ -24,6 +24,7 @@ from recovery_shared.contracts.inbound import (
     ClockEvent,
     CourtOutcomeEvent,
     DirectDebitReportEvent,
+    HbAwardEvent,
     ReceiptEvent,
     ReplyEvent,
 )
@@ -47,6 +48,7 @@ TOPIC_CONTRACTS: dict[str, Any] = {
     topics.DEBTOR_CIRCUMSTANCES: CircumstanceEvent,
     topics.DEBTOR_REPLIES: ReplyEvent,
     topics.CLOCK_DAYS: ClockEvent,
+    topics.BENEFITS_HB_AWARDS: HbAwardEvent,
     topics.PAYMENT_EVENTS: PaymentEvent,
     topics.ARRANGEMENT_EVENTS: ArrangementEvent,
     topics.ENFORCEMENT_EVENTS: EnforcementEvent,

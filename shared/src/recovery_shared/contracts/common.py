@@ -175,6 +175,18 @@ class HbopClassification(StrEnum):
     LANDLORD = "landlord"
 
 
+class EarningsDisregard(StrEnum):
+    """The earnings disregard a Housing Benefit claimant with earnings has; up to half of
+    it may be added to the most that may be deducted from their HB each week (SI 2006/213
+    reg 102(2)) [S36][S37]."""
+
+    NONE = "none"
+    SINGLE = "single"
+    COUPLE = "couple"
+    DISABLED = "disabled"
+    LONE_PARENT = "lone_parent"
+
+
 class LiableRole(StrEnum):
     """Whom an overpayment is recovered from (SI 2006/213 reg 101) [S35][S39]."""
 

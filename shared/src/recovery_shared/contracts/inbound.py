@@ -20,6 +20,7 @@ from recovery_shared.contracts.common import (
     AgentFeesPence,
     CostsPence,
     DebtType,
+    EarningsDisregard,
     FinancialYear,
     FirmName,
     Flag,
@@ -105,6 +106,9 @@ class PaymentChannel(StrEnum):
     PAYPOINT = "paypoint"
     ALLPAY = "allpay"
     DIRECT_DEBIT = "direct_debit"
+    HOUSING_BENEFIT = "housing_benefit"
+    """A deduction from the person's ongoing Housing Benefit for an overpayment: payments
+    records it itself, each benefit week an award is live (``benefits.hb-awards.v1``)."""
     DWP_DEDUCTION = "dwp_deduction"
     ATTACHMENT_OF_EARNINGS = "attachment_of_earnings"
     ENFORCEMENT_AGENT = "enforcement_agent"
@@ -363,6 +367,46 @@ CircumstanceEvent = Annotated[
     | InsolvencyNotified,
     Field(discriminator="type"),
 ]
+
+# --- benefits.hb-awards.v1 ----------------------------------------------------
+# The council's Housing Benefit system tells recovery when a person's award starts,
+# changes and ends. While an award is live, an overpayment is recovered by deduction
+# from it (SI 2006/213 reg 102) [S36][S39]; keyed by the overpayment account.
+
+
+class HbAwardData(Contract):
+    claim_ref: Ref = Field(description="The HB claim the award is paid under")
+    account_ref: AccountRef = Field(description="The overpayment account the deductions pay")
+    weekly_award_pence: PositivePence = Field(description="The weekly Housing Benefit award, before any deduction")
+    fraud: Flag = Field(description="The overpayment arose from fraud (reg 102(1)(b)'s higher maximum applies)")
+    earnings_disregard: EarningsDisregard = Field(
+        default=EarningsDisregard.NONE, description="The claimant's earnings disregard (reg 102(2)'s uplift)"
+    )
+    effective_on: date = Field(description="The first day of the benefit week the award (or change) applies from")
+
+
+class HbAwardStarted(Envelope):
+    type: Literal["hb-award.started"] = "hb-award.started"
+    data: HbAwardData
+
+
+class HbAwardChanged(Envelope):
+    type: Literal["hb-award.changed"] = "hb-award.changed"
+    data: HbAwardData
+
+
+class HbAwardEndedData(Contract):
+    claim_ref: Ref
+    account_ref: AccountRef
+    ended_on: date = Field(description="The last day of the award: no deduction is taken for a week after it")
+
+
+class HbAwardEnded(Envelope):
+    type: Literal["hb-award.ended"] = "hb-award.ended"
+    data: HbAwardEndedData
+
+
+HbAwardEvent = Annotated[HbAwardStarted | HbAwardChanged | HbAwardEnded, Field(discriminator="type")]
 
 # --- clock.days.v1 ------------------------------------------------------------
 

@@ -121,8 +121,50 @@ class BalanceChanged(Envelope):
     data: BalanceChangedData
 
 
+class HbDeductionStopReason(StrEnum):
+    RECOVERED = "recovered"
+    """Every overpayment on the account is paid: nothing more is deducted."""
+    AWARD_ENDED = "award_ended"
+    """The Housing Benefit award ended with money still owed: the next route takes over."""
+
+
+class HbDeductionsStartedData(Contract):
+    claim_ref: Ref
+    account_ref: AccountRef
+    debt_ids: DebtIds = Field(description="The overpayments the deductions pay, oldest first")
+    weekly_pence: ReceiptPence = Field(description="What is deducted each benefit week for the first week")
+    maximum_weekly_pence: ReceiptPence = Field(description="The reg 102 maximum for that benefit year")
+    first_week_on: date
+
+
+class HbDeductionsStarted(Envelope):
+    """Payments has begun taking an overpayment from the person's ongoing Housing Benefit:
+    the case's route is deduction from HB while the award lasts."""
+
+    type: Literal["hb-deductions.started"] = "hb-deductions.started"
+    data: HbDeductionsStartedData
+
+
+class HbDeductionsStoppedData(Contract):
+    claim_ref: Ref
+    account_ref: AccountRef
+    debt_ids: DebtIds = Field(description="The overpayments the deductions were paying")
+    stopped_on: date
+    reason: HbDeductionStopReason
+    deducted_pence: NonNegativeTotalPence = Field(description="Everything deducted under the award")
+    outstanding_pence: NonNegativeTotalPence = Field(description="What is still owed on those overpayments")
+
+
+class HbDeductionsStopped(Envelope):
+    """No more is deducted from the award: the overpayments are paid, or the award ended
+    and the next recovery route (the invoice) takes over."""
+
+    type: Literal["hb-deductions.stopped"] = "hb-deductions.stopped"
+    data: HbDeductionsStoppedData
+
+
 PaymentEvent = Annotated[
-    PaymentAllocated | PaymentSuspended | PaymentReversed | BalanceChanged,
+    PaymentAllocated | PaymentSuspended | PaymentReversed | BalanceChanged | HbDeductionsStarted | HbDeductionsStopped,
     Field(discriminator="type"),
 ]
 

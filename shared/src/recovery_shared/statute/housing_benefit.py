@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from recovery_shared.contracts.common import HbopClassification, OverpaymentDecision
+from recovery_shared.contracts.common import EarningsDisregard, HbopClassification, OverpaymentDecision
 
 NOTIFY_WITHIN_DAYS = 14
 """Everyone affected by a recoverable overpayment decision is notified within 14 days of
@@ -70,17 +70,6 @@ PERSONAL_ALLOWANCE_25_PLUS: dict[str, PersonalAllowance] = {
     "2024/25": PersonalAllowance(9050, "the 2024 uprating order; maxima £13.65/£22.75 [S37]"),
     "2025/26": PersonalAllowance(9205, "maxima £13.95/£23.25 [DERIVED]", confirmed=False),
 }
-
-
-class EarningsDisregard(StrEnum):
-    """The earnings disregard a claimant with earnings has; up to half of it may be added
-    to reg 102's maximum (reg 102(2)) [S36][S37]."""
-
-    NONE = "none"
-    SINGLE = "single"
-    COUPLE = "couple"
-    DISABLED = "disabled"
-    LONE_PARENT = "lone_parent"
 
 
 _DISREGARD_UPLIFT_PENCE = {

@@ -1,0 +1,243 @@
+"""Deductions from ongoing Housing Benefit for an overpayment, in payments: the week's rule
+and the use cases on the in-memory ledger.
+
+Sources: SI 2006/213 reg 102(1) (three times 5% of the 25+ personal allowance, five times
+for fraud, 5% rounded up to the next 5p) and reg 102(2) (up to half the earnings disregard
+added) [S36][S37]; reg 2 (the benefit year starts on the first Monday in April).
+2024/25: £90.50 allowance, maxima £13.65 / £22.75 [S37]; 2025/26: £92.05 [DERIVED],
+maxima £13.95 / £23.25.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from recovery_payments import domain
+from recovery_payments.app import ROUTES
+from recovery_payments.handlers import Payments
+from recovery_shared.contracts.common import DebtType, EarningsDisregard, HbopClassification, OverpaymentDecision
+from recovery_shared.contracts.envelope import Envelope
+from recovery_shared.contracts.inbound import (
+    DayStarted,
+    DayStartedData,
+    HbAwardChanged,
+    HbAwardData,
+    HbAwardEnded,
+    HbAwardEndedData,
+    HbAwardStarted,
+    PaymentChannel,
+)
+from recovery_shared.contracts.internal import HbDeductionsStarted, HbDeductionsStopped, PaymentAllocated
+from recovery_shared.council import HbopPolicy, load_council_config
+from recovery_shared.refusal import Refused
+from recovery_shared.statute.housing_benefit import MissingFigure
+from tests.factories import charge_raised
+from tests.unit.fakes.payments import FakeLedger
+
+PAYMENTS = Payments(load_council_config().allocation)
+MONDAY = date(2025, 3, 3)
+NEW_YEAR = date(2025, 4, 7)  # first Monday in April 2025
+MAXIMUM = HbopPolicy()
+
+
+def _owed(*balances: int) -> list[tuple[str, int]]:
+    return [(f"HBOP-{n}", pence) for n, pence in enumerate(balances)]
+
+
+# --- the week's rule --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("week", "fraud", "expected"),
+    [
+        (NEW_YEAR - timedelta(days=7), False, 1365),  # 2024/25, reg 102(1)(a)
+        (NEW_YEAR - timedelta(days=7), True, 2275),  # 2024/25, reg 102(1)(b)
+        (NEW_YEAR, False, 1395),  # 2025/26
+        (NEW_YEAR, True, 2325),
+    ],
+)
+def test_the_week_takes_reg_102s_maximum_for_its_benefit_year(week: date, fraud: bool, expected: int) -> None:
+    deduction = domain.hb_deduction(
+        week, fraud=fraud, disregard=EarningsDisregard.NONE, weekly_award_pence=20000, owed=_owed(99999), policy=MAXIMUM
+    )
+    assert deduction is not None
+    assert (deduction.amount_pence, deduction.maximum_pence) == (expected, expected)
+
+
+def test_an_earnings_disregard_adds_up_to_half_of_it() -> None:
+    """Reg 102(2): a lone parent's £25 disregard adds £12.50."""
+    deduction = domain.hb_deduction(
+        NEW_YEAR,
+        fraud=False,
+        disregard=EarningsDisregard.LONE_PARENT,
+        weekly_award_pence=20000,
+        owed=_owed(99999),
+        policy=MAXIMUM,
+    )
+    assert deduction is not None and deduction.amount_pence == 1395 + 1250
+
+
+def test_the_councils_rate_the_award_and_the_debt_each_hold_the_deduction_down() -> None:
+    def amount(policy: HbopPolicy, award: int, owed: list[tuple[str, int]]) -> int:
+        d = domain.hb_deduction(
+            NEW_YEAR, fraud=False, disregard=EarningsDisregard.NONE, weekly_award_pence=award, owed=owed, policy=policy
+        )
+        assert d is not None
+        return d.amount_pence
+
+    assert amount(HbopPolicy(weekly_deduction_pence=500), 20000, _owed(99999)) == 500
+    assert amount(HbopPolicy(weekly_deduction_pence=5000), 20000, _owed(99999)) == 1395  # never above the maximum
+    assert amount(MAXIMUM, 800, _owed(99999)) == 800
+    assert amount(MAXIMUM, 20000, _owed(300)) == 300
+
+
+def test_a_week_split_over_two_overpayments_adds_back_to_the_whole_and_pays_the_oldest_first() -> None:
+    d = domain.hb_deduction(
+        NEW_YEAR, fraud=False, disregard=EarningsDisregard.NONE, weekly_award_pence=20000, owed=_owed(1000, 5000),
+        policy=MAXIMUM,
+    )
+    assert d is not None
+    assert d.parts == (("HBOP-0", 1000), ("HBOP-1", 395))
+    assert sum(p for _, p in d.parts) == d.amount_pence
+
+
+def test_nothing_owed_takes_nothing() -> None:
+    assert (
+        domain.hb_deduction(
+            NEW_YEAR, fraud=False, disregard=EarningsDisregard.NONE, weekly_award_pence=20000, owed=[], policy=MAXIMUM
+        )
+        is None
+    )
+
+
+def test_a_year_with_no_allowance_says_where_to_set_it_and_the_councils_figure_is_used() -> None:
+    week = date(2026, 4, 13)  # 2026/27: not yet in the statute table
+    with pytest.raises(MissingFigure, match=r"\[hbop\] personal_allowance_pence"):
+        domain.hb_deduction(
+            week, fraud=False, disregard=EarningsDisregard.NONE, weekly_award_pence=20000, owed=_owed(9999),
+            policy=MAXIMUM,
+        )
+    policy = HbopPolicy(personal_allowance_pence={"2026/27": 9500})  # 5% = 475 -> 3 x 475
+    d = domain.hb_deduction(
+        week, fraud=False, disregard=EarningsDisregard.NONE, weekly_award_pence=20000, owed=_owed(9999), policy=policy
+    )
+    assert d is not None and d.amount_pence == 1425
+
+
+def test_a_backdated_award_deducts_from_the_first_week_not_yet_begun() -> None:
+    assert domain.first_hb_week(MONDAY, None) == MONDAY
+    assert domain.first_hb_week(MONDAY, MONDAY) == MONDAY
+    assert domain.first_hb_week(MONDAY, MONDAY + timedelta(days=1)) == MONDAY + timedelta(days=7)
+    assert domain.first_hb_week(MONDAY, MONDAY + timedelta(days=15)) == MONDAY + timedelta(days=21)
+
+
+# --- the use cases ----------------------------------------------------------------------
+
+
+async def deliver(uow: FakeLedger, *batch: Envelope) -> None:
+    async with uow:
+        for event in batch:
+            route = ROUTES.route_for(type(event))
+            assert route is not None, type(event)
+            await route.use_case(PAYMENTS, uow, event)
+        await uow.commit()
+
+
+def overpayment(account: str, pence: int) -> Envelope:
+    bill = charge_raised(account, amount_pence=pence, debt_type=DebtType.HB_OVERPAYMENT, financial_year=None)
+    decision = OverpaymentDecision(
+        classification=HbopClassification.CLAIMANT_ERROR,
+        period_start=date(2024, 9, 2),
+        period_end=date(2025, 1, 26),
+        reason="Earnings not reported",
+        calculation="21 weeks",
+        decided_on=date(2025, 2, 26),
+        could_reasonably_have_realised=True,
+    )
+    data = bill.data.model_copy(update={"overpayment": decision, "instalments": None, "bill_issued_on": MONDAY})
+    return bill.model_copy(update={"data": data})
+
+
+def award(account: str, *, fraud: bool = False, weekly: int = 12000, changed: bool = False) -> Envelope:
+    data = HbAwardData(
+        claim_ref=f"CLAIM-{account}", account_ref=account, weekly_award_pence=weekly, fraud=fraud, effective_on=MONDAY
+    )
+    return HbAwardChanged(key=account, data=data) if changed else HbAwardStarted(key=account, data=data)
+
+
+def day(on: date) -> DayStarted:
+    return DayStarted(data=DayStartedData(business_date=on))
+
+
+async def run_days(uow: FakeLedger, first: date, last: date) -> None:
+    on = first
+    while on <= last:
+        await deliver(uow, day(on))
+        on += timedelta(days=1)
+
+
+async def test_weekly_deductions_are_receipts_on_the_hb_channel_and_a_replayed_day_takes_nothing_twice() -> None:
+    uow = FakeLedger()
+    await deliver(uow, overpayment("A1", 5000), award("A1"))
+    await run_days(uow, MONDAY, MONDAY + timedelta(days=8))
+    await deliver(uow, day(MONDAY + timedelta(days=7)))  # a copy of a day already run
+    receipts = sorted(uow.state.receipts.values(), key=lambda r: r.received_on)
+    assert [(r.channel, r.received_on, r.amount_pence) for r in receipts] == [
+        (PaymentChannel.HOUSING_BENEFIT.value, MONDAY, 1365),
+        (PaymentChannel.HOUSING_BENEFIT.value, MONDAY + timedelta(days=7), 1365),
+    ]
+    assert uow.state.debts["HBOP-A1-2025"].paid_pence == 2730
+    assert (await uow.reconciliation.totals()).balanced
+    started = uow.published(HbDeductionsStarted)
+    assert len(started) == 1 and started[0].data.weekly_pence == 1365
+
+
+async def test_deductions_stop_at_nil() -> None:
+    uow = FakeLedger()
+    await deliver(uow, overpayment("A2", 3000), award("A2"))
+    await run_days(uow, MONDAY, MONDAY + timedelta(days=28))
+    paid = [e.data.amount_pence for e in uow.published(PaymentAllocated)]
+    assert paid == [1365, 1365, 270]
+    [stopped] = uow.published(HbDeductionsStopped)
+    assert (stopped.data.reason, stopped.data.outstanding_pence, stopped.data.deducted_pence) == ("recovered", 0, 3000)
+    assert uow.state.debts["HBOP-A2-2025"].balance_pence == 0
+
+
+async def test_an_award_ending_stops_the_deductions_after_its_last_week() -> None:
+    uow = FakeLedger()
+    await deliver(uow, overpayment("A3", 50000), award("A3"))
+    await run_days(uow, MONDAY, MONDAY + timedelta(days=9))
+    ended = HbAwardEnded(
+        key="A3", data=HbAwardEndedData(claim_ref="CLAIM-A3", account_ref="A3", ended_on=MONDAY + timedelta(days=13))
+    )
+    await deliver(uow, ended)
+    await run_days(uow, MONDAY + timedelta(days=10), MONDAY + timedelta(days=30))
+    assert [e.data.amount_pence for e in uow.published(PaymentAllocated)] == [1365, 1365]
+    [stopped] = uow.published(HbDeductionsStopped)
+    assert (stopped.data.reason, stopped.data.outstanding_pence) == ("award_ended", 50000 - 2730)
+
+
+async def test_a_change_to_the_award_applies_to_the_weeks_to_come() -> None:
+    uow = FakeLedger()
+    await deliver(uow, overpayment("A4", 50000), award("A4"))
+    await run_days(uow, MONDAY, MONDAY + timedelta(days=1))
+    await deliver(uow, award("A4", fraud=True, changed=True))
+    await run_days(uow, MONDAY + timedelta(days=2), MONDAY + timedelta(days=7))
+    assert [e.data.amount_pence for e in uow.published(PaymentAllocated)] == [1365, 2275]
+
+
+async def test_a_second_award_for_an_account_already_recovered_from_one_is_refused() -> None:
+    uow = FakeLedger()
+    await deliver(uow, overpayment("A5", 50000), award("A5"))
+    other = HbAwardStarted(
+        key="A5",
+        data=HbAwardData(
+            claim_ref="CLAIM-OTHER", account_ref="A5", weekly_award_pence=9000, fraud=False, effective_on=MONDAY
+        ),
+    )
+    with pytest.raises(Refused, match="end that award"):
+        await deliver(uow, other)
+    with pytest.raises(Refused, match="hb-award.started first"):
+        await deliver(uow, award("A6", changed=True))
