@@ -111,8 +111,7 @@ class Run:
 
     def deductions(self, account: str) -> list[tuple[date, int]]:
         return [
-            (date.fromisoformat(d["received_on"]), d["amount_pence"])
-            for d in self.of(account, "payment.allocated")
+            (date.fromisoformat(d["received_on"]), d["amount_pence"]) for d in self.of(account, "payment.allocated")
         ]
 
 
@@ -169,7 +168,9 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
                 ],
             )
             await send(
-                producer, topics.BENEFITS_HB_AWARDS, [award_started(ordinary, fraud=False), award_started(fraud, fraud=True)]
+                producer,
+                topics.BENEFITS_HB_AWARDS,
+                [award_started(ordinary, fraud=False), award_started(fraud, fraud=True)],
             )
             await wait_quiet(probe, services)
             day = BILLED_ON
@@ -214,7 +215,9 @@ def test_the_figures_are_reg_102s_for_each_benefit_year() -> None:
 def test_an_ordinary_overpayment_is_deducted_weekly_at_each_years_maximum_until_the_award_ends(run: Run) -> None:
     """Claimant error: reg 102(1)(a)'s maximum each week, the 2025/26 figure from 7 April;
     the award's last week (21-27 April) is the last deduction."""
-    expected = [(week, ORDINARY_2024 if week < NEW_YEAR else ORDINARY_2025) for week in _weeks(BILLED_ON, date(2025, 4, 21))]
+    expected = [
+        (week, ORDINARY_2024 if week < NEW_YEAR else ORDINARY_2025) for week in _weeks(BILLED_ON, date(2025, 4, 21))
+    ]
     assert run.deductions(run.ordinary) == expected
     [started] = run.of(run.ordinary, "hb-deductions.started")
     assert (started["weekly_pence"], started["maximum_weekly_pence"]) == (ORDINARY_2024, ORDINARY_2024)

@@ -44,6 +44,7 @@ from recovery_shared.contracts.common import (
     MAX_RECEIPT_PENCE,
     MAX_TOTAL_PENCE,
     DebtType,
+    EarningsDisregard,
     HbopClassification,
     Instalment,
     LiableParty,
@@ -75,6 +76,11 @@ from recovery_shared.contracts.inbound import (
     DirectDebitUnpaidData,
     DisputeRaised,
     DisputeResolved,
+    HbAwardChanged,
+    HbAwardData,
+    HbAwardEnded,
+    HbAwardEndedData,
+    HbAwardStarted,
     HearingAdjourned,
     HearingAdjournedData,
     InsolvencyNotified,
@@ -110,6 +116,11 @@ from recovery_shared.contracts.internal import (
     ClaimReferredData,
     CostsAdded,
     CostsAddedData,
+    HbDeductionsStarted,
+    HbDeductionsStartedData,
+    HbDeductionsStopped,
+    HbDeductionsStoppedData,
+    HbDeductionStopReason,
     HoldApplied,
     HoldData,
     HoldReleased,
@@ -170,6 +181,15 @@ def _parts() -> list[AllocationPart]:
 
 # One valid event of every type, each with every optional list, map and flag given,
 # so that every amount and flag a type has appears in its sample.
+HB_AWARD = HbAwardData(
+    claim_ref="CLAIM-1",
+    account_ref=ACCOUNT,
+    weekly_award_pence=12000,
+    fraud=True,
+    earnings_disregard=EarningsDisregard.SINGLE,
+    effective_on=ON,
+)
+
 SAMPLES: list[Envelope] = [
     ChargeRaised(
         key=ACCOUNT,
@@ -459,6 +479,32 @@ SAMPLES: list[Envelope] = [
         )
         for outcome in (CountyJudgmentEntered, CountyWarrantIssued, CountyAttachmentMade)
     ],
+    HbAwardStarted(key=ACCOUNT, data=HB_AWARD),
+    HbAwardChanged(key=ACCOUNT, data=HB_AWARD),
+    HbAwardEnded(key=ACCOUNT, data=HbAwardEndedData(claim_ref="CLAIM-1", account_ref=ACCOUNT, ended_on=ON)),
+    HbDeductionsStarted(
+        key=ACCOUNT,
+        data=HbDeductionsStartedData(
+            claim_ref="CLAIM-1",
+            account_ref=ACCOUNT,
+            debt_ids=[DEBT],
+            weekly_pence=1395,
+            maximum_weekly_pence=1395,
+            first_week_on=ON,
+        ),
+    ),
+    HbDeductionsStopped(
+        key=ACCOUNT,
+        data=HbDeductionsStoppedData(
+            claim_ref="CLAIM-1",
+            account_ref=ACCOUNT,
+            debt_ids=[DEBT],
+            stopped_on=ON,
+            reason=HbDeductionStopReason.AWARD_ENDED,
+            deducted_pence=2790,
+            outstanding_pence=210,
+        ),
+    ),
     LetterBeforeClaimReplied(
         key=ACCOUNT,
         data=LetterBeforeClaimRepliedData(
@@ -600,7 +646,7 @@ def test_flags_are_json_booleans_only(event_type: type[Envelope]) -> None:
 
 def test_samples_carry_every_flag_the_contracts_have() -> None:
     flagged = {name(t) for t in ALL_TYPES if flags_of(t)}
-    assert flagged == {"charge.raised", "case.referred"}
+    assert flagged == {"charge.raised", "case.referred", "hb-award.started", "hb-award.changed"}
 
 
 @pytest.mark.parametrize(

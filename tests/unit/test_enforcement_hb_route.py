@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from recovery_shared.contracts.common import DebtType
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.internal import (
     HbDeductionsStarted,
@@ -19,9 +20,17 @@ from recovery_shared.contracts.internal import (
     HbDeductionStopReason,
     NoticeType,
 )
-from recovery_shared.contracts.common import DebtType
 from tests.unit.fakes.enforcement import FakeCases
-from tests.unit.test_enforcement_civil import AMOUNT, BILLED, COUNCIL, INVOICE_DUE, civil_bill, invoice_missed, notices, served
+from tests.unit.test_enforcement_civil import (
+    AMOUNT,
+    BILLED,
+    COUNCIL,
+    INVOICE_DUE,
+    civil_bill,
+    invoice_missed,
+    notices,
+    served,
+)
 from tests.unit.test_enforcement_use_cases import days, handle
 
 ACCOUNT = "HB-7001"

@@ -208,6 +208,9 @@ class ClockRule(Strict):
     )
 
 
+BenefitYear = Annotated[str, Field(pattern=r"^\d{4}/\d{2}$", description="e.g. '2026/27'")]
+
+
 class HbopPolicy(Strict):
     """How the council recovers Housing Benefit overpayments from ongoing HB. The most it
     may deduct each week is the statute's (``statute.housing_benefit``, SI 2006/213
@@ -220,7 +223,7 @@ class HbopPolicy(Strict):
         description="What the council deducts each benefit week; unset means reg 102's maximum,"
         " and a higher figure is held down to it",
     )
-    personal_allowance_pence: dict[Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")], Annotated[int, Field(ge=1)]] = Field(
+    personal_allowance_pence: dict[BenefitYear, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict,
         description="The 25+ weekly personal allowance for a benefit year the statute table has no figure"
         " for yet (from that year's uprating order), e.g. '2026/27' = 9445",

@@ -36,11 +36,11 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.contracts.internal import (
     ArrangementMade,
     BalanceChanged,
-    HbDeductionsStarted,
-    HbDeductionsStopped,
     CaseRecalled,
     CaseReferred,
     ClaimReferred,
+    HbDeductionsStarted,
+    HbDeductionsStopped,
     InstalmentMissed,
     NoticeFailed,
     NoticeIssued,

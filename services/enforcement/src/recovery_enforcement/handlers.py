@@ -210,10 +210,9 @@ class Enforcement:
         for debt_id in debt_ids:
             case = await uow.cases.for_debt(debt_id)
             if case is None:
-                raise Refused(
-                    f"deductions from HB name overpayment {debt_id}, which has no recovery case here:"
-                    " it was never billed, or HBOP has no civil ladder in the council's configuration"
-                )
+                # As with balances: payments may know a debt before enforcement has read its bill.
+                log.warning("deductions from HB for a debt with no recovery case yet", debt_id=debt_id)
+                continue
             cases.append(case)
         return cases
 

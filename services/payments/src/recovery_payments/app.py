@@ -45,22 +45,26 @@ ROUTES = RouteTable(
         Route(DirectDebitUnpaid, Payments.reverse_unpaid_direct_debit),
         Route(ArrangementMade, Payments.take_arrangement_schedule),
         Route(CostsAdded, Payments.add_costs),
-        Route(HbAwardStarted, Payments.take_hb_award),
-        Route(HbAwardChanged, Payments.take_hb_award),
+        Route(HbAwardStarted, Payments.start_hb_award),
+        Route(HbAwardChanged, Payments.change_hb_award),
         Route(HbAwardEnded, Payments.end_hb_award),
         Route(DayStarted, Payments.take_hb_deductions),
     ),
     publishes=(
         Publication(
-            (PaymentAllocated, PaymentSuspended, PaymentReversed, BalanceChanged),
+            (
+                PaymentAllocated,
+                PaymentSuspended,
+                PaymentReversed,
+                BalanceChanged,
+                HbDeductionsStarted,
+                HbDeductionsStopped,
+            ),
             "Where each receipt went (allocated, or held in suspense), reversals, and each debt's balance "
             "whenever it changes; read by arrangements (allocations, reversals), enforcement (balances) and "
-            "the council's finance reporting (suspense).",
-        ),
-        Publication(
-            (HbDeductionsStarted, HbDeductionsStopped),
-            "Recovery of a Housing Benefit overpayment from the person's ongoing award starting and stopping "
-            "(paid, or the award ended); read by enforcement, whose case follows the route.",
+            "the council's finance reporting (suspense). Recovery of a Housing Benefit overpayment from the "
+            "person's ongoing award starting and stopping (paid, or the award ended); read by enforcement, "
+            "whose case follows the route.",
         ),
     ),
     prefetch=Payments.prefetch,

@@ -20,6 +20,7 @@ from recovery_payments import domain, events
 from recovery_payments.domain import ReceiptFacts, ReceiptStatus
 from recovery_payments.models import AllocationLineRecord, DebtRecord, HbAwardRecord, ReceiptRecord
 from recovery_payments.store import Ledger, ReceiptKey
+from recovery_shared.clock import dates_to_run
 from recovery_shared.contracts.common import DebtType, EarningsDisregard
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
@@ -28,6 +29,7 @@ from recovery_shared.contracts.inbound import (
     DayStarted,
     DirectDebitUnpaid,
     HbAwardChanged,
+    HbAwardData,
     HbAwardEnded,
     HbAwardStarted,
     PaymentChannel,
@@ -35,7 +37,6 @@ from recovery_shared.contracts.inbound import (
     PaymentReceivedData,
 )
 from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded, HbDeductionStopReason
-from recovery_shared.clock import dates_to_run
 from recovery_shared.council import AllocationPolicy, CouncilConfig, load_council_config
 from recovery_shared.refusal import Refused
 from recovery_shared.statute.housing_benefit import MissingFigure
@@ -182,22 +183,27 @@ class Payments:
 
     # --- benefits.hb-awards.v1 and clock.days.v1: deductions from ongoing HB -----
 
-    async def take_hb_award(self, uow: Ledger, event: HbAwardStarted | HbAwardChanged) -> None:
+    async def start_hb_award(self, uow: Ledger, event: HbAwardStarted) -> None:
         """Keeps the Housing Benefit award an overpayment is recovered from, from its first
-        benefit week that has not begun; a change (the weekly award, a fraud finding, an
-        earnings disregard) applies to the weeks still to come. An account is recovered
-        from one award at a time."""
-        data = event.data
-        award = await uow.hb_awards.get(data.claim_ref)
+        benefit week that has not begun. An account is recovered from one award at a time."""
+        await self._keep_hb_award(uow, event.data, await uow.hb_awards.get(event.data.claim_ref))
+
+    async def change_hb_award(self, uow: Ledger, event: HbAwardChanged) -> None:
+        """A change (the weekly award, a fraud finding, an earnings disregard) applies to the
+        weeks still to come."""
+        award = await uow.hb_awards.get(event.data.claim_ref)
+        if award is None:
+            raise Refused(
+                f"a change to HB claim {event.data.claim_ref}, whose award recovery has not heard start:"
+                " the benefits system must send hb-award.started first"
+            )
+        await self._keep_hb_award(uow, event.data, award)
+
+    async def _keep_hb_award(self, uow: Ledger, data: HbAwardData, award: HbAwardRecord | None) -> None:
         if award is not None and award.account_ref != data.account_ref:
             raise Refused(
                 f"HB claim {data.claim_ref} pays overpayment account {award.account_ref}, not {data.account_ref}:"
                 " check the account on the benefits system's message"
-            )
-        if award is None and isinstance(event, HbAwardChanged):
-            raise Refused(
-                f"a change to HB claim {data.claim_ref}, whose award recovery has not heard start:"
-                " the benefits system must send hb-award.started first"
             )
         if award is None or not award.live:
             live = await uow.hb_awards.live_for(data.account_ref)

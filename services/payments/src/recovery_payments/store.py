@@ -396,7 +396,8 @@ class SqlHbAwards(_Repository):
         await self.unit.flush()
         a = HB_AWARDS.c
         found: list[HbAwardRecord] = await self.rows(self.records, [a.live & (a.next_week_on <= on)])
-        return sorted((r for r in found if r.live and r.next_week_on <= on), key=lambda r: (r.next_week_on, r.claim_ref))
+        due = [r for r in found if r.live and r.next_week_on <= on]
+        return sorted(due, key=lambda r: (r.next_week_on, r.claim_ref))
 
     async def flush(self, session: AsyncSession) -> None:
         await self.records.flush(session)
