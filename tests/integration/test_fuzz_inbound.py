@@ -41,7 +41,7 @@ from recovery_enforcement.app import build_runtime as enforcement_runtime
 from recovery_enforcement.models import RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_payments.app import build_runtime as payments_runtime
-from recovery_payments.models import Debt, Receipt
+from recovery_payments.models import HB_AWARDS, Debt, Receipt
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
 from recovery_shared.contracts import event_types
@@ -58,6 +58,8 @@ from recovery_shared.contracts.inbound import (
     DirectDebitUnpaid,
     DirectDebitUnpaidData,
     DisputeRaised,
+    HbAwardData,
+    HbAwardStarted,
     HearingAdjourned,
     HearingAdjournedData,
     LetterBeforeClaimReplied,
@@ -593,6 +595,27 @@ async def _business_date_moved(runtime: ServiceRuntime, event: Envelope) -> bool
     return moved
 
 
+def _award(n: int, state: dict[str, Any]) -> tuple[list[Record], Envelope]:
+    account = f"HBF{n}"
+    return [], HbAwardStarted(
+        key=account,
+        data=HbAwardData(
+            claim_ref=f"CLAIM-{account}",
+            account_ref=account,
+            weekly_award_pence=10000,
+            fraud=n % 2 == 1,
+            effective_on=date(2026, 4, 6),
+        ),
+    )
+
+
+async def _award_kept(runtime: ServiceRuntime, event: Envelope) -> bool:
+    awards = HB_AWARDS
+    async with runtime.db.session() as session:
+        rows = (await session.execute(select(awards.c.live).where(awards.c.claim_ref == event.data.claim_ref))).all()
+    return [tuple(r) for r in rows] == [(True,)]
+
+
 TARGETS = {
     topics.BILLING_CHARGES: Target(
         topics.BILLING_CHARGES,
@@ -626,6 +649,7 @@ TARGETS = {
         topics.DEBTOR_REPLIES, _enforcement, _case_awaiting_a_reply, _reply, _reply_held_the_case
     ),
     topics.CLOCK_DAYS: Target(topics.CLOCK_DAYS, _enforcement, _nothing, _next_day, _business_date_moved),
+    topics.BENEFITS_HB_AWARDS: Target(topics.BENEFITS_HB_AWARDS, _payments, _nothing, _award, _award_kept),
 }
 
 
