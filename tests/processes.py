@@ -5,6 +5,7 @@ The end-to-end tests' process runner; the main job (demo/) and the benchmarks us
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,11 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from functools import cache
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -285,3 +288,45 @@ async def wait_quiet(probe: LagProbe, procs: dict[str, ServiceProcess], timeout_
 async def send(producer: AIOKafkaProducer, topic: str, events: list[Envelope]) -> None:
     futures = [await producer.send(topic, e.to_bytes(), key=e.key.encode()) for e in events]
     await asyncio.gather(*futures)
+
+
+class Watcher:
+    """Reads topics in the background while a test drives the services, keeping every
+    event whose key ends with the run's tag, per key, in the order read."""
+
+    def __init__(self, bootstrap: str, group: str, tag: str, topics: list[str]) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *topics, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
+        )
+        self.tag = tag
+        self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.consumer.stop()
+
+    async def _read(self) -> None:
+        async for record in self.consumer:
+            key = record.key.decode() if record.key else ""
+            if key.endswith(self.tag):
+                self.events[key].append(json.loads(record.value))
+
+    async def drain(self) -> None:
+        """Give the reader a moment to catch up with what the services have sent."""
+        await asyncio.sleep(0.3)
+
+    def notice_on(self, account: str, notice_type: str) -> date | None:
+        for e in self.events[account]:
+            if e["type"] == "notice.requested" and e["data"]["notice_type"] == notice_type:
+                return date.fromisoformat(e["data"]["issued_on"])
+        return None

@@ -21,9 +21,6 @@ Sources (numbers as in ../shared/domain.md):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -33,7 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from recovery_shared import topics
 from recovery_shared.contracts.common import (
@@ -61,6 +58,7 @@ from recovery_shared.council import ServiceRule, load_council_config
 from recovery_shared.statute.housing_benefit import NOTIFY_WITHIN_DAYS
 from recovery_shared.statute.pre_action import LETTER_OF_CLAIM_REPLY_DAYS, NOTICE_BEFORE_ISSUE_DAYS
 from recovery_shared.statute.service import served_on
+from tests import processes
 from tests.factories import payment_received
 from tests.processes import LagProbe, ServiceProcess, send, start_group_at_end, wait_quiet
 
@@ -170,45 +168,9 @@ class Timeline:
         return next((on for kind, on in self.notices(account) if kind == notice_type), None)
 
 
-class Watcher:
-    """Reads the watched topics in the background while the days are driven."""
-
+class Watcher(processes.Watcher):
     def __init__(self, bootstrap: str, group: str, tag: str) -> None:
-        self.consumer = AIOKafkaConsumer(
-            *WATCH, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
-        )
-        self.tag = tag
-        self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Watcher:
-        await self.consumer.start()
-        self._task = asyncio.create_task(self._read())
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.drain()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.consumer.stop()
-
-    async def _read(self) -> None:
-        async for record in self.consumer:
-            key = record.key.decode() if record.key else ""
-            if key.endswith(self.tag):
-                self.events[key].append(json.loads(record.value))
-
-    async def drain(self) -> None:
-        """Give the reader a moment to catch up with what the services have sent."""
-        await asyncio.sleep(0.3)
-
-    def notice_on(self, account: str, notice_type: str) -> date | None:
-        for e in self.events[account]:
-            if e["type"] == "notice.requested" and e["data"]["notice_type"] == notice_type:
-                return date.fromisoformat(e["data"]["issued_on"])
-        return None
+        super().__init__(bootstrap, group, tag, WATCH)
 
     def claimed_on(self, account: str) -> date | None:
         for e in self.events[account]:

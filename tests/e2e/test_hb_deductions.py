@@ -16,10 +16,7 @@ Sources (numbers as in ../shared/domain.md):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from recovery_shared import topics
 from recovery_shared.contracts.common import DebtType, HbopClassification, LiableParty, OverpaymentDecision
@@ -44,7 +41,7 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.council import load_council_config
 from recovery_shared.statute.housing_benefit import benefit_year_of, maximum_weekly_deduction
 from recovery_shared.statute.service import served_on
-from tests.processes import LagProbe, ServiceProcess, send, start_group_at_end, wait_quiet
+from tests.processes import LagProbe, ServiceProcess, Watcher, send, start_group_at_end, wait_quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -115,38 +112,6 @@ class Run:
         ]
 
 
-class Watcher:
-    def __init__(self, bootstrap: str, group: str, tag: str) -> None:
-        self.consumer = AIOKafkaConsumer(
-            *WATCH, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
-        )
-        self.tag = tag
-        self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Watcher:
-        await self.consumer.start()
-        self._task = asyncio.create_task(self._read())
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await asyncio.sleep(0.3)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.consumer.stop()
-
-    async def _read(self) -> None:
-        async for record in self.consumer:
-            key = record.key.decode() if record.key else ""
-            if key.endswith(self.tag):
-                self.events[key].append(json.loads(record.value))
-
-    def seen(self, account: str, kind: str) -> bool:
-        return any(e["type"] == kind for e in self.events[account])
-
-
 @pytest.fixture(scope="module")
 async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> AsyncIterator[Run]:
     tag = uuid.uuid4().hex[:6]
@@ -158,7 +123,7 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
     await producer.start()
     await probe.start()
     try:
-        async with Watcher(kafka_bootstrap, group, tag) as watcher:
+        async with Watcher(kafka_bootstrap, group, tag, WATCH) as watcher:
             await send(
                 producer,
                 topics.BILLING_CHARGES,
@@ -184,10 +149,7 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
                     await send(producer, topics.BENEFITS_HB_AWARDS, [ended])
                 await wait_quiet(probe, services)
                 await asyncio.sleep(0.1)
-                if watcher.seen(ordinary, "notice.requested") and any(
-                    e["type"] == "notice.requested" and e["data"]["notice_type"] == "invoice_reminder"
-                    for e in watcher.events[ordinary]
-                ):
+                if watcher.notice_on(ordinary, "invoice_reminder") is not None:
                     break
                 day += timedelta(days=1)
         async with httpx.AsyncClient() as client:
