@@ -9,6 +9,8 @@ Sources (numbers as in ../shared/domain.md):
   2024/25 from the £90.50 allowance [S37]; £13.95 (fraud £23.25) in 2025/26 from £92.05
   [DERIVED] (``statute.housing_benefit.PERSONAL_ALLOWANCE_25_PLUS``).
 - SI 2006/213 reg 2: the benefit year starts on the first Monday in April (7 April 2025).
+- The Debt Respite Scheme (Breathing Space Moratorium) Regulations 2020 (SI 2020/1311) [S47]:
+  no step to recover the person's debts while it lasts, deduction from HB included.
 - Domain §4 [S43b]: when the award ends with money still owed, the next route is the invoice
   on the council's terms, then its reminder.
 """
@@ -28,9 +30,14 @@ from aiokafka import AIOKafkaProducer
 
 from recovery_shared import topics
 from recovery_shared.contracts.common import DebtType, HbopClassification, LiableParty, OverpaymentDecision
+from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
+    BreathingSpaceEnded,
+    BreathingSpaceStarted,
+    BreathingSpaceStartedData,
     ChargeRaised,
     ChargeRaisedData,
+    CircumstanceData,
     DayStarted,
     DayStartedData,
     HbAwardData,
@@ -51,6 +58,8 @@ AWARD_ENDS = date(2025, 4, 27)  # a Sunday: the ordinary award's last week is 21
 ENDED_SENT_ON = date(2025, 4, 23)
 LAST_DAY = date(2025, 5, 31)
 ORDINARY_PENCE = 30000
+HELD_PENCE = 50000
+BS_START, BS_END = date(2025, 3, 12), date(2025, 3, 25)
 FRAUD_PENCE = 15000
 WEEKLY_AWARD_PENCE = 12000
 WATCH = [topics.PAYMENT_EVENTS, topics.NOTICE_REQUESTS, topics.ENFORCEMENT_EVENTS]
@@ -100,6 +109,7 @@ def award_started(account: str, *, fraud: bool) -> HbAwardStarted:
 class Run:
     ordinary: str
     fraud: str
+    held: str
     events: dict[str, list[dict[str, Any]]]
     ledger: dict[str, Any]
 
@@ -115,7 +125,22 @@ class Run:
 @pytest.fixture(scope="module")
 async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> AsyncIterator[Run]:
     tag = uuid.uuid4().hex[:6]
-    ordinary, fraud = f"HBD-{tag}", f"HBF-{tag}"
+    ordinary, fraud, held = f"HBD-{tag}", f"HBF-{tag}", f"HBB-{tag}"
+    circumstances: dict[date, list[Envelope]] = {
+        BS_START: [
+            BreathingSpaceStarted(
+                key=held,
+                data=BreathingSpaceStartedData(
+                    party_id=f"P-{held}", account_ref=held, effective_on=BS_START, expected_end=BS_END
+                ),
+            )
+        ],
+        BS_END: [
+            BreathingSpaceEnded(
+                key=held, data=CircumstanceData(party_id=f"P-{held}", account_ref=held, effective_on=BS_END)
+            )
+        ],
+    }
     group = f"test-hb-{tag}"
     await start_group_at_end(kafka_bootstrap, group, *WATCH)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
@@ -130,17 +155,23 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
                 [
                     overpayment_bill(ordinary, ORDINARY_PENCE, HbopClassification.CLAIMANT_ERROR),
                     overpayment_bill(fraud, FRAUD_PENCE, HbopClassification.FRAUD),
+                    overpayment_bill(held, HELD_PENCE, HbopClassification.CLAIMANT_ERROR),
                 ],
             )
             await send(
                 producer,
                 topics.BENEFITS_HB_AWARDS,
-                [award_started(ordinary, fraud=False), award_started(fraud, fraud=True)],
+                [
+                    award_started(ordinary, fraud=False),
+                    award_started(fraud, fraud=True),
+                    award_started(held, fraud=False),
+                ],
             )
             await wait_quiet(probe, services)
             day = BILLED_ON
             while day <= LAST_DAY:
                 await send(producer, topics.CLOCK_DAYS, [DayStarted(data=DayStartedData(business_date=day))])
+                await send(producer, topics.DEBTOR_CIRCUMSTANCES, circumstances.get(day, []))
                 if day == ENDED_SENT_ON:
                     ended = HbAwardEnded(
                         key=ordinary,
@@ -158,7 +189,7 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
     finally:
         await producer.stop()
         await probe.stop()
-    yield Run(ordinary, fraud, watcher.events, response.json())
+    yield Run(ordinary, fraud, held, watcher.events, response.json())
 
 
 def _weeks(first: date, last: date) -> list[date]:
@@ -232,9 +263,20 @@ def test_every_deduction_reconciles_in_the_ledger_to_the_penny(run: Run) -> None
     ledger = run.ledger
     assert ledger["balanced"], ledger
     assert ledger["receipts_out_of_balance"] == 0
+    deducted += sum(p for _, p in run.deductions(run.held))
     assert ledger["received_pence"] == deducted
     assert ledger["allocated_to_debts_pence"] == deducted
-    for account in (run.ordinary, run.fraud):
+    for account in (run.ordinary, run.fraud, run.held):
         for allocated in run.of(account, "payment.allocated"):
             assert [p["debt_id"] for p in allocated["parts"]] == [f"HBOP-{account}"]
             assert allocated["credit_pence"] == 0
+
+
+def test_a_breathing_space_pauses_deductions_from_hb_and_they_carry_on_after_it(run: Run) -> None:
+    """SI 2020/1311 [S47]: no deduction for a benefit week that begins while the moratorium
+    lasts; the weeks before it and after it are deducted as usual."""
+    weeks = [on for on, _ in run.deductions(run.held)]
+    assert weeks[:3] == [BILLED_ON, BILLED_ON + timedelta(weeks=1), date(2025, 3, 31)]
+    assert not [on for on in weeks if BS_START <= on <= BS_END]
+    assert [d["hold"] for d in run.of(run.held, "hold.applied")] == ["breathing_space"]
+    assert run.of(run.held, "hb-deductions.stopped") == []

@@ -31,7 +31,14 @@ from recovery_shared.contracts.inbound import (
     HbAwardStarted,
     PaymentChannel,
 )
-from recovery_shared.contracts.internal import HbDeductionsStarted, HbDeductionsStopped, PaymentAllocated
+from recovery_shared.contracts.internal import (
+    HbDeductionsStarted,
+    HbDeductionsStopped,
+    HoldApplied,
+    HoldData,
+    HoldReleased,
+    PaymentAllocated,
+)
 from recovery_shared.council import HbopPolicy, load_council_config
 from recovery_shared.refusal import Refused
 from recovery_shared.statute.housing_benefit import MissingFigure
@@ -251,3 +258,35 @@ async def test_a_second_award_for_an_account_already_recovered_from_one_is_refus
         await deliver(uow, other)
     with pytest.raises(Refused, match=r"hb-award\.started first"):
         await deliver(uow, award("A6", changed=True))
+
+
+def hold(account: str, debt_ids: list[str], kind: str, on: date, *, released: bool = False) -> Envelope:
+    data = HoldData(party_id=f"P-{account}", account_ref=account, debt_ids=debt_ids, hold=kind, on=on)
+    return HoldReleased(key=account, data=data) if released else HoldApplied(key=account, data=data)
+
+
+async def test_a_hold_on_the_overpayment_pauses_its_deductions_until_it_is_released() -> None:
+    """A Breathing Space (SI 2020/1311) or an appeal holds recovery of the overpayment; the
+    weeks it lasts are not deducted, and deductions carry on after it."""
+    uow = FakeLedger()
+    await deliver(uow, overpayment("A7", 50000), award("A7"))
+    await run_days(uow, MONDAY, MONDAY + timedelta(days=1))
+    await deliver(uow, hold("A7", ["HBOP-A7", "CT-OTHER"], "breathing_space", MONDAY + timedelta(days=2)))
+    await run_days(uow, MONDAY + timedelta(days=2), MONDAY + timedelta(days=15))
+    await deliver(uow, hold("A7", ["HBOP-A7"], "breathing_space", MONDAY + timedelta(days=16), released=True))
+    await run_days(uow, MONDAY + timedelta(days=16), MONDAY + timedelta(days=21))
+    weeks = [e.data.received_on for e in uow.published(PaymentAllocated)]
+    assert weeks == [MONDAY, MONDAY + timedelta(days=21)]
+    assert uow.published(HbDeductionsStopped) == []
+
+
+async def test_a_held_overpayment_is_skipped_and_the_others_on_the_account_are_still_deducted() -> None:
+    uow = FakeLedger()
+    second = overpayment("A8", 1000)
+    second = second.model_copy(update={"data": second.data.model_copy(update={"debt_id": "HBOP-A8-2"})})
+    await deliver(uow, overpayment("A8", 50000), second, award("A8"))
+    await deliver(uow, hold("A8", ["HBOP-A8"], "dispute", MONDAY))
+    await run_days(uow, MONDAY, MONDAY + timedelta(days=7))
+    parts = [(p.debt_id, p.amount_pence) for e in uow.published(PaymentAllocated) for p in e.data.parts]
+    assert parts == [("HBOP-A8-2", 1000)]
+    assert uow.published(HbDeductionsStopped) == []  # the held one is still owed

@@ -24,6 +24,7 @@ class LedgerState:
     receipts: dict[ReceiptKey, ReceiptRecord] = field(default_factory=dict)
     lines: list[AllocationLineRecord] = field(default_factory=list)
     awards: dict[str, HbAwardRecord] = field(default_factory=dict)
+    holds: set[tuple[str, str]] = field(default_factory=set)
 
 
 class FakeDebts:
@@ -121,6 +122,20 @@ class FakeHbAwards:
         return sorted(due, key=lambda a: (a.next_week_on, a.claim_ref))
 
 
+class FakeHbHolds:
+    def __init__(self, state: LedgerState) -> None:
+        self.state = state
+
+    async def held(self, debt_ids: Collection[str]) -> set[str]:
+        return {debt_id for debt_id, _ in self.state.holds} & set(debt_ids)
+
+    async def hold(self, debt_id: str, hold: str, since: date) -> None:
+        self.state.holds.add((debt_id, hold))
+
+    async def release(self, debt_id: str, hold: str) -> None:
+        self.state.holds.discard((debt_id, hold))
+
+
 class FakeReconciliation:
     def __init__(self, state: LedgerState) -> None:
         self.state = state
@@ -158,6 +173,7 @@ class FakeLedger(FakeUnitOfWork, Ledger):
         self.receipts = FakeReceipts(state)
         self.allocation_lines = FakeAllocationLines(state)
         self.hb_awards = FakeHbAwards(state)
+        self.hb_holds = FakeHbHolds(state)
         self.reconciliation = FakeReconciliation(state)
 
     async def commit(self) -> None:

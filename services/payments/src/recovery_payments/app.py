@@ -27,6 +27,8 @@ from recovery_shared.contracts.internal import (
     CostsAdded,
     HbDeductionsStarted,
     HbDeductionsStopped,
+    HoldApplied,
+    HoldReleased,
     PaymentAllocated,
     PaymentReversed,
     PaymentSuspended,
@@ -49,6 +51,8 @@ ROUTES = RouteTable(
         Route(HbAwardChanged, Payments.change_hb_award),
         Route(HbAwardEnded, Payments.end_hb_award),
         Route(DayStarted, Payments.take_hb_deductions),
+        Route(HoldApplied, Payments.hold_hb_deductions),
+        Route(HoldReleased, Payments.release_hb_deductions),
     ),
     publishes=(
         Publication(

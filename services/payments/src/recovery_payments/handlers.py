@@ -36,7 +36,14 @@ from recovery_shared.contracts.inbound import (
     PaymentReceived,
     PaymentReceivedData,
 )
-from recovery_shared.contracts.internal import AllocationRule, ArrangementMade, CostsAdded, HbDeductionStopReason
+from recovery_shared.contracts.internal import (
+    AllocationRule,
+    ArrangementMade,
+    CostsAdded,
+    HbDeductionStopReason,
+    HoldApplied,
+    HoldReleased,
+)
 from recovery_shared.council import AllocationPolicy, CouncilConfig, load_council_config
 from recovery_shared.refusal import Refused
 from recovery_shared.statute.housing_benefit import MissingFigure
@@ -278,8 +285,16 @@ class Payments:
 
     async def _deduct_week(self, uow: Ledger, award: HbAwardRecord, cause: Envelope) -> None:
         overpayments = await self._overpayments(uow, award.account_ref)
-        owed = [(d.debt_id, d.balance_pence) for d in overpayments if d.balance_pence > 0]
+        owing = [d for d in overpayments if d.balance_pence > 0]
+        held = await uow.hb_holds.held([d.debt_id for d in owing])
         week = award.next_week_on
+        if owing and len(held) == len(owing):
+            # Every overpayment still owed is on hold: the week passes with no deduction,
+            # and recovery carries on from the first week after the holds end.
+            award.next_week_on = week + domain.BENEFIT_WEEK
+            award.updated_at = uow.audit_time()
+            return
+        owed = [(d.debt_id, d.balance_pence) for d in owing if d.debt_id not in held]
         deduction = domain.hb_deduction(
             week,
             fraud=award.fraud,
@@ -302,10 +317,28 @@ class Payments:
             uow.receipts.add(receipt)
             await self._allocate(uow, receipt, award.account_ref, on=week, directed=debt_id, cause=cause)
         award.deducted_pence += deduction.amount_pence
-        if deduction.amount_pence == sum(balance for _, balance in owed):
+        if not held and deduction.amount_pence == sum(balance for _, balance in owed):
             await self._stop_hb(uow, award, HbDeductionStopReason.RECOVERED, week, cause)
         elif award.ended_on is not None and award.next_week_on > award.ended_on:
             await self._stop_hb(uow, award, HbDeductionStopReason.AWARD_ENDED, award.ended_on, cause)
+
+    async def hold_hb_deductions(self, uow: Ledger, event: HoldApplied) -> None:
+        """A hold enforcement applied (a Breathing Space, a dispute or appeal, ...) stops
+        deductions from HB paying the held overpayments until it is released."""
+        data = event.data
+        for debt in await self._held_overpayments(uow, data.debt_ids):
+            await uow.hb_holds.hold(debt.debt_id, data.hold, data.on)
+
+    async def release_hb_deductions(self, uow: Ledger, event: HoldReleased) -> None:
+        """The hold is released: deductions pay the overpayment again from the next week."""
+        data = event.data
+        for debt in await self._held_overpayments(uow, data.debt_ids):
+            await uow.hb_holds.release(debt.debt_id, data.hold)
+
+    async def _held_overpayments(self, uow: Ledger, debt_ids: Iterable[str]) -> list[DebtRecord]:
+        # Only overpayments can be deducted from HB; a hold on any other debt is not ours to keep.
+        found = [await uow.debts.get(debt_id) for debt_id in debt_ids]
+        return [d for d in found if d is not None and d.debt_type == DebtType.HB_OVERPAYMENT.value]
 
     async def _stop_hb(
         self, uow: Ledger, award: HbAwardRecord, reason: HbDeductionStopReason, on: date, cause: Envelope
@@ -540,6 +573,10 @@ def _award_needs(event: HbAwardStarted | HbAwardChanged | HbAwardEnded, needs: _
     needs.accounts.add(event.data.account_ref)
 
 
+def _hold_needs(event: HoldApplied | HoldReleased, needs: _Needs) -> None:
+    needs.debt_ids.update(event.data.debt_ids)
+
+
 _NEEDS: Mapping[type[Envelope], Callable[[Any, _Needs], None]] = {
     PaymentReceived: _receipt_needs,
     ChargeRaised: _bill_needs,
@@ -550,6 +587,8 @@ _NEEDS: Mapping[type[Envelope], Callable[[Any, _Needs], None]] = {
     HbAwardStarted: _award_needs,
     HbAwardChanged: _award_needs,
     HbAwardEnded: _award_needs,
+    HoldApplied: _hold_needs,
+    HoldReleased: _hold_needs,
 }
 
 

@@ -117,11 +117,24 @@ class HbAward(PaymentsTable, table=True):
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
+class HbHold(PaymentsTable, table=True):
+    """A hold on recovering one HB overpayment (a Breathing Space, a dispute or appeal,
+    ...), as enforcement applied it: no deduction from ongoing HB pays that overpayment
+    while any hold on it lasts."""
+
+    __tablename__ = "hb_hold"
+
+    debt_id: str = Field(primary_key=True, max_length=100)
+    hold: str = Field(primary_key=True, max_length=40)
+    since: date
+
+
 DEBTS = cast(Table, Debt.__table__)  # type: ignore[attr-defined]
 INSTALMENTS = cast(Table, DebtInstalment.__table__)  # type: ignore[attr-defined]
 RECEIPTS = cast(Table, Receipt.__table__)  # type: ignore[attr-defined]
 ALLOCATION_LINES = cast(Table, AllocationLine.__table__)  # type: ignore[attr-defined]
 HB_AWARDS = cast(Table, HbAward.__table__)  # type: ignore[attr-defined]
+HB_HOLDS = cast(Table, HbHold.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -201,3 +214,12 @@ class HbAwardRecord:
     started: bool
     deducted_pence: int
     updated_at: datetime
+
+
+@dataclass(slots=True)
+class HbHoldRecord:
+    """An ``hb_hold`` row."""
+
+    debt_id: str
+    hold: str
+    since: date

@@ -25,11 +25,13 @@ from recovery_payments.models import (
     ALLOCATION_LINES,
     DEBTS,
     HB_AWARDS,
+    HB_HOLDS,
     INSTALMENTS,
     RECEIPTS,
     AllocationLineRecord,
     DebtRecord,
     HbAwardRecord,
+    HbHoldRecord,
     InstalmentRecord,
     ReceiptRecord,
 )
@@ -106,6 +108,16 @@ class HbAwards(Protocol):
         ...
 
 
+class HbHolds(Protocol):
+    async def held(self, debt_ids: Collection[str]) -> set[str]:
+        """Those of ``debt_ids`` with a hold on their recovery from HB."""
+        ...
+
+    async def hold(self, debt_id: str, hold: str, since: date) -> None: ...
+
+    async def release(self, debt_id: str, hold: str) -> None: ...
+
+
 class Reconciliation(Protocol):
     async def totals(self) -> LedgerTotals: ...
 
@@ -118,6 +130,7 @@ class Ledger(UnitOfWork):
     receipts: Receipts
     allocation_lines: AllocationLines
     hb_awards: HbAwards
+    hb_holds: HbHolds
     reconciliation: Reconciliation
     _audit_time: datetime | None = None
 
@@ -406,6 +419,45 @@ class SqlHbAwards(_Repository):
         self.records.reset()
 
 
+class SqlHbHolds(_Repository):
+    def __init__(self, unit: SqlUnitOfWork) -> None:
+        super().__init__(unit)
+        self.records = Records(HB_HOLDS, HbHoldRecord, key=("debt_id", "hold"))
+
+    async def held(self, debt_ids: Collection[str]) -> set[str]:
+        if not debt_ids:
+            return set()
+        await self.unit.flush()
+        h = HB_HOLDS.c
+        found: set[str] = set()
+        for condition in one_of(self.unit, h.debt_id, debt_ids):
+            result = await self.unit.session.execute(select(h.debt_id).where(condition).distinct())
+            found.update(row[0] for row in result.all())
+        return found
+
+    async def hold(self, debt_id: str, hold: str, since: date) -> None:
+        if await self._held(debt_id, hold) is None:
+            self.records.add(HbHoldRecord(debt_id, hold, since))
+
+    async def release(self, debt_id: str, hold: str) -> None:
+        record = await self._held(debt_id, hold)
+        if record is not None:
+            self.records.remove(record)
+
+    async def _held(self, debt_id: str, hold: str) -> HbHoldRecord | None:
+        key = (debt_id, hold)
+        if not self.records.knows(key):
+            await self.rows(self.records, self.records.keys_in([key]))
+            self.records.absent([key])
+        return self.records.held(key)
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.records.flush(session)
+
+    def reset(self) -> None:
+        self.records.reset()
+
+
 class SqlReconciliation(_Repository):
     async def totals(self) -> LedgerTotals:
         await self.unit.flush()
@@ -465,8 +517,9 @@ class SqlLedger(SqlUnitOfWork, Ledger):
         self.receipts = receipts = SqlReceipts(self)
         self.allocation_lines = lines = SqlAllocationLines(self)
         self.hb_awards = awards = SqlHbAwards(self)
+        self.hb_holds = hb_holds = SqlHbHolds(self)
         self.reconciliation = SqlReconciliation(self)
         # Parents before children: the order they are written in. Each repository
         # flushes its records and, on rollback, forgets what it had indexed.
-        for repository in (debts, instalments, receipts, lines, awards):
+        for repository in (debts, instalments, receipts, lines, awards, hb_holds):
             self.track(repository)
