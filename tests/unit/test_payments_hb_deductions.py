@@ -38,6 +38,7 @@ from recovery_shared.contracts.internal import (
     HoldData,
     HoldReleased,
     PaymentAllocated,
+    PaymentReversed,
 )
 from recovery_shared.council import HbopPolicy, load_council_config
 from recovery_shared.refusal import Refused
@@ -290,3 +291,28 @@ async def test_a_held_overpayment_is_skipped_and_the_others_on_the_account_are_s
     parts = [(p.debt_id, p.amount_pence) for e in uow.published(PaymentAllocated) for p in e.data.parts]
     assert parts == [("HBOP-A8-2", 1000)]
     assert uow.published(HbDeductionsStopped) == []  # the held one is still owed
+
+
+async def test_an_award_ended_from_a_past_day_gives_back_what_was_deducted_for_the_weeks_after_it() -> None:
+    """No deduction can be taken from benefit that was not paid (SI 2006/213 reg 102
+    deducts from the benefit payable): the week that began after the award's end is
+    reversed, the weeks before it stand."""
+    uow = FakeLedger()
+    await deliver(uow, overpayment("A9", 50000), award("A9"))
+    await run_days(uow, MONDAY, MONDAY + timedelta(days=15))  # weeks of 3, 10 and 17 March
+    ended = HbAwardEnded(
+        key="A9", data=HbAwardEndedData(claim_ref="CLAIM-A9", account_ref="A9", ended_on=MONDAY + timedelta(days=9))
+    )
+    await deliver(uow, ended)
+    await deliver(uow, ended)  # a copy changes nothing
+    [reversed_] = uow.published(PaymentReversed)
+    assert reversed_.data.receipt_ref == domain.hb_receipt_ref(MONDAY + timedelta(days=14), "HBOP-A9")
+    assert reversed_.data.amount_pence == 1365
+    assert uow.state.debts["HBOP-A9"].paid_pence == 2730
+    [stopped] = uow.published(HbDeductionsStopped)
+    assert (stopped.data.reason, stopped.data.deducted_pence, stopped.data.outstanding_pence) == (
+        "award_ended",
+        2730,
+        50000 - 2730,
+    )
+    assert (await uow.reconciliation.totals()).balanced

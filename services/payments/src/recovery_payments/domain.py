@@ -323,6 +323,9 @@ class LedgerTotals:
 # --- deductions from ongoing Housing Benefit (SI 2006/213 reg 102) [S36][S39] --------
 
 BENEFIT_WEEK = timedelta(days=7)
+MOST_HB_WEEKS_GIVEN_BACK = 53
+"""An award ended retroactively gives back the deductions taken for its weeks after the
+end; further back than a year is for an officer to look at, not an automatic reversal."""
 
 
 @dataclass(frozen=True, slots=True)

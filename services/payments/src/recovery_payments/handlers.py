@@ -246,7 +246,9 @@ class Payments:
 
     async def end_hb_award(self, uow: Ledger, event: HbAwardEnded) -> None:
         """No deduction is taken for a benefit week after the award's last day; once its
-        last week is deducted the overpayment moves to the next route (the invoice)."""
+        last week is deducted the overpayment moves to the next route (the invoice). An
+        award ended from a day already past gives back what was deducted for the weeks
+        after it: no benefit was paid for them to deduct from."""
         data = event.data
         award = await uow.hb_awards.get(data.claim_ref)
         if award is None or award.account_ref != data.account_ref:
@@ -254,12 +256,35 @@ class Payments:
                 f"HB claim {data.claim_ref} has no award recovering account {data.account_ref}:"
                 " check the claim and account on the benefits system's message"
             )
-        if not award.live:
-            return  # stopped already: its overpayments were paid, or this is a copy
+        if award.ended_on == data.ended_on:
+            return  # a copy
         award.ended_on = data.ended_on
         award.updated_at = uow.audit_time()
-        if award.next_week_on > data.ended_on:
+        await self._give_back_weeks_after(uow, award, data.ended_on, event)
+        if award.live and award.next_week_on > data.ended_on:
             await self._stop_hb(uow, award, HbDeductionStopReason.AWARD_ENDED, data.ended_on, event)
+
+    async def _give_back_weeks_after(self, uow: Ledger, award: HbAwardRecord, ended_on: date, cause: Envelope) -> None:
+        on = max(await uow.today() or ended_on, ended_on)
+        overpayments = await self._overpayments(uow, award.account_ref)
+        week = award.next_week_on - domain.BENEFIT_WEEK
+        for _ in range(domain.MOST_HB_WEEKS_GIVEN_BACK):
+            if week <= ended_on:
+                return
+            for debt in overpayments:
+                ref = domain.hb_receipt_ref(week, debt.debt_id)
+                receipt = await uow.receipts.get(PaymentChannel.HOUSING_BENEFIT.value, ref)
+                if receipt is not None and receipt.status == ReceiptStatus.ALLOCATED.value:
+                    award.deducted_pence -= receipt.amount_pence
+                    reason = f"no Housing Benefit was paid for the week of {week}: the award ended on {ended_on}"
+                    await self._reverse(uow, receipt, reason, on=on, cause=cause)
+            week -= domain.BENEFIT_WEEK
+        log.warning(
+            "an HB award ended further back than deductions are given back automatically; an officer must check",
+            claim_ref=award.claim_ref,
+            ended_on=ended_on.isoformat(),
+            weeks=domain.MOST_HB_WEEKS_GIVEN_BACK,
+        )
 
     async def take_hb_deductions(self, uow: Ledger, event: DayStarted) -> None:
         """Each benefit week that has begun, each live award gives its deduction, recorded as
