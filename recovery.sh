@@ -99,6 +99,9 @@ stop_services() {
 docs() {
     for s in "${SERVICES[@]}"; do
         uv_cmd run --frozen faststream docs gen --factory "recovery_$s.app:asyncapi_app" --out "services/$s/asyncapi.json"
+        # FastStream orders channels by hash (it changes with PYTHONHASHSEED): keys are
+        # sorted so a document changes only when the service's contract does.
+        uv_cmd run --frozen python -c 'import json, sys; p = sys.argv[1]; d = json.load(open(p)); open(p, "w").write(json.dumps(d, indent=2, sort_keys=True) + "\n")' "services/$s/asyncapi.json"
     done
 }
 
