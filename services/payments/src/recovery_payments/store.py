@@ -13,7 +13,7 @@ The unit tests' in-memory twin is ``tests/unit/fakes/payments.py``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, Self
 
@@ -174,6 +174,13 @@ class _Repository:
             result = await self.unit.session.execute(records.select().where(condition))
             found.extend(records.remember(result.all()))
         return found
+
+    async def one(self, records: Records[Any], key: Hashable) -> Any:
+        """The record with this primary key, read once per unit (None: there is none)."""
+        if not records.knows(key):
+            await self.rows(records, records.keys_in([key]))
+            records.absent([key])
+        return records.held(key)
 
 
 class SqlDebts(_Repository):
@@ -390,10 +397,8 @@ class SqlHbAwards(_Repository):
         self.records = Records(HB_AWARDS, HbAwardRecord, key=("claim_ref",))
 
     async def get(self, claim_ref: str) -> HbAwardRecord | None:
-        if not self.records.knows(claim_ref):
-            await self.rows(self.records, self.records.key_column_in((claim_ref,)))
-            self.records.absent((claim_ref,))
-        return self.records.held(claim_ref)
+        award: HbAwardRecord | None = await self.one(self.records, claim_ref)
+        return award
 
     async def live_for(self, account_ref: str) -> HbAwardRecord | None:
         await self.unit.flush()
@@ -436,20 +441,13 @@ class SqlHbHolds(_Repository):
         return found
 
     async def hold(self, debt_id: str, hold: str, since: date) -> None:
-        if await self._held(debt_id, hold) is None:
+        if await self.one(self.records, (debt_id, hold)) is None:
             self.records.add(HbHoldRecord(debt_id, hold, since))
 
     async def release(self, debt_id: str, hold: str) -> None:
-        record = await self._held(debt_id, hold)
+        record = await self.one(self.records, (debt_id, hold))
         if record is not None:
             self.records.remove(record)
-
-    async def _held(self, debt_id: str, hold: str) -> HbHoldRecord | None:
-        key = (debt_id, hold)
-        if not self.records.knows(key):
-            await self.rows(self.records, self.records.keys_in([key]))
-            self.records.absent([key])
-        return self.records.held(key)
 
     async def flush(self, session: AsyncSession) -> None:
         await self.records.flush(session)
