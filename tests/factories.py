@@ -161,3 +161,26 @@ def overpayment_decision(
         decided_on=decided_on,
         could_reasonably_have_realised=could_reasonably_have_realised,
     )
+
+
+def overpayment_raised(
+    account_ref: str,
+    *,
+    debt_id: str,
+    amount_pence: int = 42000,
+    bill_issued_on: date = date(2026, 6, 3),
+    decision: OverpaymentDecision | None = None,
+) -> ChargeRaised:
+    """An HB overpayment's bill: no financial year, no schedule, its decision on it."""
+    return ChargeRaised(
+        key=account_ref,
+        data=ChargeRaisedData(
+            debt_id=debt_id,
+            account_ref=account_ref,
+            debt_type=DebtType.HB_OVERPAYMENT,
+            amount_pence=amount_pence,
+            bill_issued_on=bill_issued_on,
+            liable_party=LiableParty(party_id=f"P-{account_ref}", name="Test Person"),
+            overpayment=decision or overpayment_decision(),
+        ),
+    )

@@ -15,10 +15,7 @@ from recovery_payments.app import build_runtime
 from recovery_payments.models import HB_AWARDS, RECEIPTS
 from recovery_payments.settings import PaymentsSettings
 from recovery_shared import topics
-from recovery_shared.contracts.common import DebtType, LiableParty
 from recovery_shared.contracts.inbound import (
-    ChargeRaised,
-    ChargeRaisedData,
     DayStarted,
     DayStartedData,
     HbAwardData,
@@ -26,7 +23,7 @@ from recovery_shared.contracts.inbound import (
     PaymentChannel,
 )
 from recovery_shared.contracts.internal import HoldApplied, HoldData, HoldReleased
-from tests.factories import overpayment_decision, record
+from tests.factories import overpayment_decision, overpayment_raised, record
 
 MONDAY = date(2025, 3, 3)
 ACCOUNT = "HBS-1"
@@ -36,18 +33,8 @@ DEBT = f"HBOP-{ACCOUNT}"
 async def test_weekly_deductions_and_a_hold_are_kept_and_written_on_both_databases(database_url: str) -> None:
     runtime = build_runtime(PaymentsSettings(database_url=database_url))
     runtime.migrate()
-    bill = ChargeRaised(
-        key=ACCOUNT,
-        data=ChargeRaisedData(
-            debt_id=DEBT,
-            account_ref=ACCOUNT,
-            debt_type=DebtType.HB_OVERPAYMENT,
-            amount_pence=50000,
-            bill_issued_on=MONDAY,
-            liable_party=LiableParty(party_id=f"P-{ACCOUNT}", name="Test Person"),
-            overpayment=overpayment_decision(decided_on=date(2025, 2, 26)),
-        ),
-    )
+    decision = overpayment_decision(decided_on=date(2025, 2, 26))
+    bill = overpayment_raised(ACCOUNT, debt_id=DEBT, amount_pence=50000, bill_issued_on=MONDAY, decision=decision)
     award = HbAwardStarted(
         key=ACCOUNT,
         data=HbAwardData(

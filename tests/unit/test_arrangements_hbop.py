@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
-from recovery_arrangements import domain
 from recovery_arrangements.app import ROUTES
 from recovery_arrangements.handlers import Arrangements
-from recovery_shared.contracts.common import DebtType, HbopClassification, OverpaymentDecision
+from recovery_shared.contracts.common import HbopClassification, OverpaymentDecision
 from recovery_shared.contracts.envelope import Envelope
-from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData, DayStarted, DayStartedData
+from recovery_shared.contracts.inbound import ChargeRaised, DayStarted, DayStartedData
 from recovery_shared.contracts.internal import ArrangementMade, InstalmentMissed
 from recovery_shared.council import load_council_config
-from tests.factories import charge_raised, overpayment_decision
+from tests.factories import overpayment_decision, overpayment_raised
 from tests.unit.fakes.arrangements import FakePlans
 
 ACCOUNT = "7101"
@@ -39,40 +36,9 @@ async def handle(uow: FakePlans, *batch: Envelope) -> None:
 
 
 def hbop_bill(decision: OverpaymentDecision, amount_pence: int = 42000) -> ChargeRaised:
-    bill = charge_raised(ACCOUNT, debt_type=DebtType.SUNDRY, amount_pence=amount_pence, bill_issued_on=ISSUED)
-    data = bill.data.model_dump() | {
-        "debt_id": f"HBOP-{ACCOUNT}-1",
-        "financial_year": None,
-        "debt_type": DebtType.HB_OVERPAYMENT,
-        "overpayment": decision.model_dump(),
-    }
-    return bill.model_copy(update={"data": ChargeRaisedData.model_validate(data)})
-
-
-@pytest.mark.parametrize(
-    ("classification", "realised", "owed"),
-    [
-        (HbopClassification.COUNCIL_OFFICIAL_ERROR, False, False),
-        (HbopClassification.DWP_ERROR, False, False),
-        (HbopClassification.COUNCIL_OFFICIAL_ERROR, True, True),
-        (HbopClassification.DWP_ERROR, True, True),
-        (HbopClassification.CLAIMANT_ERROR, True, True),
-        (HbopClassification.FRAUD, True, True),
-        (HbopClassification.LANDLORD, True, True),
-        # "Could have realised" is asked of official error only (reg 100(2)).
-        (HbopClassification.CLAIMANT_ERROR, False, True),
-    ],
-)
-def test_only_an_official_error_nobody_could_have_realised_is_not_owed(
-    classification: HbopClassification, realised: bool, owed: bool
-) -> None:
-    """SI 2006/213 reg 100(2)-(3) [S36b]."""
-    decision = overpayment_decision(classification, could_reasonably_have_realised=realised)
-    assert domain.is_owed(decision) is owed
-
-
-def test_a_bill_that_is_no_overpayment_is_always_owed() -> None:
-    assert domain.is_owed(None)
+    return overpayment_raised(
+        ACCOUNT, debt_id=f"HBOP-{ACCOUNT}-1", amount_pence=amount_pence, bill_issued_on=ISSUED, decision=decision
+    )
 
 
 async def test_an_official_error_overpayment_nobody_could_have_realised_gets_no_invoice() -> None:

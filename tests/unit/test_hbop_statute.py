@@ -9,17 +9,18 @@ from datetime import date
 
 import pytest
 
-from recovery_shared.contracts.common import HbopClassification
+from recovery_shared.contracts.common import EarningsDisregard, HbopClassification
 from recovery_shared.statute.housing_benefit import (
-    EarningsDisregard,
     MissingFigure,
     PayFrequency,
     benefit_year_of,
     dea_deduction,
     dea_percent,
+    is_owed,
     is_recoverable,
     maximum_weekly_deduction,
 )
+from tests.factories import overpayment_decision
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,33 @@ def test_only_official_error_nobody_could_have_realised_is_not_recoverable(
 ) -> None:
     """SI 2006/213 reg 100(2)-(3) [S36b][S39]."""
     assert is_recoverable(classification, could_realise) is recoverable
+
+
+@pytest.mark.parametrize(
+    ("classification", "realised", "owed"),
+    [
+        (HbopClassification.COUNCIL_OFFICIAL_ERROR, False, False),
+        (HbopClassification.DWP_ERROR, False, False),
+        (HbopClassification.COUNCIL_OFFICIAL_ERROR, True, True),
+        (HbopClassification.DWP_ERROR, True, True),
+        (HbopClassification.CLAIMANT_ERROR, True, True),
+        (HbopClassification.FRAUD, True, True),
+        (HbopClassification.LANDLORD, True, True),
+        # "Could have realised" is asked of official error only (reg 100(2)).
+        (HbopClassification.CLAIMANT_ERROR, False, True),
+        (HbopClassification.FRAUD, False, True),
+    ],
+)
+def test_a_bill_is_owed_unless_an_official_error_nobody_could_have_realised(
+    classification: HbopClassification, realised: bool, owed: bool
+) -> None:
+    """SI 2006/213 reg 100(2)-(3) [S36b]: the one rule payments and arrangements both ask
+    (``is_owed``), so a bill that is no debt on the ledger is never invoiced either."""
+    assert is_owed(overpayment_decision(classification, could_reasonably_have_realised=realised)) is owed
+
+
+def test_a_bill_that_is_no_overpayment_is_always_owed() -> None:
+    assert is_owed(None)
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,9 @@ import pytest
 from recovery_payments import domain
 from recovery_payments.app import ROUTES
 from recovery_payments.handlers import Payments
-from recovery_shared.contracts.common import DebtType, EarningsDisregard, LiableParty
+from recovery_shared.contracts.common import EarningsDisregard
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
-    ChargeRaised,
-    ChargeRaisedData,
     DayStarted,
     DayStartedData,
     HbAwardChanged,
@@ -43,7 +41,7 @@ from recovery_shared.contracts.internal import (
 from recovery_shared.council import HbopPolicy, load_council_config
 from recovery_shared.refusal import Refused
 from recovery_shared.statute.housing_benefit import MissingFigure
-from tests.factories import overpayment_decision
+from tests.factories import overpayment_decision, overpayment_raised
 from tests.unit.fakes.payments import FakeLedger
 
 PAYMENTS = Payments(load_council_config().allocation)
@@ -164,17 +162,9 @@ async def deliver(uow: FakeLedger, *batch: Envelope) -> None:
 
 
 def overpayment(account: str, pence: int) -> Envelope:
-    return ChargeRaised(
-        key=account,
-        data=ChargeRaisedData(
-            debt_id=f"HBOP-{account}",
-            account_ref=account,
-            debt_type=DebtType.HB_OVERPAYMENT,
-            amount_pence=pence,
-            bill_issued_on=MONDAY,
-            liable_party=LiableParty(party_id=f"P-{account}", name="Test Person"),
-            overpayment=overpayment_decision(decided_on=date(2025, 2, 26)),
-        ),
+    decision = overpayment_decision(decided_on=date(2025, 2, 26))
+    return overpayment_raised(
+        account, debt_id=f"HBOP-{account}", amount_pence=pence, bill_issued_on=MONDAY, decision=decision
     )
 
 

@@ -7,19 +7,14 @@ holds either way: every penny received is allocated, in suspense or reversed, on
 
 from __future__ import annotations
 
-from datetime import date
-
-import pytest
-
-from recovery_payments import domain
 from recovery_payments.app import ROUTES
 from recovery_payments.handlers import Payments
 from recovery_shared.contracts.common import DebtType, HbopClassification, OverpaymentDecision
 from recovery_shared.contracts.envelope import Envelope
-from recovery_shared.contracts.inbound import ChargeRaised, ChargeRaisedData
+from recovery_shared.contracts.inbound import ChargeRaised
 from recovery_shared.contracts.internal import BalanceChanged, PaymentAllocated, PaymentSuspended
 from recovery_shared.council import load_council_config
-from tests.factories import charge_raised, overpayment_decision, payment_received
+from tests.factories import overpayment_decision, overpayment_raised, payment_received
 from tests.unit.fakes.payments import FakeLedger
 
 PAYMENTS = Payments(load_council_config().allocation)
@@ -40,40 +35,7 @@ async def deliver(uow: FakeLedger, *batch: Envelope) -> None:
 
 
 def hbop_bill(decision: OverpaymentDecision, amount_pence: int = 42000) -> ChargeRaised:
-    bill = charge_raised(ACCOUNT, debt_type=DebtType.SUNDRY, amount_pence=amount_pence, bill_issued_on=date(2026, 6, 3))
-    data = bill.data.model_dump() | {
-        "debt_id": DEBT,
-        "financial_year": None,
-        "debt_type": DebtType.HB_OVERPAYMENT,
-        "overpayment": decision.model_dump(),
-    }
-    return bill.model_copy(update={"data": ChargeRaisedData.model_validate(data)})
-
-
-@pytest.mark.parametrize(
-    ("classification", "realised", "owed"),
-    [
-        (HbopClassification.COUNCIL_OFFICIAL_ERROR, False, False),
-        (HbopClassification.DWP_ERROR, False, False),
-        (HbopClassification.COUNCIL_OFFICIAL_ERROR, True, True),
-        (HbopClassification.DWP_ERROR, True, True),
-        (HbopClassification.CLAIMANT_ERROR, True, True),
-        (HbopClassification.FRAUD, True, True),
-        (HbopClassification.LANDLORD, True, True),
-        # "Could have realised" is asked of official error only (reg 100(2)).
-        (HbopClassification.FRAUD, False, True),
-    ],
-)
-def test_only_an_official_error_nobody_could_have_realised_is_not_a_debt(
-    classification: HbopClassification, realised: bool, owed: bool
-) -> None:
-    """SI 2006/213 reg 100(2)-(3) [S36b]."""
-    decision = overpayment_decision(classification, could_reasonably_have_realised=realised)
-    assert domain.is_owed(decision) is owed
-
-
-def test_a_bill_that_is_no_overpayment_is_always_a_debt() -> None:
-    assert domain.is_owed(None)
+    return overpayment_raised(ACCOUNT, debt_id=DEBT, amount_pence=amount_pence, decision=decision)
 
 
 async def test_an_official_error_overpayment_nobody_could_have_realised_opens_nothing_on_the_ledger() -> None:
