@@ -191,6 +191,13 @@ def _chunks(values: Collection[str]) -> list[list[str]]:
     return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
 
 
+def _decode_lists(texts: list[str]) -> list[list[str]]:
+    """Many JSON arrays (each plan's debt ids, as the database stores them), decoded in
+    one call: the sweep has one per plan, and a call each was a twentieth of its time."""
+    decoded: list[list[str]] = json.loads("[" + ",".join(texts) + "]") if texts else []
+    return decoded
+
+
 def _table(model: Any) -> Table:
     table: Table = model.__table__
     return table
@@ -407,18 +414,20 @@ class SqlSweep:
         counting: asyncio.Future[None] | None = asyncio.ensure_future(self._raise_counts(session, raised))
         await asyncio.sleep(0)  # let it reach the server before the caller builds
         try:
-            loads = json.loads
+            debt_lists = _decode_lists([plan[1] for plan in plans.values()])
             due = [
                 DuePlan(
                     arrangement_id,
                     account_ref,
-                    loads(debt_ids),
+                    debt_ids,
                     year,
                     before,
                     missed[arrangement_id],
                     owed.get(arrangement_id, 0),
                 )
-                for arrangement_id, (account_ref, debt_ids, before, year) in plans.items()
+                for (arrangement_id, (account_ref, _, before, year)), debt_ids in zip(
+                    plans.items(), debt_lists, strict=True
+                )
             ]
             for start in range(0, len(due), SWEEP_HANDOFF):
                 await asyncio.sleep(0)
@@ -474,18 +483,20 @@ class SqlSweep:
                 if n + 1 < len(slices):
                     marking = await self._start_marking(session, business_date, slices[n + 1])
                 uow.instalments.refresh_reported(missed)
-                loads = json.loads
+                debt_lists = _decode_lists([row[2] for row in this])
                 due = [
                     DuePlan(
                         arrangement_id,
                         account_ref,
-                        loads(debt_ids),
+                        debt_ids,
                         year,
                         misses_now - len(mine),
                         mine,
                         owed.get(arrangement_id, 0),
                     )
-                    for arrangement_id, account_ref, debt_ids, misses_now, year in this
+                    for (arrangement_id, account_ref, _, misses_now, year), debt_ids in zip(
+                        this, debt_lists, strict=True
+                    )
                     if (mine := missed.get(arrangement_id))
                 ]
                 for start in range(0, len(due), SWEEP_HANDOFF):
