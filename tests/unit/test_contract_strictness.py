@@ -50,6 +50,7 @@ from recovery_shared.contracts.common import (
     LiableParty,
     LiableRole,
     OverpaymentDecision,
+    PayFrequency,
 )
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
@@ -76,6 +77,10 @@ from recovery_shared.contracts.inbound import (
     DirectDebitUnpaidData,
     DisputeRaised,
     DisputeResolved,
+    EmploymentEnded,
+    EmploymentEndedData,
+    EmploymentReported,
+    EmploymentReportedData,
     HbAwardChanged,
     HbAwardData,
     HbAwardEnded,
@@ -282,6 +287,24 @@ SAMPLES: list[Envelope] = [
     VulnerabilityCleared(key=ACCOUNT, data=_circumstance()),
     DebtorDeceased(key=ACCOUNT, data=_circumstance()),
     InsolvencyNotified(key=ACCOUNT, data=_circumstance()),
+    EmploymentReported(
+        key=ACCOUNT,
+        data=EmploymentReportedData(
+            party_id="P-1001",
+            account_ref=ACCOUNT,
+            employer_ref="123/AB456",
+            employer_name="Mill Lane Bakery Ltd",
+            employer_address=["Payroll", "1 Mill Lane", "AB2 3CD"],
+            pay_frequency=PayFrequency.MONTHLY,
+            net_earnings_pence=150000,
+            next_pay_day=ON,
+            reported_on=ON,
+        ),
+    ),
+    EmploymentEnded(
+        key=ACCOUNT,
+        data=EmploymentEndedData(party_id="P-1001", account_ref=ACCOUNT, employer_ref="123/AB456", left_on=ON),
+    ),
     DayStarted(data=DayStartedData(business_date=ON)),
     PaymentAllocated(
         key=ACCOUNT,
@@ -293,6 +316,7 @@ SAMPLES: list[Envelope] = [
             rule=AllocationRule.POLICY_ORDER,
             parts=_parts(),
             credit_pence=500,
+            channel=PaymentChannel.CARD,
         ),
     ),
     PaymentSuspended(

@@ -11,6 +11,7 @@ from recovery_payments.models import DebtRecord, ReceiptRecord
 from recovery_shared import topics
 from recovery_shared.contracts import parse
 from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.inbound import PaymentChannel
 from recovery_shared.contracts.internal import (
     AllocationPart,
     AllocationRule,
@@ -70,6 +71,7 @@ def test_payment_allocated_bytes_parse_as_the_contract_says() -> None:
                 AllocationPart(debt_id="CT-5001-2026", amount_pence=7000, financial_year=None),
             ],
             credit_pence=1000,
+            channel=PaymentChannel.CARD,
         ),
     )
     assert parsed == validated

@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -211,6 +211,10 @@ class ClockRule(Strict):
 BenefitYear = Annotated[str, Field(pattern=r"^\d{4}/\d{2}$", description="e.g. '2026/27'")]
 
 
+HbopRoute = Literal["direct_earnings_attachment", "county_court"]
+_HBOP_ROUTES: tuple[HbopRoute, ...] = ("direct_earnings_attachment", "county_court")
+
+
 class HbopPolicy(Strict):
     """How the council recovers Housing Benefit overpayments from ongoing HB. The most it
     may deduct each week is the statute's (``statute.housing_benefit``, SI 2006/213
@@ -228,6 +232,22 @@ class HbopPolicy(Strict):
         description="The 25+ weekly personal allowance for a benefit year the statute table has no figure"
         " for yet (from that year's uprating order), e.g. '2026/27' = 9445",
     )
+    after_invoice: list[HbopRoute] = Field(
+        default_factory=lambda: list(_HBOP_ROUTES),
+        min_length=1,
+        description="The routes an overpayment takes, in order, once its invoice and reminder go unpaid:"
+        " a Direct Earnings Attachment where the person's employer is known, and the Pre-Action"
+        " Protocol's letters and a county court claim",
+    )
+
+    @model_validator(mode="after")
+    def _ends_at_court(self) -> HbopPolicy:
+        if len(set(self.after_invoice)) != len(self.after_invoice) or self.after_invoice[-1] != "county_court":
+            raise ValueError(
+                "after_invoice lists each route once and ends with 'county_court', the route every"
+                f" unpaid overpayment can take: got {self.after_invoice}"
+            )
+        return self
 
 
 class CouncilConfig(Strict):

@@ -25,6 +25,8 @@ from recovery_shared.contracts.inbound import (
     DebtorDeceased,
     DisputeRaised,
     DisputeResolved,
+    EmploymentEnded,
+    EmploymentReported,
     HearingAdjourned,
     InsolvencyNotified,
     LetterBeforeClaimReplied,
@@ -45,6 +47,7 @@ from recovery_shared.contracts.internal import (
     NoticeFailed,
     NoticeIssued,
     NoticeRequested,
+    PaymentAllocated,
 )
 from recovery_shared.messaging.routes import Publication, Route, RouteTable
 from recovery_shared.messaging.runtime import ServiceRuntime, service_app
@@ -78,6 +81,9 @@ ROUTES = RouteTable(
         Route(VulnerabilityCleared, Enforcement.clear_vulnerability),
         Route(DebtorDeceased, Enforcement.hold_for_death),
         Route(InsolvencyNotified, Enforcement.hold_for_insolvency),
+        Route(EmploymentReported, Enforcement.note_employment),
+        Route(EmploymentEnded, Enforcement.end_employment),
+        Route(PaymentAllocated, Enforcement.count_employer_remittance),
         Route(NoticeIssued, Enforcement.note_notice_served),
         Route(NoticeFailed, Enforcement.note_notice_failed),
     ),
@@ -91,7 +97,8 @@ ROUTES = RouteTable(
         Publication(
             (NoticeRequested,),
             "One request per notice to render: reminders, final notices, summonses, agent referral letters;"
-            " HB overpayment decisions, invoice reminders, letters before claim and notices of intention.",
+            " HB overpayment decisions, invoice reminders, letters before claim and notices of intention;"
+            " Direct Earnings Attachment notices to employers and debtors, and to employers behind with remittances.",
         ),
         Publication(
             (ClaimReferred,),

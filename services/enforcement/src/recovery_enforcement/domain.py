@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from recovery_shared.contracts.common import DebtType, HbopClassification
+from recovery_shared.contracts.common import DebtType, HbopClassification, PayFrequency
 from recovery_shared.contracts.inbound import AgentOutcome
 from recovery_shared.contracts.internal import NoticeType
 from recovery_shared.council import CivilLadder, CouncilConfig, FinalNoticePolicy, Ladder, Remedy
@@ -72,6 +72,7 @@ class Stage(StrEnum):
     # The civil ladder (HBOP, TA, sundry debt).
     NOT_RECOVERABLE = "not_recoverable"
     HB_DEDUCTION = "hb_deduction"
+    DEA = "dea"
     INVOICED = "invoiced"
     INVOICE_REMINDER = "invoice_reminder"
     LETTER_BEFORE_CLAIM = "letter_before_claim"
@@ -96,6 +97,38 @@ class Due(NamedTuple):
 
     due_date: date
     amount_pence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Employment:
+    """Who employs the person and what they earn, as last reported."""
+
+    employer_ref: str
+    employer_name: str
+    employer_address: tuple[str, ...]
+    pay_frequency: PayFrequency
+    net_earnings_pence: int
+    next_pay_day: date
+    reported_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A Direct Earnings Attachment in force: what the council expects the employer to pay
+    over, and what it has paid."""
+
+    employer_ref: str
+    percent: int
+    deduction_pence: int
+    """One pay-day's deduction on the earnings last reported (the employer reads the
+    table against each pay-day's actual earnings, so this is the council's estimate)."""
+    pay_frequency: PayFrequency
+    first_pay_day: date
+    owed_at_start_pence: int
+    started_on: date
+    reconcile_on: date
+    """The day after the next remittance falls due (reg 22): it is checked then."""
+    remitted_pence: int = 0
 
 
 @dataclass(slots=True)
@@ -143,6 +176,8 @@ class Case:
     claim_referred_on: date | None = None
     hbop_classification: str | None = None
     hbop_decided_on: date | None = None
+    employment: Employment | None = None
+    attachment: Attachment | None = None
     held: bool = False
     held_since: date | None = None
     vulnerable: bool = False
@@ -173,6 +208,14 @@ class NoticeToRequest:
     dates: Mapping[str, date]
     agent: str | None = None
     template_data: Mapping[str, str | bool] = field(default_factory=dict)
+    to: Addressee | None = None
+    """Someone other than the debtor (an employer); None: the debtor."""
+
+
+@dataclass(frozen=True, slots=True)
+class Addressee:
+    name: str
+    address: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -849,6 +892,8 @@ def _months_after(day: date, months: int) -> date:
 
 
 def _civil_next_action_on(c: Case) -> date | None:
+    if c.stage == Stage.DEA and c.attachment is not None:
+        return c.attachment.reconcile_on
     waiting = {
         # An invoice enforcement sent itself (after deductions from HB stopped) keeps its
         # due date where a reminder keeps its pay-by date.
@@ -897,6 +942,10 @@ def _civil_advance(s: _Steps, rules: CivilRules, today: date) -> None:
     due = _civil_next_action_on(c)
     if c.balance_pence <= 0 or due is None or today < due:
         return
+    if c.stage == Stage.DEA:
+        # Deduction from earnings needs no court, so the Limitation Act does not stop it.
+        _reconcile_remittances(s, today)
+        return
     if _statute_barred(s, today):
         return
     if c.stage == Stage.INVOICED:
@@ -904,7 +953,8 @@ def _civil_advance(s: _Steps, rules: CivilRules, today: date) -> None:
         c.fell_due_on = c.reminder_pay_by
         _invoice_unpaid(s, rules, c.reminder_pay_by, today)
     elif c.stage == Stage.INVOICE_REMINDER:
-        _letter_before_claim(s, rules, today)
+        if not _attach_earnings(s, rules, today):
+            _letter_before_claim(s, rules, today)
     elif c.stage == Stage.LETTER_BEFORE_CLAIM:
         _notice_of_intention(s, rules, today)
     elif c.stage == Stage.NOTICE_OF_INTENTION:
@@ -1081,3 +1131,217 @@ def on_county_outcome(case: Case, rules: AnyRules, outcome: str, dated: date, co
         s.costs.append(Costs(f"county_{outcome}", costs_pence))
     s.move(COUNTY_OUTCOMES[outcome], f"county court {outcome} on {dated}")
     return s.decide(rules, dated)
+
+
+# --- Direct Earnings Attachment (SI 2013/384 Part 6) [S42][S42c][S43] ---------------
+# Once the invoice and its reminder go unpaid, an overpayment is recovered from the
+# person's pay where their employer is known and the council puts that route before a
+# county court claim ([hbop] after_invoice). The employer deducts each pay-day by the
+# statute's table and pays the month's deductions over by the 19th of the next month;
+# the day after, the council checks what arrived against what it expected.
+
+_ATTACHABLE = frozenset({Stage.LETTER_BEFORE_CLAIM, Stage.NOTICE_OF_INTENTION})
+"""Past the invoice and its reminder, with no claim made or being weighed: a reminder's
+days to pay run out first (then the daily run attaches), and a reply to the letter before
+claim waits for an officer."""
+
+DEBTOR_NAME = "{debtor}"
+"""Stands for the person's name in a notice to their employer: the mapper fills it in,
+as names are not part of the case the rules see."""
+
+
+def on_employment_reported(case: Case, rules: AnyRules, employment: Employment, today: date) -> Decision:
+    """The person's employer and earnings: kept on every case of theirs (another remedy
+    may need them); an HB overpayment past its invoice goes to a Direct Earnings
+    Attachment at once, and one already attached follows the person to a new employer."""
+    s = _begin(case)
+    c = s.case
+    c.employment = employment
+    earnings = f"{pounds(employment.net_earnings_pence)} {employment.pay_frequency.value}"
+    s.notes.append(Note("employment_reported", f"employer {employment.employer_ref}, {earnings} net"))
+    if not c.is_open or c.held or not isinstance(rules, CivilRules):
+        return s.decide(rules, today)
+    if c.stage == Stage.DEA and c.attachment is not None:
+        if c.attachment.employer_ref == employment.employer_ref:
+            c.attachment = _estimate(c.attachment, c, employment)
+            return s.decide(rules, today)
+        # A new employer: the attachment to the old one lapses (reg 27) and a new notice goes out.
+        s.notes.append(Note("dea_employer_changed", f"from {c.attachment.employer_ref} to {employment.employer_ref}"))
+        c.attachment = None
+        if not _attach_earnings(s, rules, today):
+            _letter_before_claim(s, rules, today)
+    elif c.stage in _ATTACHABLE:
+        _attach_earnings(s, rules, today)
+    return s.decide(rules, today)
+
+
+def on_employment_ended(case: Case, rules: AnyRules, employer_ref: str, left_on: date, today: date) -> Decision:
+    """The employer says the person has left (reg 24): the attachment to that employer
+    lapses and the overpayment goes on to the county court route."""
+    s = _begin(case)
+    c = s.case
+    if c.employment is not None and c.employment.employer_ref == employer_ref:
+        c.employment = None
+    attached = c.stage == Stage.DEA and c.attachment is not None and c.attachment.employer_ref == employer_ref
+    s.notes.append(Note("employment_ended", f"left employer {employer_ref} on {left_on}"))
+    if attached:
+        c.attachment = None
+        if c.is_open and c.balance_pence > 0 and isinstance(rules, CivilRules) and not c.held:
+            _letter_before_claim(s, rules, today)
+    return s.decide(rules, today)
+
+
+def on_employer_remittance(case: Case, rules: AnyRules, amount_pence: int, received_on: date) -> Decision:
+    """Money an employer paid over under the attachment, counted towards what is expected."""
+    s = _begin(case)
+    c = s.case
+    if c.attachment is None:
+        s.notes.append(Note("employer_remittance", f"{pounds(amount_pence)} with no attachment in force"))
+    else:
+        c.attachment = replace(c.attachment, remitted_pence=c.attachment.remitted_pence + amount_pence)
+        s.notes.append(Note("employer_remittance", f"{pounds(amount_pence)} received {received_on}"))
+    return s.decide(rules, received_on)
+
+
+def _attach_earnings(s: _Steps, rules: CivilRules, today: date) -> bool:
+    """Serves the DEA notice on the employer, with a copy to the person, where the law and
+    the council allow; says whether it did."""
+    c = s.case
+    e = c.employment
+    if c.debt_type != DebtType.HB_OVERPAYMENT or e is None or not _earnings_first(rules):
+        return False
+    first_pay_day = _pay_day_on_or_after(e.next_pay_day, e.pay_frequency, rules.served(today))
+    attachment = _estimate(
+        Attachment(
+            employer_ref=e.employer_ref,
+            percent=0,
+            deduction_pence=0,
+            pay_frequency=e.pay_frequency,
+            first_pay_day=first_pay_day,
+            owed_at_start_pence=c.balance_pence,
+            started_on=today,
+            reconcile_on=_day_after_remittance_due(first_pay_day),
+        ),
+        c,
+        e,
+    )
+    if attachment.deduction_pence <= 0:
+        nil_band = f"net earnings of {pounds(e.net_earnings_pence)} {e.pay_frequency.value} are in the table's nil band"
+        s.notes.append(Note("dea_not_possible", nil_band))
+        return False
+    c.attachment = attachment
+    c.reminder_pay_by = c.reply_by = c.claim_after = None
+    amounts = {"owed": c.balance_pence, "deduction": attachment.deduction_pence, "net_earnings": e.net_earnings_pence}
+    terms: dict[str, str | bool] = {
+        "pay_frequency": e.pay_frequency.value,
+        "percent": str(attachment.percent),
+        "fraud": _higher_rates(c),
+    }
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.DEA_EMPLOYER,
+            amounts,
+            {"first_pay_day": first_pay_day, "remit_by": _remittance_due(first_pay_day)},
+            template_data={**terms, "employer_ref": e.employer_ref, "employee_name": DEBTOR_NAME},
+            to=Addressee(e.employer_name, e.employer_address),
+        )
+    )
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.DEA_DEBTOR,
+            amounts,
+            {"first_pay_day": first_pay_day},
+            template_data={**terms, "employer_name": e.employer_name},
+        )
+    )
+    s.move(
+        Stage.DEA,
+        f"Direct Earnings Attachment with employer {e.employer_ref}: {attachment.percent}% of"
+        f" {pounds(e.net_earnings_pence)} {e.pay_frequency.value}, about {pounds(attachment.deduction_pence)}"
+        f" a pay-day from {first_pay_day}",
+    )
+    return True
+
+
+def _earnings_first(rules: CivilRules) -> bool:
+    return rules.council.hbop.after_invoice[0] == "direct_earnings_attachment"
+
+
+def _higher_rates(c: Case) -> bool:
+    return c.hbop_classification in {k.value for k in housing_benefit.FRAUD_TABLES_APPLY_TO}
+
+
+def _estimate(a: Attachment, c: Case, e: Employment) -> Attachment:
+    """The table's percentage and one pay-day's deduction on the earnings last reported."""
+    fraud = _higher_rates(c)
+    percent = min(housing_benefit.dea_percent(e.net_earnings_pence, e.pay_frequency, fraud=fraud), 40)
+    deduction = housing_benefit.dea_deduction(
+        e.net_earnings_pence, e.pay_frequency, fraud=fraud, owed_pence=a.owed_at_start_pence
+    )
+    return replace(a, percent=percent, deduction_pence=deduction, pay_frequency=e.pay_frequency)
+
+
+def _reconcile_remittances(s: _Steps, today: date) -> None:
+    """The day after a remittance fell due: what the employer has paid over against the
+    deductions expected from every pay-day up to the end of the month before; a shortfall
+    is put to the employer."""
+    c = s.case
+    a = c.attachment
+    assert a is not None, "a case at DEA has its attachment"
+    deducted_through = date(a.reconcile_on.year, a.reconcile_on.month, 1) - timedelta(days=1)
+    pay_days = _pay_days_between(a.first_pay_day, a.pay_frequency, deducted_through)
+    expected = min(pay_days * a.deduction_pence, a.owed_at_start_pence)
+    figures = f"expected {pounds(expected)} for pay-days to {deducted_through}, received {pounds(a.remitted_pence)}"
+    c.attachment = replace(a, reconcile_on=_day_after_remittance_due(a.reconcile_on))
+    if a.remitted_pence >= expected:
+        s.notes.append(Note("dea_remittances_reconciled", figures))
+        return
+    e = c.employment
+    s.notes.append(Note("dea_remittance_missed", figures))
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.DEA_REMITTANCE_MISSED,
+            {"expected": expected, "received": a.remitted_pence, "shortfall": expected - a.remitted_pence},
+            {"deducted_through": deducted_through, "remit_by": _remittance_due(deducted_through)},
+            template_data={"employer_ref": a.employer_ref, "employee_name": DEBTOR_NAME},
+            to=Addressee(e.employer_name, e.employer_address) if e is not None else None,
+        )
+    )
+
+
+_STEP_DAYS = {PayFrequency.WEEKLY: 7, PayFrequency.FORTNIGHTLY: 14, PayFrequency.FOUR_WEEKLY: 28}
+_MOST_PAY_DAYS = 53 * 6
+"""Bounds a walk along pay-days: six years of weekly pay."""
+
+
+def _next_pay_day(day: date, frequency: PayFrequency) -> date:
+    step = _STEP_DAYS.get(frequency)
+    return day + timedelta(days=step) if step is not None else _months_after(day, 1)
+
+
+def _pay_day_on_or_after(pay_day: date, frequency: PayFrequency, earliest: date) -> date:
+    """The first pay-day on or after ``earliest``: the employer deducts from pay-days
+    once the notice has reached it."""
+    for _ in range(_MOST_PAY_DAYS):
+        if pay_day >= earliest:
+            return pay_day
+        pay_day = _next_pay_day(pay_day, frequency)
+    raise Refused(f"the pay-day reported is years before {earliest}: report the person's pay again")
+
+
+def _pay_days_between(first: date, frequency: PayFrequency, through: date) -> int:
+    days, pay_day = 0, first
+    while pay_day <= through and days < _MOST_PAY_DAYS:
+        days += 1
+        pay_day = _next_pay_day(pay_day, frequency)
+    return days
+
+
+def _remittance_due(deducted_on: date) -> date:
+    """The 19th of the month after the deduction (reg 22)."""
+    following = _months_after(date(deducted_on.year, deducted_on.month, 1), 1)
+    return following.replace(day=housing_benefit.REMIT_BY_DAY)
+
+
+def _day_after_remittance_due(deducted_on: date) -> date:
+    return _remittance_due(deducted_on) + timedelta(days=1)

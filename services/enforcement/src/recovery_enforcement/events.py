@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from recovery_enforcement.domain import Decision, NoticeToRequest
+from recovery_enforcement.domain import DEBTOR_NAME, Decision, NoticeToRequest
 from recovery_enforcement.store import CaseRecord
 from recovery_shared.contracts.common import MAX_DEBTS, DebtType
 from recovery_shared.contracts.envelope import Envelope
@@ -163,7 +163,9 @@ def notice_requested(
         template_data["court"] = decision.summons.court
     if notice.agent is not None:
         template_data["agent"] = notice.agent
-    template_data.update(notice.template_data)
+    # The person's name, where a notice to someone else (their employer) must name them.
+    template_data.update({k: case.recipient_name if v == DEBTOR_NAME else v for k, v in notice.template_data.items()})
+    to = notice.to
     return NoticeRequested(
         key=case.account_ref,
         data=NoticeRequestedData(
@@ -174,8 +176,8 @@ def notice_requested(
             case_id=case.case_id,
             debt_ids=[case.debt_id],
             council_name=council_name,
-            recipient_name=case.recipient_name,
-            recipient_address=case.recipient_address,
+            recipient_name=case.recipient_name if to is None else to.name,
+            recipient_address=case.recipient_address if to is None else to.address,
             amounts=dict(notice.amounts),
             dates=dict(notice.dates),
             issued_on=on,

@@ -32,11 +32,14 @@ from recovery_shared.contracts.inbound import (
     DebtorDeceased,
     DisputeRaised,
     DisputeResolved,
+    EmploymentEnded,
+    EmploymentReported,
     HearingAdjourned,
     InsolvencyNotified,
     LetterBeforeClaimReplied,
     LiabilityOrderGranted,
     LiabilityOrderWithdrawn,
+    PaymentChannel,
     VulnerabilityCleared,
     VulnerabilityFlagged,
 )
@@ -49,6 +52,7 @@ from recovery_shared.contracts.internal import (
     InstalmentMissed,
     NoticeFailed,
     NoticeIssued,
+    PaymentAllocated,
 )
 from recovery_shared.council import CouncilConfig
 from recovery_shared.messaging.errors import describe_failure, safe_text
@@ -204,6 +208,23 @@ class Enforcement:
         for case in await self._overpayment_cases(uow, data.debt_ids):
             decision = domain.on_hb_deductions_stopped(case.snapshot(), self.rules(case.debt_type), award_ended, on)
             self._apply(uow, case, decision)
+
+    async def count_employer_remittance(self, uow: Cases, event: PaymentAllocated) -> None:
+        """An employer's remittance under a Direct Earnings Attachment, counted against the
+        deductions the council expects (reg 22); every other payment is followed through
+        its balance."""
+        data = event.data
+        if data.channel != PaymentChannel.DIRECT_EARNINGS_ATTACHMENT:
+            return
+        for part in data.parts:
+            case = await uow.cases.for_debt(part.debt_id)
+            if case is None:
+                log.warning("employer remittance for a debt with no recovery case", debt_id=part.debt_id)
+                continue
+            rules = self.rules(case.debt_type)
+            self._apply(
+                uow, case, domain.on_employer_remittance(case.snapshot(), rules, part.amount_pence, data.received_on)
+            )
 
     async def _overpayment_cases(self, uow: Cases, debt_ids: Iterable[str]) -> list[CaseRecord]:
         cases = []
@@ -485,6 +506,31 @@ class Enforcement:
             uow, await uow.cases.of_party(data.party_id), data.effective_on, "vulnerability cleared", clear
         )
 
+    async def note_employment(self, uow: Cases, event: EmploymentReported) -> None:
+        """The person's employer and pay, kept on every case of theirs; an HB overpayment
+        past its invoice goes to a Direct Earnings Attachment (SI 2013/384 Part 6)."""
+        data = event.data
+        employment = domain.Employment(
+            employer_ref=data.employer_ref,
+            employer_name=data.employer_name,
+            employer_address=tuple(data.employer_address),
+            pay_frequency=data.pay_frequency,
+            net_earnings_pence=data.net_earnings_pence,
+            next_pay_day=data.next_pay_day,
+            reported_on=data.reported_on,
+        )
+        on = max(await uow.today() or data.reported_on, data.reported_on)
+        report = partial(domain.on_employment_reported, employment=employment, today=on)
+        await self._move_each(uow, await uow.cases.of_party(data.party_id), on, "employment reported", report)
+
+    async def end_employment(self, uow: Cases, event: EmploymentEnded) -> None:
+        """The employer says the person has left (reg 24): an attachment there lapses and
+        the overpayment goes on to the county court route."""
+        data = event.data
+        on = max(await uow.today() or data.left_on, data.left_on)
+        ended = partial(domain.on_employment_ended, employer_ref=data.employer_ref, left_on=data.left_on, today=on)
+        await self._move_each(uow, await uow.cases.of_party(data.party_id), on, "employment ended", ended)
+
     async def hold_for_death(self, uow: Cases, event: DebtorDeceased) -> None:
         """Holds every debt of the person and recalls agent cases: the estate deals with them."""
         await self._hold(uow, HoldKind.DECEASED, event.data)
@@ -712,6 +758,13 @@ def _person(e: Any, w: _Wanted) -> None:
     w.accounts.add(e.data.account_ref)
 
 
+def _remitted(e: Any, w: _Wanted) -> None:
+    # Only an employer's remittance under a DEA touches a case; other receipts are followed
+    # through their balance.changed, so the payment day's prefetch does not grow.
+    if e.data.channel == PaymentChannel.DIRECT_EARNINGS_ATTACHMENT:
+        w.debts.update(part.debt_id for part in e.data.parts)
+
+
 # What each routed event type names, for the batch's prefetch.
 _NAMES: dict[type[Envelope], Callable[[Any, _Wanted], None]] = {
     ChargeRaised: _bill,
@@ -738,6 +791,9 @@ _NAMES: dict[type[Envelope], Callable[[Any, _Wanted], None]] = {
     VulnerabilityCleared: _person,
     DebtorDeceased: _person,
     InsolvencyNotified: _person,
+    EmploymentReported: _person,
+    EmploymentEnded: _person,
+    PaymentAllocated: _remitted,
     NoticeIssued: lambda e, w: w.debts.add(e.data.case_id) if e.data.case_id else None,
     NoticeFailed: lambda e, w: w.debts.add(e.data.case_id) if e.data.case_id else None,
 }

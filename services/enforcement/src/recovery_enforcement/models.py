@@ -89,6 +89,10 @@ class RecoveryCase(EnforcementTable, table=True):
     # An HB overpayment's decision, as officers list it (no personal data).
     hbop_classification: str | None = Field(default=None, max_length=40)
     hbop_decided_on: date | None = None
+    # The person's employer and pay as last reported, and a Direct Earnings Attachment in
+    # force (an HB overpayment): what the employer should pay over, and what it has.
+    employment: dict[str, object] | None = Field(default=None, sa_type=JSON)
+    attachment: dict[str, object] | None = Field(default=None, sa_type=JSON)
     # Holds freeze the case; the clock stops while they last.
     held: bool = Field(default=False, index=True)
     held_since: date | None = None

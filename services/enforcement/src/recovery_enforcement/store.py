@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, or_, select
 from recovery_enforcement import domain
 from recovery_enforcement.models import AgentReturn, Hold, LadderStep, PendingSchedule, RecoveryCase
 from recovery_shared.clock import utc_now
-from recovery_shared.contracts.common import DebtType
+from recovery_shared.contracts.common import DebtType, PayFrequency
 from recovery_shared.messaging.records import Log, Records
 from recovery_shared.messaging.unit_of_work import SqlUnitOfWork, UnitOfWork
 
@@ -74,6 +74,8 @@ class CaseRecord:
     claim_referred_on: date | None
     hbop_classification: str | None
     hbop_decided_on: date | None
+    employment: dict[str, Any] | None
+    attachment: dict[str, Any] | None
     held: bool
     held_since: date | None
     vulnerable: bool
@@ -134,6 +136,8 @@ class CaseRecord:
             claim_referred_on=self.claim_referred_on,
             hbop_classification=self.hbop_classification,
             hbop_decided_on=self.hbop_decided_on,
+            employment=_employment(self.employment),
+            attachment=_attachment(self.attachment),
             held=self.held,
             held_since=self.held_since,
             vulnerable=self.vulnerable,
@@ -150,7 +154,50 @@ class CaseRecord:
             if getattr(self, name) != value:
                 setattr(self, name, value)
                 changed = True
+        for name, value in (("employment", _as_json(case.employment)), ("attachment", _as_json(case.attachment))):
+            if getattr(self, name) != value:
+                setattr(self, name, value)  # replaced, never changed in place
+                changed = True
         return changed
+
+
+def _as_json(value: domain.Employment | domain.Attachment | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    raw = {name: getattr(value, name) for name in value.__slots__}
+    return {
+        k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, tuple) else v) for k, v in raw.items()
+    }
+
+
+def _employment(raw: dict[str, Any] | None) -> domain.Employment | None:
+    if raw is None:
+        return None
+    return domain.Employment(
+        employer_ref=raw["employer_ref"],
+        employer_name=raw["employer_name"],
+        employer_address=tuple(raw["employer_address"]),
+        pay_frequency=PayFrequency(raw["pay_frequency"]),
+        net_earnings_pence=raw["net_earnings_pence"],
+        next_pay_day=date.fromisoformat(raw["next_pay_day"]),
+        reported_on=date.fromisoformat(raw["reported_on"]),
+    )
+
+
+def _attachment(raw: dict[str, Any] | None) -> domain.Attachment | None:
+    if raw is None:
+        return None
+    return domain.Attachment(
+        employer_ref=raw["employer_ref"],
+        percent=raw["percent"],
+        deduction_pence=raw["deduction_pence"],
+        pay_frequency=PayFrequency(raw["pay_frequency"]),
+        first_pay_day=date.fromisoformat(raw["first_pay_day"]),
+        owed_at_start_pence=raw["owed_at_start_pence"],
+        started_on=date.fromisoformat(raw["started_on"]),
+        reconcile_on=date.fromisoformat(raw["reconcile_on"]),
+        remitted_pence=raw["remitted_pence"],
+    )
 
 
 # The case's identity, its bill and its schedule are set by the use cases, never by a rule.
@@ -252,6 +299,8 @@ def new_case(
         claim_referred_on=None,
         hbop_classification=None,
         hbop_decided_on=None,
+        employment=None,
+        attachment=None,
         held=False,
         held_since=None,
         vulnerable=False,

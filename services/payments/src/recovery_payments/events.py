@@ -16,6 +16,7 @@ from recovery_payments.domain import Allocation, HbDeduction, Reversal
 from recovery_payments.models import DebtRecord, HbAwardRecord, ReceiptRecord
 from recovery_shared.contracts.common import MAX_DEBTS, DebtType
 from recovery_shared.contracts.envelope import Envelope, causation
+from recovery_shared.contracts.inbound import PaymentChannel
 from recovery_shared.contracts.internal import (
     AllocationPart,
     AllocationRule,
@@ -64,6 +65,7 @@ def payment_allocated(
             rule=rule,
             parts=parts,
             credit_pence=allocation.credit_pence,
+            channel=PaymentChannel(receipt.channel),
         ),
     )
 

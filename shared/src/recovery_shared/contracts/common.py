@@ -187,6 +187,16 @@ class EarningsDisregard(StrEnum):
     LONE_PARENT = "lone_parent"
 
 
+class PayFrequency(StrEnum):
+    """How often a person's earnings are paid, which decides the Direct Earnings Attachment
+    table their employer reads (SI 2013/384 reg 20, Sch 2) [S42]."""
+
+    WEEKLY = "weekly"
+    FORTNIGHTLY = "fortnightly"
+    FOUR_WEEKLY = "four_weekly"
+    MONTHLY = "monthly"
+
+
 class LiableRole(StrEnum):
     """Whom an overpayment is recovered from (SI 2006/213 reg 101) [S35][S39]."""
 

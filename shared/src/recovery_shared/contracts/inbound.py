@@ -17,6 +17,7 @@ from recovery_shared.contracts.base import Contract
 from recovery_shared.contracts.common import (
     MAX_REF,
     AccountRef,
+    AddressBlock,
     AgentFeesPence,
     CostsPence,
     DebtType,
@@ -31,6 +32,7 @@ from recovery_shared.contracts.common import (
     NonNegativeTotalPence,
     OptionalRef,
     OverpaymentDecision,
+    PayFrequency,
     PositivePence,
     ReceiptPartPence,
     ReceiptPence,
@@ -113,6 +115,9 @@ class PaymentChannel(StrEnum):
     ATTACHMENT_OF_EARNINGS = "attachment_of_earnings"
     ENFORCEMENT_AGENT = "enforcement_agent"
     OTHER_COUNCIL = "other_council"
+    DIRECT_EARNINGS_ATTACHMENT = "direct_earnings_attachment"
+    """An employer paying over what it deducted from a person's pay under a Direct
+    Earnings Attachment (SI 2013/384 reg 22), directed at the overpayment it recovers."""
 
 
 class PaymentReceivedData(Contract):
@@ -356,6 +361,44 @@ class InsolvencyNotified(Envelope):
     data: CircumstanceData
 
 
+class EmploymentReportedData(Contract):
+    """Who employs a person and what they earn, as the person, their employer or HMRC's
+    records told the council: what a Direct Earnings Attachment needs (SI 2013/384
+    regs 17, 19 and 23) [S42][S43]."""
+
+    party_id: Id = Field(description="The person")
+    account_ref: AccountRef
+    employer_ref: Ref = Field(description="The employer's reference, e.g. its PAYE reference")
+    employer_name: FirmName = Field(min_length=1)
+    employer_address: AddressBlock = Field(min_length=1, description="The payroll address the notice goes to")
+    pay_frequency: PayFrequency
+    net_earnings_pence: PositivePence = Field(
+        description="Net earnings on a usual pay-day: pay less income tax, National Insurance and pension"
+        " contributions (reg 17)"
+    )
+    next_pay_day: date
+    reported_on: date
+
+
+class EmploymentReported(Envelope):
+    type: Literal["employment.reported"] = "employment.reported"
+    data: EmploymentReportedData
+
+
+class EmploymentEndedData(Contract):
+    """The employer's notice that the person has left (SI 2013/384 reg 24)."""
+
+    party_id: Id
+    account_ref: AccountRef
+    employer_ref: Ref
+    left_on: date
+
+
+class EmploymentEnded(Envelope):
+    type: Literal["employment.ended"] = "employment.ended"
+    data: EmploymentEndedData
+
+
 CircumstanceEvent = Annotated[
     BreathingSpaceStarted
     | BreathingSpaceEnded
@@ -364,7 +407,9 @@ CircumstanceEvent = Annotated[
     | VulnerabilityFlagged
     | VulnerabilityCleared
     | DebtorDeceased
-    | InsolvencyNotified,
+    | InsolvencyNotified
+    | EmploymentReported
+    | EmploymentEnded,
     Field(discriminator="type"),
 ]
 

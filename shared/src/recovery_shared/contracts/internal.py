@@ -42,6 +42,7 @@ from recovery_shared.contracts.common import (
     TotalPence,
 )
 from recovery_shared.contracts.envelope import Envelope
+from recovery_shared.contracts.inbound import PaymentChannel
 
 # --- payments.events.v1 -------------------------------------------------------
 
@@ -72,6 +73,9 @@ class PaymentAllocatedData(Contract):
     rule: AllocationRule
     parts: AllocationParts = Field(default_factory=list, description="Empty when it all went to credit")
     credit_pence: ReceiptPartPence = Field(default=0, description="Left over after every debt is cleared")
+    channel: PaymentChannel | None = Field(
+        default=None, description="How the money came (None on events from before channels were carried)"
+    )
 
 
 class PaymentAllocated(Envelope):
@@ -358,6 +362,12 @@ class NoticeType(StrEnum):
     LETTER_BEFORE_CLAIM = "letter_before_claim"
     NOTICE_OF_INTENTION = "notice_of_intention"
     HBOP_DECISION = "hbop_decision"
+    DEA_EMPLOYER = "dea_employer"
+    """The Direct Earnings Attachment notice to the employer (SI 2013/384 reg 19)."""
+    DEA_DEBTOR = "dea_debtor"
+    """The copy to the person whose earnings are attached, with what will be deducted."""
+    DEA_REMITTANCE_MISSED = "dea_remittance_missed"
+    """To the employer: a month's deductions were not paid over by the 19th (reg 22)."""
 
 
 EntryName = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
-from recovery_shared.contracts.common import EarningsDisregard, HbopClassification, OverpaymentDecision
+from recovery_shared.contracts.common import EarningsDisregard, HbopClassification, OverpaymentDecision, PayFrequency
 
 NOTIFY_WITHIN_DAYS = 14
 """Everyone affected by a recoverable overpayment decision is notified within 14 days of
@@ -130,19 +129,27 @@ def maximum_weekly_deduction(
 # --- Direct Earnings Attachment (SI 2013/384 Part 6) ---------------------------------
 
 
-class PayFrequency(StrEnum):
-    WEEKLY = "weekly"
-    FORTNIGHTLY = "fortnightly"
-    FOUR_WEEKLY = "four_weekly"
-    MONTHLY = "monthly"
-
+# An employer served with a DEA notice deducts, each pay-day, a percentage of that day's
+# net earnings read from a table (reg 20), and pays the month's deductions over to the
+# council by the 19th of the next month (reg 22). The council never sees the pay-day's
+# figure in advance: what it expects is worked out from the earnings last reported.
 
 DEA_CAP_PERCENT = 40
-"""An employer never deducts more than 40% of net earnings under DEAs (SI 2013/384 Part 6)
-[S42][S42c]."""
+"""An employer never deducts more than 40% of net earnings under DEAs: the protected
+earnings proportion is 60% (SI 2013/384 reg 17, "protected earnings proportion") [S42][S42c]."""
+
+REMIT_BY_DAY = 19
+"""The employer pays the deductions made in a month over by the 19th of the following
+month (SI 2013/384 reg 22) [S42][S43]."""
+
+FRAUD_TABLES_APPLY_TO = frozenset({HbopClassification.FRAUD})
+"""The higher tables (C and D) apply where the person was found guilty of an offence over
+the overpayment (reg 20(3A), inserted by SI 2015/499 reg 5); the benefits system records
+that as the fraud classification."""
 
 # (net earnings up to and including, standard %, higher (fraud) %), in pence per period;
-# None is the top band. SI 2013/384 Part 6, the weekly and monthly tables [S42].
+# None is the top band. SI 2013/384 Sch 2: Tables A (weekly) and B (monthly) for reg 20(3),
+# Tables C and D for reg 20(3B) [S42].
 _WEEKLY_BANDS: tuple[tuple[int | None, int, int], ...] = (
     (10000, 0, 5),
     (16000, 3, 6),
