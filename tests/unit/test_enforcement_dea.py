@@ -19,6 +19,8 @@ from recovery_enforcement.handlers import Enforcement
 from recovery_shared.contracts.common import DebtType, HbopClassification, PayFrequency
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
+    BreathingSpaceEnded,
+    BreathingSpaceStarted,
     DayStarted,
     DayStartedData,
     EmploymentEnded,
@@ -30,6 +32,8 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.contracts.internal import (
     AllocationPart,
     AllocationRule,
+    BalanceChanged,
+    BalanceChangedData,
     NoticeRequested,
     NoticeType,
     PaymentAllocated,
@@ -38,7 +42,7 @@ from recovery_shared.contracts.internal import (
 from tests.factories import overpayment_decision
 from tests.unit.fakes.enforcement import FakeCases
 from tests.unit.test_enforcement_civil import COUNCIL, INVOICE_DUE, civil_bill, invoice_missed, notices, served
-from tests.unit.test_enforcement_use_cases import days, handle
+from tests.unit.test_enforcement_use_cases import circumstance, days, handle
 
 EMPLOYER = "123/AB45678"
 
@@ -269,3 +273,53 @@ async def test_a_new_employer_gets_a_new_notice() -> None:
     assert first.data.recipient_name == f"Employer {EMPLOYER}"
     assert second.data.recipient_name == "Employer 999/ZZ1" and second.data.amounts["deduction"] == 6000  # 15%
     assert uow.case(debt).stage == "dea" and uow.case(debt).attachment["employer_ref"] == "999/ZZ1"
+
+
+async def test_a_breathing_space_discharges_the_attachment_and_its_end_serves_a_fresh_one() -> None:
+    """SI 2020/1311 [S47]: no step to recover while the moratorium lasts, so the employer is
+    told to stop (the notice discharged, SI 2013/384 reg 26); afterwards a new notice."""
+    uow = FakeCases()
+    debt, decided = await overpayment_past_its_reminder(uow, "5011")
+    await handle(uow, employed("5011", 30000, on=decided))
+    await days(uow, decided, decided)
+    start, end = decided + timedelta(days=10), decided + timedelta(days=70)
+    await days(uow, decided + timedelta(days=1), start)
+    await handle(uow, circumstance(BreathingSpaceStarted, "5011", "P-5011", start))
+    [discharged] = notices(uow, NoticeType.DEA_DISCHARGED)
+    assert discharged.data.recipient_name == f"Employer {EMPLOYER}"
+    assert discharged.data.dates == {"discharged_on": start}
+    assert "breathing space" in str(discharged.data.template_data["reason"])
+    assert uow.case(debt).attachment is None
+    await days(uow, start + timedelta(days=1), end)
+    assert notices(uow, NoticeType.DEA_REMITTANCE_MISSED) == []  # nothing is expected while it lasts
+    await handle(uow, circumstance(BreathingSpaceEnded, "5011", "P-5011", end))
+    _, again = notices(uow, NoticeType.DEA_EMPLOYER)
+    assert again.data.issued_on == end and again.data.dates["first_pay_day"] >= served(end)
+    assert uow.case(debt).stage == "dea" and uow.case(debt).attachment is not None
+
+
+async def test_paid_in_full_the_employer_is_told_to_stop() -> None:
+    """SI 2013/384 reg 26: the council discharges the notice once the overpayment is recovered."""
+    uow = FakeCases()
+    debt, decided = await overpayment_past_its_reminder(uow, "5012")
+    await handle(uow, employed("5012", 30000, on=decided))
+    await days(uow, decided, decided)
+    await handle(uow, paid_off("5012", debt, decided + timedelta(days=40)))
+    [discharged] = notices(uow, NoticeType.DEA_DISCHARGED)
+    assert discharged.data.template_data["reason"] == "the overpayment is paid in full"
+    assert (uow.case(debt).stage, uow.case(debt).is_open) == ("paid", False)
+
+
+def paid_off(account: str, debt_id: str, on: date) -> Envelope:
+    return BalanceChanged(
+        key=account,
+        data=BalanceChangedData(
+            debt_id=debt_id,
+            account_ref=account,
+            debt_type=DebtType.HB_OVERPAYMENT,
+            charged_pence=42000,
+            paid_pence=42000,
+            balance_pence=0,
+            as_of=on,
+        ),
+    )

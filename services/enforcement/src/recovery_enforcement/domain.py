@@ -465,6 +465,8 @@ def on_balance(case: Case, rules: AnyRules, charged: int, paid: int, balance: in
     if c.is_open and charged > 0 and balance <= 0:
         if c.stage == Stage.AGENT and c.referral_id is not None:
             s.recall = Recall(c.referral_id, "paid in full")
+        if c.stage == Stage.DEA:
+            _discharge(s, "the overpayment is paid in full", on)
         s.move(Stage.PAID, "balance cleared")
         c.is_open = False
     return s.decide(rules, on)
@@ -703,6 +705,8 @@ def apply_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decisio
     c = s.case
     if pauses_recovery(rules, kind) and not c.held:
         c.held, c.held_since = True, on
+        if c.stage == Stage.DEA:
+            _discharge(s, f"recovery is held ({kind.value.replace('_', ' ')})", on)
     recall = holds.recalls_agent(kind, dispute_pauses_recovery=rules.council.holds.dispute_pauses_recovery)
     if c.stage == Stage.AGENT and recall and c.referral_id is not None:
         words = kind.value.replace("_", " ")
@@ -720,6 +724,10 @@ def release_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decis
     held_days = max((on - c.held_since).days, 0) if c.held_since else 0
     _stop_the_clock(c, held_days)
     c.held, c.held_since = False, None
+    if c.stage == Stage.DEA and c.attachment is None and isinstance(rules, CivilRules) and c.is_open:
+        # The attachment was discharged for the hold: a fresh notice, or the letters.
+        if not _attach_earnings(s, rules, on):
+            _letter_before_claim(s, rules, on)
     if c.unanswered_miss_on is not None:
         miss = MissedInstalment(c.unanswered_miss_on, c.reminders_sent + 1, on)
         c.unanswered_miss_on = None
@@ -1345,3 +1353,22 @@ def _remittance_due(deducted_on: date) -> date:
 
 def _day_after_remittance_due(deducted_on: date) -> date:
     return _remittance_due(deducted_on) + timedelta(days=1)
+
+
+def _discharge(s: _Steps, why: str, on: date) -> None:
+    """Tells the employer to stop deducting: the council discharges the notice (reg 26)."""
+    c = s.case
+    a, e = c.attachment, c.employment
+    if a is None:
+        return
+    c.attachment = None
+    s.notes.append(Note("dea_discharged", f"employer {a.employer_ref}: {why}"))
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.DEA_DISCHARGED,
+            {"remitted": a.remitted_pence},
+            {"discharged_on": on},
+            template_data={"employer_ref": a.employer_ref, "employee_name": DEBTOR_NAME, "reason": why},
+            to=Addressee(e.employer_name, e.employer_address) if e is not None else None,
+        )
+    )

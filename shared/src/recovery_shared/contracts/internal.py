@@ -368,6 +368,9 @@ class NoticeType(StrEnum):
     """The copy to the person whose earnings are attached, with what will be deducted."""
     DEA_REMITTANCE_MISSED = "dea_remittance_missed"
     """To the employer: a month's deductions were not paid over by the 19th (reg 22)."""
+    DEA_DISCHARGED = "dea_discharged"
+    """To the employer: stop deducting; the attachment is discharged (reg 26), the debt
+    being paid or recovery being held (a Breathing Space, death, insolvency)."""
 
 
 EntryName = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]
