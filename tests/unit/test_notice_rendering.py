@@ -4,7 +4,8 @@ Wording (from each notice type's template): CT reg 23 reminders, reg 33/34(1)
 final notice, reg 34/35 and 35(2A) summons (SI 1992/613) [S1][S5][S6][S7]; NNDR
 reg 8 further notice (SI 1989/1058) [S24]; compliance fee, Taking Control of Goods
 (Fees) Regs 2014 Sch [S29]; Pre-Action Protocol for Debt Claims [S45]; HB
-overpayment decision, SI 2006/213 reg 90 and Sch 9 para 15 [S39]. The
+overpayment decision, SI 2006/213 reg 90 and Sch 9 para 15 [S39]; Direct
+Earnings Attachment notices, SI 2013/384 Part 6 [S42]. The
 requests below carry the amounts and dates enforcement sends for each notice type.
 ISSUED is Saturday 2 May 2026; under the default council's rule (second-class
 post, two business days) the notices are served on Wednesday 6 May, Monday 4 May
@@ -120,7 +121,43 @@ ENFORCEMENT_SHAPES: dict[NoticeType, tuple[dict[str, int], dict[str, date], dict
             "liable_role": "claimant",
         },
     ),
+    # SI 2013/384 Part 6: weekly net earnings of £300 fall in Table A's 11% band, so about
+    # £33.00 a pay-day; the first pay-day is at least 22 days after the notice is sent on
+    # 2 May (reg 19(3)) and its month's deductions are due by the 19th of the next (reg 22).
+    NoticeType.DEA_EMPLOYER: (
+        {"owed": 123456, "deduction": 3300, "net_earnings": 30000},
+        {"first_pay_day": date(2026, 5, 29), "remit_by": date(2026, 6, 19)},
+        {
+            "debt_type": "HBOP",
+            "employee_name": "Alex Example",
+            "employer_ref": "123/AB45678",
+            "pay_frequency": "weekly",
+            "percent": "11",
+            "fraud": False,
+        },
+    ),
+    NoticeType.DEA_DEBTOR: (
+        {"owed": 123456, "deduction": 3300, "net_earnings": 30000},
+        {"first_pay_day": date(2026, 5, 29)},
+        {
+            "debt_type": "HBOP",
+            "employer_name": "Exampleton Foods Ltd",
+            "pay_frequency": "weekly",
+            "percent": "11",
+            "fraud": False,
+        },
+    ),
+    # Four weekly deductions of £33.00 in March, due by 19 April; £99.00 paid over.
+    NoticeType.DEA_REMITTANCE_MISSED: (
+        {"expected": 13200, "received": 9900, "shortfall": 3300},
+        {"deducted_through": date(2026, 3, 31), "remit_by": date(2026, 4, 19)},
+        {"debt_type": "HBOP", "employee_name": "Alex Example", "employer_ref": "123/AB45678"},
+    ),
 }
+
+# The notices addressed to the person's employer rather than the person.
+EMPLOYER = ("Exampleton Foods Ltd", ["Payroll Department", "Unit 4, Mill Lane", "Exampleton", "EX2 3CD"])
+ADDRESSED_TO_EMPLOYER = {NoticeType.DEA_EMPLOYER, NoticeType.DEA_REMITTANCE_MISSED}
 
 # The figures each notice must carry, as printed.
 FIGURES: dict[NoticeType, list[str]] = {
@@ -135,6 +172,9 @@ FIGURES: dict[NoticeType, list[str]] = {
     NoticeType.LETTER_BEFORE_CLAIM: ["£450.00", "5 June 2026"],  # 30 days from service to reply
     NoticeType.NOTICE_OF_INTENTION: ["£450.00", "20 May 2026", "30 March 2026"],  # 14 days from service
     NoticeType.HBOP_DECISION: ["£1,234.56", "6 October 2025", "29 March 2026", "6 June 2026"],
+    NoticeType.DEA_EMPLOYER: ["£1,234.56", "£33.00", "£300.00", "11%", "29 May 2026", "19 June 2026"],
+    NoticeType.DEA_DEBTOR: ["£1,234.56", "£33.00", "£300.00", "11%", "29 May 2026", "Exampleton Foods Ltd"],
+    NoticeType.DEA_REMITTANCE_MISSED: ["£132.00", "£99.00", "£33.00", "31 March 2026", "19 April 2026"],
 }
 
 # The regulations each notice names in its words.
@@ -153,6 +193,17 @@ CITES: dict[NoticeType, list[str]] = {
     NoticeType.LETTER_BEFORE_CLAIM: ["Pre-Action Protocol for Debt Claims", "30 days"],
     NoticeType.NOTICE_OF_INTENTION: ["Pre-Action Protocol for Debt Claims"],
     NoticeType.HBOP_DECISION: ["within 1 month"],
+    NoticeType.DEA_EMPLOYER: [
+        "regulation 19 of the Social Security (Overpayments and Recovery) Regulations 2013",
+        "(regulation 22)",
+        "(regulation 24)",
+        "regulation 30",
+    ],
+    NoticeType.DEA_DEBTOR: ["Social Security (Overpayments and Recovery) Regulations 2013"],
+    NoticeType.DEA_REMITTANCE_MISSED: [
+        "regulation 22 of the Social Security (Overpayments and Recovery) Regulations 2013",
+        "regulation 30",
+    ],
 }
 
 
@@ -166,6 +217,7 @@ def request(
     **overrides: Any,
 ) -> NoticeRequestedData:
     shape_amounts, shape_dates, shape_template = ENFORCEMENT_SHAPES[notice_type]
+    employer = notice_type in ADDRESSED_TO_EMPLOYER
     fields: dict[str, Any] = {
         "request_id": request_id or f"CASE-1001:{notice_type.value}:{ISSUED.isoformat()}",
         "notice_type": notice_type,
@@ -173,8 +225,8 @@ def request(
         "case_id": "CASE-1001",
         "debt_ids": ["CT-1001-2026"],
         "council_name": "Example District Council",
-        "recipient_name": "Alex Example",
-        "recipient_address": ["1 High Street", "Exampleton", "EX1 1AA"],
+        "recipient_name": EMPLOYER[0] if employer else "Alex Example",
+        "recipient_address": EMPLOYER[1] if employer else ["1 High Street", "Exampleton", "EX1 1AA"],
         "amounts": shape_amounts if amounts is None else amounts,
         "dates": shape_dates if dates is None else dates,
         "issued_on": ISSUED,
@@ -350,12 +402,14 @@ def test_a_request_missing_what_its_notice_cannot_do_without_is_refused(data: No
 
 
 # The summons and the agent letter carry the hearing notes and the fee scale: a
-# second page, as councils' own do; the letter before claim's four Protocol
+# second page, as councils' own do; so does the DEA notice to the employer, with its
+# Schedule 2 table and the employer's duties; the letter before claim's four Protocol
 # enclosures each start a page of their own; every other notice fits on one.
 PAGES = {
     NoticeType.SUMMONS: 2,
     NoticeType.AGENT_REFERRAL_LETTER: 2,
     NoticeType.LETTER_BEFORE_CLAIM: 5,
+    NoticeType.DEA_EMPLOYER: 2,
 }
 
 

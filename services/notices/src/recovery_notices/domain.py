@@ -29,6 +29,11 @@ Sources (../shared/domain.md; the templates cite each paragraph beside its words
   HB (Decisions and Appeals) Regulations 2001 (SI 2001/1002) regs 4 and 18: the
   overpayment decision notice and its one month to ask for a reconsideration or
   appeal (``recovery_shared.statute.housing_benefit``).
+- Social Security (Overpayments and Recovery) Regulations 2013 (SI 2013/384) Part 6:
+  the Direct Earnings Attachment notice to the employer (reg 19, with the Schedule 2
+  tables of reg 20), the person's copy, and the letter to an employer whose
+  deductions were not paid over by the 19th (reg 22)
+  (``recovery_shared.statute.housing_benefit``: the tables, the 40% cap, the 19th).
 
 A request missing something its notice cannot be served without (a summons
 without a hearing date, a reminder without the amount overdue) is refused with
@@ -44,7 +49,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from recovery_notices.templating import Block, NoticeTemplates, load_templates, long_date
-from recovery_shared.contracts.common import HbopClassification, LiableRole
+from recovery_shared.contracts.common import HbopClassification, LiableRole, PayFrequency
 from recovery_shared.contracts.inbound import ReplyKind
 from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
 from recovery_shared.council import CouncilConfig, Remedy, ServiceRule
@@ -52,7 +57,13 @@ from recovery_shared.money import pounds
 from recovery_shared.refusal import Refused
 from recovery_shared.statute.business_rates import BUSINESS_RATES
 from recovery_shared.statute.council_tax import COUNCIL_TAX, RecoveryStatute
-from recovery_shared.statute.housing_benefit import RECONSIDERATION_MONTHS, is_recoverable
+from recovery_shared.statute.housing_benefit import (
+    DEA_CAP_PERCENT,
+    RECONSIDERATION_MONTHS,
+    REMIT_BY_DAY,
+    dea_percent,
+    is_recoverable,
+)
 from recovery_shared.statute.pre_action import LETTER_OF_CLAIM_REPLY_DAYS
 from recovery_shared.statute.service import served_on
 from recovery_shared.statute.taking_control import NOTICE_OF_ENFORCEMENT_CLEAR_DAYS
@@ -69,6 +80,12 @@ AMOUNT_LABELS: dict[str, str] = {
     "balance": "Balance outstanding",
     "overpaid": "Housing Benefit overpaid",
     "weekly_deduction": "Weekly deduction from your Housing Benefit",
+    "owed": "Housing Benefit overpayment still owed",
+    "net_earnings": "Net earnings on a usual pay-day, as last reported",
+    "deduction": "Estimated deduction each pay-day",
+    "expected": "Deductions that should have been paid to us",
+    "received": "Deductions we have received",
+    "shortfall": "Shortfall still to be paid",
     "summons_costs": "Summons costs",
     "liability_order_costs": "Liability order costs",
     "compliance_fee": "Enforcement agent's compliance fee",
@@ -83,6 +100,9 @@ DATE_LABELS: dict[str, str] = {
     "hearing_date": "Hearing date",
     "liability_order_date": "Liability order made",
     "referred_on": "Passed to enforcement agent",
+    "first_pay_day": "Deductions start from the pay-day on",
+    "deducted_through": "Deductions for pay-days up to",
+    "remit_by": "Deductions to be paid to us by",
     "reply_by": "Reply by",
     "invoice_due": "Invoice was due",
     "letter_before_claim_on": "Letter before claim sent",
@@ -181,7 +201,15 @@ class NoticeContent:
 
 
 # Where a notice type's code does not read as words in a refusal ("a hbop decision").
-_KIND_WORDS = {NoticeType.HBOP_DECISION: "HB overpayment decision"}
+_KIND_WORDS = {
+    NoticeType.HBOP_DECISION: "HB overpayment decision",
+    NoticeType.DEA_EMPLOYER: "Direct Earnings Attachment notice to an employer",
+    NoticeType.DEA_DEBTOR: "Direct Earnings Attachment notice to the person whose earnings are attached",
+    NoticeType.DEA_REMITTANCE_MISSED: "Direct Earnings Attachment missed payment letter",
+}
+
+# The notices recovering a Housing Benefit overpayment from earnings (SI 2013/384 Part 6).
+_DEA_NOTICES = frozenset({NoticeType.DEA_EMPLOYER, NoticeType.DEA_DEBTOR, NoticeType.DEA_REMITTANCE_MISSED})
 
 
 class _Request:
@@ -233,7 +261,7 @@ class _Request:
         given = self.given("debt_type").upper()
         if given:
             return given
-        if self.data.notice_type == NoticeType.HBOP_DECISION:
+        if self.data.notice_type == NoticeType.HBOP_DECISION or self.data.notice_type in _DEA_NOTICES:
             return "HBOP"
         return "NNDR" if self.data.notice_type == NoticeType.NNDR_FURTHER_NOTICE else "CT"
 
@@ -483,6 +511,174 @@ def _hbop_decision(r: _Request, council: CouncilConfig | None) -> _Facts:
     return facts
 
 
+# --- Direct Earnings Attachment (SI 2013/384 Part 6) ------------------------------
+
+DEA_NOTICE_EFFECT_DAYS = 22
+"""A DEA notice has effect from the next pay-day falling at least 22 days after the day
+it is given or sent (SI 2013/384 reg 19(3)): counted, as the regulation counts them, from
+the day it is sent, the notice's date."""
+
+DEA_REMITTANCE_REPLY_DAYS = 14
+"""The council's own days for an employer to pay a missed remittance or explain it: no
+regulation sets them."""
+
+# How often the person is paid, in the words a notice prints: the pay frequency itself,
+# the period one pay-day's earnings cover ("£300.00 a week"), and how many weeks of the
+# weekly table it is (0: the monthly table).
+PAY_FREQUENCY_WORDS: dict[PayFrequency, dict[str, object]] = {
+    PayFrequency.WEEKLY: {"frequency": "weekly", "per": "a week", "weeks": 1},
+    PayFrequency.FORTNIGHTLY: {"frequency": "fortnightly", "per": "a fortnight", "weeks": 2},
+    PayFrequency.FOUR_WEEKLY: {"frequency": "four-weekly", "per": "every four weeks", "weeks": 4},
+    PayFrequency.MONTHLY: {"frequency": "monthly", "per": "a month", "weeks": 0},
+}
+
+
+def remit_by_for(month_of: date) -> date:
+    """The day deductions made in ``month_of``'s month are due to the council: the 19th of
+    the next month (SI 2013/384 reg 22)."""
+    first_of_next = months_after(month_of.replace(day=1), 1)
+    return first_of_next.replace(day=REMIT_BY_DAY)
+
+
+def _required_text(r: _Request, key: str, why: str) -> str:
+    value = r.given(key)
+    if not value:
+        # Never the value itself: a refusal is logged and travels on notice.failed.
+        raise Refused(f"{r.a_kind} needs template_data[{key!r}] ({why}); request {r.data.request_id}")
+    return value
+
+
+def _named_employer(r: _Request) -> None:
+    if not r.data.recipient_name.strip():
+        raise Refused(
+            f"{r.a_kind} must be addressed to the employer by name (SI 2013/384 reg 19(2)(b));"
+            f" request {r.data.request_id}"
+        )
+
+
+def _dea_terms(r: _Request) -> dict[str, object]:
+    """What the employer's and the person's notices both state: how often the person is
+    paid, which tables apply, the percentage for the earnings last reported and the
+    estimate of one pay-day's deduction (SI 2013/384 regs 17, 19(2)(e)-(f) and 20)."""
+    owed = r.require_amount("owed", why="the overpayment to be recovered from earnings")
+    net = r.require_amount("net_earnings", why="the net earnings on a usual pay-day the estimate is worked from")
+    deduction = r.require_amount(
+        "deduction", why="the estimate of one pay-day's deduction from those earnings", positive=False
+    )
+    try:
+        frequency = PayFrequency(r.given("pay_frequency"))
+    except ValueError:
+        raise Refused(
+            f"{r.a_kind} needs a known template_data['pay_frequency'] ({', '.join(PayFrequency)}), which decides"
+            f" the table the employer reads (SI 2013/384 reg 20); request {r.data.request_id}"
+        ) from None
+    fraud = r.data.template_data.get("fraud")
+    if not isinstance(fraud, bool):
+        raise Refused(
+            f"{r.a_kind} needs template_data['fraud'] as true or false: whether the higher tables C and D"
+            f" apply (SI 2013/384 reg 20(3A)-(3B)); request {r.data.request_id}"
+        )
+    table_percent = dea_percent(net, frequency, fraud=fraud)
+    given = r.given("percent").removesuffix("%").strip()
+    if given and (not given.isdigit() or int(given) != table_percent):
+        raise Refused(
+            f"{r.a_kind} gives {given!r} percent for net earnings of {pounds(net)} paid {frequency.value}, but the"
+            f" {'higher' if fraud else 'standard'} table the notice prints gives {table_percent}%"
+            f" (SI 2013/384 reg 20, Sch 2); request {r.data.request_id}"
+        )
+    if deduction < 0 or deduction * 100 > net * DEA_CAP_PERCENT or deduction > owed:
+        raise Refused(
+            f"{r.a_kind} cannot estimate a deduction of {pounds(deduction)} from net earnings of {pounds(net)}:"
+            f" a deduction is never negative, never more than {DEA_CAP_PERCENT}% of net earnings (the"
+            f" protected earnings proportion, SI 2013/384 reg 17) and never more than the {pounds(owed)} owed;"
+            f" request {r.data.request_id}"
+        )
+    return {
+        **PAY_FREQUENCY_WORDS[frequency],
+        "pay_frequency": frequency.value,
+        "monthly": frequency is PayFrequency.MONTHLY,
+        "higher": fraud,
+        "percent": table_percent,
+        "protected_percent": 100 - DEA_CAP_PERCENT,
+        "cap_percent": DEA_CAP_PERCENT,
+    }
+
+
+def _first_pay_day(r: _Request) -> date:
+    first = r.require_date("first_pay_day", why="the first pay-day deductions are made from (SI 2013/384 reg 19(3))")
+    earliest = r.data.issued_on + timedelta(days=DEA_NOTICE_EFFECT_DAYS)
+    if first < earliest:
+        raise Refused(
+            f"{r.a_kind} sent on {r.data.issued_on} cannot start deductions on {first}: a notice has effect from"
+            f" the next pay-day at least {DEA_NOTICE_EFFECT_DAYS} days after the day it is given or sent"
+            f" (SI 2013/384 reg 19(3)), so no earlier than {earliest}; request {r.data.request_id}"
+        )
+    return first
+
+
+def _dea_employer(r: _Request, council: CouncilConfig | None) -> _Facts:
+    _named_employer(r)
+    terms = _dea_terms(r)
+    first = _first_pay_day(r)
+    employer_ref = _required_text(r, "employer_ref", "the employer's reference, quoted with each payment")
+    _required_text(r, "employee_name", "the person whose earnings are attached (SI 2013/384 reg 19(2)(a))")
+    facts = _Facts()
+    due = remit_by_for(first)
+    given = r.day("remit_by")
+    if given is None:
+        facts.dates["remit_by"] = due
+    elif given != due:
+        raise Refused(
+            f"{r.a_kind} whose first pay-day is {first} must give {due} for the first payment (the {REMIT_BY_DAY}th"
+            f" of the following month, SI 2013/384 reg 22), not {given}; request {r.data.request_id}"
+        )
+    facts.references.append(("Employer reference", employer_ref))
+    facts.context["dea"] = {**terms, "first_month": long_date(first).partition(" ")[2]}
+    return facts
+
+
+def _dea_debtor(r: _Request, council: CouncilConfig | None) -> _Facts:
+    terms = _dea_terms(r)
+    _first_pay_day(r)
+    _required_text(r, "employer_name", "the employer the notice was sent to (SI 2013/384 reg 19(1))")
+    facts = _Facts()
+    facts.context["dea"] = terms
+    return facts
+
+
+def _dea_remittance_missed(r: _Request, council: CouncilConfig | None) -> _Facts:
+    _named_employer(r)
+    expected = r.require_amount("expected", why="the deductions that should have been paid over")
+    received = r.require_amount("received", why="what the employer has paid over", positive=False)
+    shortfall = r.require_amount("shortfall", why="what is still to be paid over")
+    if received < 0 or shortfall != expected - received:
+        raise Refused(
+            f"{r.a_kind}'s shortfall of {pounds(shortfall)} is not the {pounds(expected)} expected less the"
+            f" {pounds(received)} received; request {r.data.request_id}"
+        )
+    through = r.require_date("deducted_through", why="the last day of the month the deductions were for")
+    remit_by = r.require_date("remit_by", why="the day the deductions were due (SI 2013/384 reg 22)")
+    if remit_by != remit_by_for(through):
+        raise Refused(
+            f"{r.a_kind} for deductions up to {through} must give {remit_by_for(through)} as the day they were due"
+            f" (the {REMIT_BY_DAY}th of the following month, SI 2013/384 reg 22), not {remit_by};"
+            f" request {r.data.request_id}"
+        )
+    if r.data.issued_on <= remit_by:
+        raise Refused(
+            f"{r.a_kind} dated {r.data.issued_on} cannot say that deductions due by {remit_by} were not paid:"
+            f" the employer has until the end of that day; request {r.data.request_id}"
+        )
+    _required_text(r, "employee_name", "the person whose earnings are attached")
+    employer_ref = _required_text(r, "employer_ref", "the employer's reference, quoted with each payment")
+    facts = _Facts()
+    if r.day("reply_by") is None:
+        facts.dates["reply_by"] = r.served + timedelta(days=DEA_REMITTANCE_REPLY_DAYS)
+    facts.references.append(("Employer reference", employer_ref))
+    facts.context["dea"] = {"reply_days": DEA_REMITTANCE_REPLY_DAYS}
+    return facts
+
+
 _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.REMINDER: _reminder,
     NoticeType.SECOND_REMINDER: _reminder,
@@ -495,6 +691,9 @@ _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.LETTER_BEFORE_CLAIM: _letter_before_claim,
     NoticeType.NOTICE_OF_INTENTION: _notice_of_intention,
     NoticeType.HBOP_DECISION: _hbop_decision,
+    NoticeType.DEA_EMPLOYER: _dea_employer,
+    NoticeType.DEA_DEBTOR: _dea_debtor,
+    NoticeType.DEA_REMITTANCE_MISSED: _dea_remittance_missed,
 }
 
 
