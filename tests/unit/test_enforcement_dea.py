@@ -41,7 +41,7 @@ from recovery_shared.contracts.internal import (
 )
 from tests.factories import overpayment_decision
 from tests.unit.fakes.enforcement import FakeCases
-from tests.unit.test_enforcement_civil import COUNCIL, INVOICE_DUE, civil_bill, invoice_missed, notices, served
+from tests.unit.test_enforcement_civil import COUNCIL, INVOICE_DUE, civil_bill, invoice_missed, notices
 from tests.unit.test_enforcement_use_cases import circumstance, days, handle
 
 EMPLOYER = "123/AB45678"
@@ -144,10 +144,12 @@ async def test_an_unpaid_overpayment_of_someone_in_work_goes_to_a_dea_not_a_lett
     assert notice.data.recipient_name == f"Employer {EMPLOYER}"
     assert notice.data.recipient_address == ["Payroll", "1 Mill Lane", "AB2 3CD"]
     assert notice.data.template_data["employee_name"] == "Test Person"
-    # The first pay-day once the notice is served; paid over by the 19th of the next month (reg 22).
+    # The first pay-day at least 22 days after the notice is sent (reg 19(3)); paid over by
+    # the 19th of the next month (reg 22).
     first_pay_day = notice.data.dates["first_pay_day"]
-    assert first_pay_day >= served(decided) and (first_pay_day - date(2026, 4, 10)).days % 7 == 0
-    assert first_pay_day - timedelta(days=7) < served(decided)
+    earliest = decided + timedelta(days=22)
+    assert first_pay_day >= earliest and (first_pay_day - date(2026, 4, 10)).days % 7 == 0
+    assert first_pay_day - timedelta(days=7) < earliest
     assert notice.data.dates["remit_by"] == date(first_pay_day.year, first_pay_day.month + 1, 19)
     [copy] = notices(uow, NoticeType.DEA_DEBTOR)
     assert (
@@ -294,7 +296,7 @@ async def test_a_breathing_space_discharges_the_attachment_and_its_end_serves_a_
     assert notices(uow, NoticeType.DEA_REMITTANCE_MISSED) == []  # nothing is expected while it lasts
     await handle(uow, circumstance(BreathingSpaceEnded, "5011", "P-5011", end))
     _, again = notices(uow, NoticeType.DEA_EMPLOYER)
-    assert again.data.issued_on == end and again.data.dates["first_pay_day"] >= served(end)
+    assert again.data.issued_on == end and again.data.dates["first_pay_day"] >= end + timedelta(days=22)
     assert uow.case(debt).stage == "dea" and uow.case(debt).attachment is not None
 
 

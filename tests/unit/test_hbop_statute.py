@@ -16,9 +16,11 @@ from recovery_shared.statute.housing_benefit import (
     benefit_year_of,
     dea_deduction,
     dea_percent,
+    first_deduction_day,
     is_owed,
     is_recoverable,
     maximum_weekly_deduction,
+    remittance_due,
 )
 from tests.factories import overpayment_decision
 
@@ -153,3 +155,11 @@ def test_a_dea_deduction_is_rounded_down_never_over_40_percent_and_never_over_wh
         for frequency in PayFrequency:
             for fraud in (False, True):
                 assert dea_deduction(net, frequency, fraud=fraud, owed_pence=10**9) <= net * 40 // 100
+
+
+def test_a_dea_notice_has_effect_from_a_pay_day_22_days_on_and_deductions_are_paid_over_by_the_19th() -> None:
+    """SI 2013/384 reg 19(3) (the next pay-day at least 22 days after the notice is sent) and
+    reg 22 (a month's deductions paid over by the 19th of the next month) [S42][S43]."""
+    assert first_deduction_day(date(2026, 4, 4)) == date(2026, 4, 26)
+    assert remittance_due(date(2026, 4, 30)) == date(2026, 5, 19)
+    assert remittance_due(date(2026, 12, 5)) == date(2027, 1, 19)

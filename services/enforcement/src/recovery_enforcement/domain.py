@@ -1218,7 +1218,7 @@ def _attach_earnings(s: _Steps, rules: CivilRules, today: date) -> bool:
     e = c.employment
     if c.debt_type != DebtType.HB_OVERPAYMENT or e is None or not _earnings_first(rules):
         return False
-    first_pay_day = _pay_day_on_or_after(e.next_pay_day, e.pay_frequency, rules.served(today))
+    first_pay_day = _pay_day_on_or_after(e.next_pay_day, e.pay_frequency, housing_benefit.first_deduction_day(today))
     attachment = _estimate(
         Attachment(
             employer_ref=e.employer_ref,
@@ -1249,7 +1249,7 @@ def _attach_earnings(s: _Steps, rules: CivilRules, today: date) -> bool:
         NoticeToRequest(
             NoticeType.DEA_EMPLOYER,
             amounts,
-            {"first_pay_day": first_pay_day, "remit_by": _remittance_due(first_pay_day)},
+            {"first_pay_day": first_pay_day, "remit_by": housing_benefit.remittance_due(first_pay_day)},
             template_data={**terms, "employer_ref": e.employer_ref, "employee_name": DEBTOR_NAME},
             to=Addressee(e.employer_name, e.employer_address),
         )
@@ -1310,7 +1310,7 @@ def _reconcile_remittances(s: _Steps, today: date) -> None:
         NoticeToRequest(
             NoticeType.DEA_REMITTANCE_MISSED,
             {"expected": expected, "received": a.remitted_pence, "shortfall": expected - a.remitted_pence},
-            {"deducted_through": deducted_through, "remit_by": _remittance_due(deducted_through)},
+            {"deducted_through": deducted_through, "remit_by": housing_benefit.remittance_due(deducted_through)},
             template_data={"employer_ref": a.employer_ref, "employee_name": DEBTOR_NAME},
             to=Addressee(e.employer_name, e.employer_address) if e is not None else None,
         )
@@ -1328,8 +1328,7 @@ def _next_pay_day(day: date, frequency: PayFrequency) -> date:
 
 
 def _pay_day_on_or_after(pay_day: date, frequency: PayFrequency, earliest: date) -> date:
-    """The first pay-day on or after ``earliest``: the employer deducts from pay-days
-    once the notice has reached it."""
+    """The first pay-day on or after ``earliest`` (the day the notice has effect from)."""
     for _ in range(_MOST_PAY_DAYS):
         if pay_day >= earliest:
             return pay_day
@@ -1345,14 +1344,8 @@ def _pay_days_between(first: date, frequency: PayFrequency, through: date) -> in
     return days
 
 
-def _remittance_due(deducted_on: date) -> date:
-    """The 19th of the month after the deduction (reg 22)."""
-    following = _months_after(date(deducted_on.year, deducted_on.month, 1), 1)
-    return following.replace(day=housing_benefit.REMIT_BY_DAY)
-
-
 def _day_after_remittance_due(deducted_on: date) -> date:
-    return _remittance_due(deducted_on) + timedelta(days=1)
+    return housing_benefit.remittance_due(deducted_on) + timedelta(days=1)
 
 
 def _discharge(s: _Steps, why: str, on: date) -> None:

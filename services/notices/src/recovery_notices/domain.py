@@ -59,10 +59,13 @@ from recovery_shared.statute.business_rates import BUSINESS_RATES
 from recovery_shared.statute.council_tax import COUNCIL_TAX, RecoveryStatute
 from recovery_shared.statute.housing_benefit import (
     DEA_CAP_PERCENT,
+    NOTICE_EFFECT_DAYS,
     RECONSIDERATION_MONTHS,
     REMIT_BY_DAY,
     dea_percent,
+    first_deduction_day,
     is_recoverable,
+    remittance_due,
 )
 from recovery_shared.statute.pre_action import LETTER_OF_CLAIM_REPLY_DAYS
 from recovery_shared.statute.service import served_on
@@ -513,11 +516,6 @@ def _hbop_decision(r: _Request, council: CouncilConfig | None) -> _Facts:
 
 # --- Direct Earnings Attachment (SI 2013/384 Part 6) ------------------------------
 
-DEA_NOTICE_EFFECT_DAYS = 22
-"""A DEA notice has effect from the next pay-day falling at least 22 days after the day
-it is given or sent (SI 2013/384 reg 19(3)): counted, as the regulation counts them, from
-the day it is sent, the notice's date."""
-
 DEA_REMITTANCE_REPLY_DAYS = 14
 """The council's own days for an employer to pay a missed remittance or explain it: no
 regulation sets them."""
@@ -531,13 +529,6 @@ PAY_FREQUENCY_WORDS: dict[PayFrequency, dict[str, object]] = {
     PayFrequency.FOUR_WEEKLY: {"frequency": "four-weekly", "per": "every four weeks", "weeks": 4},
     PayFrequency.MONTHLY: {"frequency": "monthly", "per": "a month", "weeks": 0},
 }
-
-
-def remit_by_for(month_of: date) -> date:
-    """The day deductions made in ``month_of``'s month are due to the council: the 19th of
-    the next month (SI 2013/384 reg 22)."""
-    first_of_next = months_after(month_of.replace(day=1), 1)
-    return first_of_next.replace(day=REMIT_BY_DAY)
 
 
 def _required_text(r: _Request, key: str, why: str) -> str:
@@ -606,11 +597,11 @@ def _dea_terms(r: _Request) -> dict[str, object]:
 
 def _first_pay_day(r: _Request) -> date:
     first = r.require_date("first_pay_day", why="the first pay-day deductions are made from (SI 2013/384 reg 19(3))")
-    earliest = r.data.issued_on + timedelta(days=DEA_NOTICE_EFFECT_DAYS)
+    earliest = first_deduction_day(r.data.issued_on)
     if first < earliest:
         raise Refused(
             f"{r.a_kind} sent on {r.data.issued_on} cannot start deductions on {first}: a notice has effect from"
-            f" the next pay-day at least {DEA_NOTICE_EFFECT_DAYS} days after the day it is given or sent"
+            f" the next pay-day at least {NOTICE_EFFECT_DAYS} days after the day it is given or sent"
             f" (SI 2013/384 reg 19(3)), so no earlier than {earliest}; request {r.data.request_id}"
         )
     return first
@@ -623,7 +614,7 @@ def _dea_employer(r: _Request, council: CouncilConfig | None) -> _Facts:
     employer_ref = _required_text(r, "employer_ref", "the employer's reference, quoted with each payment")
     _required_text(r, "employee_name", "the person whose earnings are attached (SI 2013/384 reg 19(2)(a))")
     facts = _Facts()
-    due = remit_by_for(first)
+    due = remittance_due(first)
     given = r.day("remit_by")
     if given is None:
         facts.dates["remit_by"] = due
@@ -658,9 +649,9 @@ def _dea_remittance_missed(r: _Request, council: CouncilConfig | None) -> _Facts
         )
     through = r.require_date("deducted_through", why="the last day of the month the deductions were for")
     remit_by = r.require_date("remit_by", why="the day the deductions were due (SI 2013/384 reg 22)")
-    if remit_by != remit_by_for(through):
+    if remit_by != remittance_due(through):
         raise Refused(
-            f"{r.a_kind} for deductions up to {through} must give {remit_by_for(through)} as the day they were due"
+            f"{r.a_kind} for deductions up to {through} must give {remittance_due(through)} as the day they were due"
             f" (the {REMIT_BY_DAY}th of the following month, SI 2013/384 reg 22), not {remit_by};"
             f" request {r.data.request_id}"
         )

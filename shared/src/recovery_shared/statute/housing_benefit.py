@@ -142,6 +142,23 @@ REMIT_BY_DAY = 19
 """The employer pays the deductions made in a month over by the 19th of the following
 month (SI 2013/384 reg 22) [S42][S43]."""
 
+NOTICE_EFFECT_DAYS = 22
+"""A DEA notice has effect from the next pay-day falling at least 22 days after the day it
+is given or sent (SI 2013/384 reg 19(3)), counted from the notice's date."""
+
+
+def first_deduction_day(notice_sent_on: date) -> date:
+    """The earliest pay-day a DEA notice sent on that day can take a deduction from (reg 19(3))."""
+    return notice_sent_on + timedelta(days=NOTICE_EFFECT_DAYS)
+
+
+def remittance_due(deducted_on: date) -> date:
+    """The day deductions made on ``deducted_on`` must reach the council: the 19th of the
+    next month (SI 2013/384 reg 22)."""
+    year, month = deducted_on.year + deducted_on.month // 12, deducted_on.month % 12 + 1
+    return date(year, month, REMIT_BY_DAY)
+
+
 FRAUD_TABLES_APPLY_TO = frozenset({HbopClassification.FRAUD})
 """The higher tables (C and D) apply where the person was found guilty of an offence over
 the overpayment (reg 20(3A), inserted by SI 2015/499 reg 5); the benefits system records
