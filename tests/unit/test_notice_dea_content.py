@@ -2,8 +2,9 @@
 PDF, carry what the Social Security (Overpayments and Recovery) Regulations 2013
 (SI 2013/384) Part 6 requires: the notice to the employer (reg 19, with the
 Schedule 2 table for the person's pay, reg 20), the person's copy (reg 19(1)(a)),
-and the letter to an employer whose deductions were not paid over by the 19th
-(reg 22). Every check runs on the composed words and on the text of the PDF.
+the letter to an employer whose deductions were not paid over by the 19th (reg 22),
+and the notice telling the employer the attachment is discharged (reg 26). Every
+check runs on the composed words and on the text of the PDF.
 
 The requests are the ones enforcement sends (tests/unit/test_notice_rendering.py):
 issued Saturday 2 May 2026, served Wednesday 6 May; the employer is Exampleton Foods
@@ -22,8 +23,8 @@ from recovery_notices.render import page_count, render_pdf
 from recovery_shared.contracts.common import PayFrequency
 from recovery_shared.contracts.internal import NoticeRequestedData, NoticeType
 from recovery_shared.refusal import Refused
-from recovery_shared.statute.housing_benefit import dea_percent
-from tests.unit.test_notice_rendering import COUNCIL, ENFORCEMENT_SHAPES, request
+from recovery_shared.statute.housing_benefit import REMIT_BY_DAY, dea_percent
+from tests.unit.test_notice_rendering import COUNCIL, ENFORCEMENT_SHAPES, ISSUED, request
 from tests.unit.test_notice_statutory_content import assert_in_both, both
 
 # SI 2013/384 Schedule 2, as the Schedule words its bands: (band, standard %, higher %),
@@ -314,6 +315,71 @@ def test_dea_remittance_missed_letter_states_the_shortfall_reg_22_and_reg_30() -
     ]
 
 
+def test_dea_discharged_notice_stops_the_deductions_reg_26_and_keeps_reg_22_for_those_made() -> None:
+    """SI 2013/384 reg 26 (paraphrased): the council may discharge a notice and tells the
+    employer; the notice names the attachment (the employer reference and the person) and
+    the day it is discharged with effect from, and says no deduction is made from a pay-day
+    on or after it, and why (the overpayment paid, or recovery held: a Breathing Space, SI
+    2020/1311). Reg 22 (paraphrased): deductions already made are still paid over by the
+    19th of the month after each was made, the last of them (those of 1 May, the day
+    before the discharge on 2 May) by 19 June 2026. It states what has been received, that
+    a new notice would be sent if deductions are needed again, and whom to contact."""
+    content = compose_notice(request(NoticeType.DEA_DISCHARGED), COUNCIL)
+    assert content.title == "Direct Earnings Attachment: notice discharged"
+    assert content.recipient_name == "Exampleton Foods Ltd"  # reg 26: the employer is told
+    assert ("Employer reference", "123/AB45678") in content.references
+    assert content.day("remit_by") == date(2026, 6, 19)
+    assert content.amount("remitted") == 9900
+    assert_in_both(
+        content,
+        "To the payroll manager, Exampleton Foods Ltd",
+        # reg 26: which notice, from when and why.
+        "We sent you a Direct Earnings Attachment notice requiring you to make deductions from the earnings of Alex"
+        " Example to recover an overpayment of Housing Benefit (your employer reference 123/AB45678, our account"
+        " reference 1001)",
+        "Example District Council has discharged that notice with effect from Saturday 2 May 2026, because the"
+        " overpayment is paid in full (regulation 26 of the Social Security (Overpayments and Recovery)"
+        " Regulations 2013)",
+        "make no deduction under this notice from Alex Example's earnings on any pay-day on or after Saturday"
+        " 2 May 2026",
+        # reg 22: what was deducted before the discharge is still paid over by the 19th.
+        f"Pay us any deductions you made from pay-days before 2 May 2026 that you have not already paid over, by the"
+        f" {REMIT_BY_DAY}th of the month after the month you made them: those made in May 2026 by Friday 19 June 2026",
+        "quote your employer reference 123/AB45678 and our account reference 1001 (regulation 22)",
+        "So far we have received £99.00 from you under this notice",
+        "we will send you a new Direct Earnings Attachment notice saying from which pay-day to deduct",
+        "contact Example District Council, Revenues and Benefits, quoting your employer reference 123/AB45678",
+    )
+    assert "offence" not in content.text() and "prosecut" not in content.text()  # nothing left to enforce
+    assert page_count(render_pdf(content, "doc")) == 1
+
+
+def test_dea_discharged_for_a_breathing_space_counts_reg_22_from_the_last_day_before_it() -> None:
+    """SI 2020/1311: a Breathing Space holds recovery, so the notice is discharged (SI
+    2013/384 reg 26) from the day it starts; discharged on 1 June, the last deductions are
+    May's, due by 19 June (reg 22); nothing received yet is said as such."""
+    data = request(
+        NoticeType.DEA_DISCHARGED,
+        amounts={"remitted": 0},
+        dates={"discharged_on": date(2026, 6, 1)},
+        template_data={
+            **ENFORCEMENT_SHAPES[NoticeType.DEA_DISCHARGED][2],
+            "reason": "recovery is held (breathing space)",
+        },
+    )
+    content = compose_notice(data, COUNCIL)
+    assert content.day("remit_by") == date(2026, 6, 19)
+    assert_in_both(
+        content,
+        "has discharged that notice with effect from Monday 1 June 2026, because recovery is held (breathing space)",
+        "those made in May 2026 by Friday 19 June 2026",
+        "We have not received any deductions from you under this notice.",
+    )
+    year_end = compose_notice(request(NoticeType.DEA_DISCHARGED, dates={"discharged_on": date(2026, 12, 31)}), COUNCIL)
+    assert year_end.day("remit_by") == date(2027, 1, 19)
+    assert "those made in December 2026 by Tuesday 19 January 2027" in year_end.text()
+
+
 def test_dea_employer_notice_prints_the_reg_19_2_particulars_a_request_carries() -> None:
     """SI 2013/384 reg 19(2)(a), (c), (d), (g) and (h): the person's address, their payroll
     number, National Insurance number, the address for cheques and the account for
@@ -413,6 +479,17 @@ def _with(notice_type: NoticeType, **template_data: Any) -> NoticeRequestedData:
             "cannot say that deductions due by 2026-05-19 were not paid",
         ),
         (_with(NoticeType.DEA_REMITTANCE_MISSED, employer_ref=""), "needs template_data['employer_ref']"),
+        (request(NoticeType.DEA_DISCHARGED, recipient_name=" "), "must be addressed to the employer by name"),
+        (_with(NoticeType.DEA_DISCHARGED, employer_ref=""), "needs template_data['employer_ref']"),
+        (_with(NoticeType.DEA_DISCHARGED, employee_name=""), "needs template_data['employee_name']"),
+        (_with(NoticeType.DEA_DISCHARGED, reason=" "), "needs template_data['reason']"),
+        (request(NoticeType.DEA_DISCHARGED, amounts={}), "needs amounts['remitted']"),
+        (request(NoticeType.DEA_DISCHARGED, amounts={"remitted": -1}), "cannot say the employer has paid over"),
+        (request(NoticeType.DEA_DISCHARGED, dates={}), "needs dates['discharged_on']"),
+        (
+            request(NoticeType.DEA_DISCHARGED, dates={"discharged_on": ISSUED, "remit_by": date(2026, 5, 19)}),
+            "must give 2026-06-19 for the last deductions",
+        ),
     ],
 )
 def test_a_dea_request_its_notice_cannot_be_served_on_is_refused_without_personal_data(

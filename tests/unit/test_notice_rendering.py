@@ -153,11 +153,24 @@ ENFORCEMENT_SHAPES: dict[NoticeType, tuple[dict[str, int], dict[str, date], dict
         {"deducted_through": date(2026, 3, 31), "remit_by": date(2026, 4, 19)},
         {"debt_type": "HBOP", "employee_name": "Alex Example", "employer_ref": "123/AB45678"},
     ),
+    # SI 2013/384 reg 26: discharged the day it is sent, the overpayment paid; deductions made
+    # before 2 May (those of 1 May) are still paid over by the 19th of the next month (reg 22).
+    NoticeType.DEA_DISCHARGED: (
+        {"remitted": 9900},
+        {"discharged_on": ISSUED},
+        {
+            "debt_type": "HBOP",
+            "financial_year": "2025/26",
+            "employee_name": "Alex Example",
+            "employer_ref": "123/AB45678",
+            "reason": "the overpayment is paid in full",
+        },
+    ),
 }
 
 # The notices addressed to the person's employer rather than the person.
 EMPLOYER = ("Exampleton Foods Ltd", ["Payroll Department", "Unit 4, Mill Lane", "Exampleton", "EX2 3CD"])
-ADDRESSED_TO_EMPLOYER = {NoticeType.DEA_EMPLOYER, NoticeType.DEA_REMITTANCE_MISSED}
+ADDRESSED_TO_EMPLOYER = {NoticeType.DEA_EMPLOYER, NoticeType.DEA_REMITTANCE_MISSED, NoticeType.DEA_DISCHARGED}
 
 # The figures each notice must carry, as printed.
 FIGURES: dict[NoticeType, list[str]] = {
@@ -175,6 +188,7 @@ FIGURES: dict[NoticeType, list[str]] = {
     NoticeType.DEA_EMPLOYER: ["£1,234.56", "£33.00", "£300.00", "11%", "29 May 2026", "19 June 2026"],
     NoticeType.DEA_DEBTOR: ["£1,234.56", "£33.00", "£300.00", "11%", "29 May 2026", "Exampleton Foods Ltd"],
     NoticeType.DEA_REMITTANCE_MISSED: ["£132.00", "£99.00", "£33.00", "31 March 2026", "19 April 2026"],
+    NoticeType.DEA_DISCHARGED: ["£99.00", "Saturday 2 May 2026", "19 June 2026", "123/AB45678", "Alex Example"],
 }
 
 # The regulations each notice names in its words.
@@ -203,6 +217,10 @@ CITES: dict[NoticeType, list[str]] = {
     NoticeType.DEA_REMITTANCE_MISSED: [
         "regulation 22 of the Social Security (Overpayments and Recovery) Regulations 2013",
         "regulation 30",
+    ],
+    NoticeType.DEA_DISCHARGED: [
+        "regulation 26 of the Social Security (Overpayments and Recovery) Regulations 2013",
+        "(regulation 22)",
     ],
 }
 

@@ -31,8 +31,9 @@ Sources (../shared/domain.md; the templates cite each paragraph beside its words
   appeal (``recovery_shared.statute.housing_benefit``).
 - Social Security (Overpayments and Recovery) Regulations 2013 (SI 2013/384) Part 6:
   the Direct Earnings Attachment notice to the employer (reg 19, with the Schedule 2
-  tables of reg 20), the person's copy, and the letter to an employer whose
-  deductions were not paid over by the 19th (reg 22)
+  tables of reg 20), the person's copy, the letter to an employer whose
+  deductions were not paid over by the 19th (reg 22), and the notice telling the
+  employer the attachment is discharged (reg 26)
   (``recovery_shared.statute.housing_benefit``: the tables, the 40% cap, the 19th).
 
 A request missing something its notice cannot be served without (a summons
@@ -89,6 +90,7 @@ AMOUNT_LABELS: dict[str, str] = {
     "expected": "Deductions that should have been paid to us",
     "received": "Deductions we have received",
     "shortfall": "Shortfall still to be paid",
+    "remitted": "Deductions we have received under this notice",
     "summons_costs": "Summons costs",
     "liability_order_costs": "Liability order costs",
     "compliance_fee": "Enforcement agent's compliance fee",
@@ -105,6 +107,7 @@ DATE_LABELS: dict[str, str] = {
     "referred_on": "Passed to enforcement agent",
     "first_pay_day": "Deductions start from the pay-day on",
     "deducted_through": "Deductions for pay-days up to",
+    "discharged_on": "Notice discharged with effect from",
     "remit_by": "Deductions to be paid to us by",
     "reply_by": "Reply by",
     "invoice_due": "Invoice was due",
@@ -209,10 +212,13 @@ _KIND_WORDS = {
     NoticeType.DEA_EMPLOYER: "Direct Earnings Attachment notice to an employer",
     NoticeType.DEA_DEBTOR: "Direct Earnings Attachment notice to the person whose earnings are attached",
     NoticeType.DEA_REMITTANCE_MISSED: "Direct Earnings Attachment missed payment letter",
+    NoticeType.DEA_DISCHARGED: "Direct Earnings Attachment discharge notice",
 }
 
 # The notices recovering a Housing Benefit overpayment from earnings (SI 2013/384 Part 6).
-_DEA_NOTICES = frozenset({NoticeType.DEA_EMPLOYER, NoticeType.DEA_DEBTOR, NoticeType.DEA_REMITTANCE_MISSED})
+_DEA_NOTICES = frozenset(
+    {NoticeType.DEA_EMPLOYER, NoticeType.DEA_DEBTOR, NoticeType.DEA_REMITTANCE_MISSED, NoticeType.DEA_DISCHARGED}
+)
 
 
 class _Request:
@@ -670,6 +676,39 @@ def _dea_remittance_missed(r: _Request, council: CouncilConfig | None) -> _Facts
     return facts
 
 
+def _dea_discharged(r: _Request, council: CouncilConfig | None) -> _Facts:
+    _named_employer(r)
+    remitted = r.require_amount("remitted", why="what the employer has paid over under this attachment", positive=False)
+    if remitted < 0:
+        raise Refused(
+            f"{r.a_kind} cannot say the employer has paid over {pounds(remitted)}; request {r.data.request_id}"
+        )
+    discharged_on = r.require_date(
+        "discharged_on", why="the day the notice is discharged with effect from (SI 2013/384 reg 26)"
+    )
+    employer_ref = _required_text(r, "employer_ref", "the employer's reference, quoted with each payment")
+    _required_text(r, "employee_name", "the person whose earnings were attached")
+    _required_text(r, "reason", "why the notice is discharged: the overpayment paid, or recovery held")
+    # SI 2013/384 reg 22: deductions made before the discharge are still paid over by the
+    # 19th of the month after each was made; the last of them by the 19th of the month
+    # after the last day before the discharge.
+    last_day = discharged_on - timedelta(days=1)
+    due = remittance_due(last_day)
+    facts = _Facts()
+    given = r.day("remit_by")
+    if given is None:
+        facts.dates["remit_by"] = due
+    elif given != due:
+        raise Refused(
+            f"{r.a_kind} discharging the notice from {discharged_on} must give {due} for the last deductions (the"
+            f" {REMIT_BY_DAY}th of the month after {last_day}, SI 2013/384 reg 22), not {given};"
+            f" request {r.data.request_id}"
+        )
+    facts.references.append(("Employer reference", employer_ref))
+    facts.context["dea"] = {"remit_by_day": REMIT_BY_DAY, "last_month": long_date(last_day).partition(" ")[2]}
+    return facts
+
+
 _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.REMINDER: _reminder,
     NoticeType.SECOND_REMINDER: _reminder,
@@ -685,6 +724,7 @@ _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.DEA_EMPLOYER: _dea_employer,
     NoticeType.DEA_DEBTOR: _dea_debtor,
     NoticeType.DEA_REMITTANCE_MISSED: _dea_remittance_missed,
+    NoticeType.DEA_DISCHARGED: _dea_discharged,
 }
 
 
