@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import json
 import os
 import sys
@@ -25,7 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from demo.council import CIVIL_TYPES, DUE_DATES, Account, generate, reply_asking_for_time
+from demo.council import CIVIL_TYPES, DUE_DATES, Account, employer_remittance, generate, reply_asking_for_time
 from recovery_shared import topics
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
@@ -49,7 +50,20 @@ WATCHED = [
     topics.AGENT_REFERRALS,
     topics.COUNTY_COURT_CLAIMS,
 ]
-CIVIL_NOTICES = ["invoice_reminder", "letter_before_claim", "notice_of_intention"]
+CIVIL_NOTICES = [
+    "invoice_reminder",
+    "dea_employer",
+    "dea_remittance_missed",
+    "dea_discharged",
+    "letter_before_claim",
+    "notice_of_intention",
+]
+PAY_DAY_STEP = {"weekly": 7, "fortnightly": 14, "four_weekly": 28}
+
+
+def _next_month(day: date) -> date:
+    year, month = day.year + day.month // 12, day.month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def say(message: str) -> None:
@@ -67,6 +81,10 @@ class CivilDebts:
         self.last_balance: dict[str, dict[str, Any]] = {}
         self.letters_before_claim: set[str] = set()
         self.steps: dict[str, Counter[str]] = {}
+        self.attachments: dict[str, dict[str, Any]] = {}
+        """The DEA notice each employer was sent, by account: what it deducts and from when."""
+        self.remitted: Counter[str] = Counter()
+        self.paid_short: set[str] = set()
 
     def record(self, account: str, kind: str, data: dict[str, Any]) -> None:
         debt_type = self.debt_type[account]
@@ -80,6 +98,39 @@ class CivilDebts:
             self.last_balance[account] = data
         elif kind == "notice.requested:letter_before_claim":
             self.letters_before_claim.add(account)
+        elif kind == "notice.requested:dea_employer":
+            self.attachments[account] = data
+        elif kind == "notice.requested:dea_discharged":
+            self.attachments.pop(account, None)
+        elif kind == "payment.allocated" and data.get("channel") == "direct_earnings_attachment":
+            self.pence[debt_type, "employer_remittances"] += data["amount_pence"]
+            self.counts[debt_type, "employer_remittances"] += 1
+
+    def employers_pay(self, day: date, debt_ids: dict[str, str]) -> list[tuple[str, str, int]]:
+        """On the 15th each employer pays over the last month's deductions, as its DEA notice
+        set them; every other employer pays only half of its second month, which the
+        council follows up after the 19th (SI 2013/384 reg 22)."""
+        if day.day != 15:
+            return []
+        month_end = date(day.year, day.month, 1) - timedelta(days=1)
+        paying = []
+        for n, (account, notice) in enumerate(sorted(self.attachments.items())):
+            first = date.fromisoformat(notice["dates"]["first_pay_day"])
+            step = PAY_DAY_STEP.get(notice["template_data"]["pay_frequency"])
+            pay_days, pay_day = 0, first
+            while pay_day <= month_end:
+                pay_days += (pay_day.year, pay_day.month) == (month_end.year, month_end.month)
+                pay_day = pay_day + timedelta(days=step) if step else _next_month(pay_day)
+            owed = notice["amounts"]["owed"] - self.remitted[account]
+            pence = min(pay_days * notice["amounts"]["deduction"], owed)
+            second_month = (month_end.year, month_end.month) != (first.year, first.month) and self.remitted[account]
+            if n % 2 and second_month and account not in self.paid_short:
+                pence //= 2
+                self.paid_short.add(account)
+            if pence > 0:
+                self.remitted[account] += pence
+                paying.append((account, debt_ids[account], pence))
+        return paying
 
     def by_type(self, not_recoverable: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
@@ -89,6 +140,8 @@ class CivilDebts:
             part = [b for b in balances if b["paid_pence"] > 0 and b["balance_pence"] > 0]
             written_off = [o for o in not_recoverable if self.debt_type.get(o["account_ref"]) == debt_type]
             rows[debt_type] = {
+                "employer_remittances": self.counts[debt_type, "employer_remittances"],
+                "employer_remittances_pence": self.pence[debt_type, "employer_remittances"],
                 "accounts": sum(1 for t in self.debt_type.values() if t == debt_type),
                 "decision_notices": self.counts[debt_type, "notice.requested:hbop_decision"],
                 "invoiced": self.counts[debt_type, "arrangement.made"],
@@ -224,7 +277,13 @@ async def main(args: argparse.Namespace) -> int:
             await send(producer, topics.DEBTOR_REPLIES, [reply_asking_for_time(a, day) for a in answering])
             for a in answering:
                 del replying[a.ref]
-            await send(producer, topics.DEBTOR_CIRCUMSTANCES, council.circumstances_by_day.get(day, []))
+            # Anything dated before the first business day goes on that day.
+            due = [on for on in council.circumstances_by_day if on <= day]
+            for on in sorted(due):
+                await send(producer, topics.DEBTOR_CIRCUMSTANCES, council.circumstances_by_day.pop(on))
+            debt_ids = {a.ref: a.invoice_debt_id for a in council.civil}
+            for account, debt_id, pence in watcher.civil.employers_pay(day, debt_ids):
+                council.receipts_by_day.setdefault(day, []).append(employer_remittance(account, debt_id, pence, day))
             await send(producer, topics.PAYMENT_RECEIPTS, list(council.receipts_by_day.get(day, [])))
             await send(
                 producer,
@@ -422,6 +481,10 @@ def civil_rows(civil: dict[str, dict[str, Any]]) -> list[str]:
         row("paid in full", "paid_in_full", "paid_in_full_pence"),
         row("part paid", "part_paid", "part_paid_pence"),
         row("invoice reminders", "invoice_reminder"),
+        row("DEA notices to employers", "dea_employer"),
+        row("employer remittances", "employer_remittances", "employer_remittances_pence"),
+        row("remittances chased", "dea_remittance_missed"),
+        row("DEAs discharged", "dea_discharged"),
         row("letters before claim", "letter_before_claim"),
         row("notices of intention", "notice_of_intention"),
         row("claims referred", "claims_referred", "claims_referred_pence"),

@@ -11,7 +11,14 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from recovery_shared.contracts.common import DebtType, HbopClassification, Instalment, LiableParty, OverpaymentDecision
+from recovery_shared.contracts.common import (
+    DebtType,
+    HbopClassification,
+    Instalment,
+    LiableParty,
+    OverpaymentDecision,
+    PayFrequency,
+)
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     BreathingSpaceEnded,
@@ -20,6 +27,8 @@ from recovery_shared.contracts.inbound import (
     ChargeRaised,
     ChargeRaisedData,
     CircumstanceData,
+    EmploymentReported,
+    EmploymentReportedData,
     LetterBeforeClaimReplied,
     LetterBeforeClaimRepliedData,
     PaymentChannel,
@@ -45,7 +54,18 @@ CIVIL_AMOUNTS = {
     DebtType.SUNDRY: (5_000, 120_000),
 }
 # Taken in turn, not at random, so even the small main job has every one of them.
-CIVIL_HABITS = ["on_time", "never_pays", "part_paid", "late", "never_pays"]
+# In work: never pays the invoice, but the person's employer is known, so an overpayment
+# goes to a Direct Earnings Attachment (TA and sundry debts still go to a claim).
+CIVIL_HABITS = ["on_time", "never_pays", "part_paid", "late", "in_work"]
+# Found out while the invoice runs (HMRC's records, say), after the job's first business day.
+EMPLOYMENT_REPORTED_ON = date(2026, 3, 23)
+# (pay frequency, net pay a pay-day, next pay-day): a few of the table's bands.
+EARNINGS = [
+    (PayFrequency.WEEKLY, 30_000, date(2026, 3, 13)),
+    (PayFrequency.MONTHLY, 150_000, date(2026, 3, 27)),
+    (PayFrequency.WEEKLY, 60_000, date(2026, 3, 12)),
+    (PayFrequency.FOUR_WEEKLY, 110_000, date(2026, 3, 20)),
+]
 HBOP_CAUSES = [
     (HbopClassification.CLAIMANT_ERROR, True, "A change in earnings was not reported"),
     (HbopClassification.FRAUD, True, "A partner living in the home was not declared"),
@@ -199,6 +219,9 @@ def generate(
                         ),
                     )
                 )
+    for nth, a in enumerate(x for x in civil if x.habit == "in_work"):
+        frequency, net, next_pay_day = EARNINGS[nth % len(EARNINGS)]
+        circumstances.setdefault(EMPLOYMENT_REPORTED_ON, []).append(employed(a, frequency, net, next_pay_day))
     # One person answers: the first sundry debtor who never pays.
     replying = {a.ref for a in civil if a.debt_type == DebtType.SUNDRY and a.habit == "never_pays"}
     replying = set(sorted(replying)[:1])
@@ -262,6 +285,38 @@ def civil_receipts(a: Account, rng: random.Random) -> list[tuple[date, int]]:
     if a.habit == "late":
         return [(due + timedelta(days=a.late_days), a.annual_pence)]
     return []
+
+
+def employed(a: Account, frequency: PayFrequency, net_pence: int, next_pay_day: date) -> EmploymentReported:
+    return EmploymentReported(
+        key=a.ref,
+        data=EmploymentReportedData(
+            party_id=f"P-{a.ref}",
+            account_ref=a.ref,
+            employer_ref=f"EMP-{a.ref}",
+            employer_name=f"Employer of {a.ref} Ltd",
+            employer_address=["Payroll Department", "2 Works Road"],
+            pay_frequency=frequency,
+            net_earnings_pence=net_pence,
+            next_pay_day=next_pay_day,
+            reported_on=EMPLOYMENT_REPORTED_ON,
+        ),
+    )
+
+
+def employer_remittance(account_ref: str, debt_id: str, pence: int, on: date) -> PaymentReceived:
+    """What an employer pays over under a DEA: the month's deductions, quoting the debt."""
+    return PaymentReceived(
+        key=account_ref,
+        data=PaymentReceivedData(
+            receipt_ref=f"{account_ref}-DEA-{on.isoformat()}",
+            channel=PaymentChannel.DIRECT_EARNINGS_ATTACHMENT,
+            amount_pence=pence,
+            received_on=on,
+            payer_reference=account_ref,
+            directed_debt_id=debt_id,
+        ),
+    )
 
 
 def reply_asking_for_time(a: Account, on: date) -> LetterBeforeClaimReplied:

@@ -31,7 +31,7 @@ def test_the_main_job_ends_with_a_penny_exact_ledger(kafka_bootstrap: str, tmp_p
             "--civil",
             "30",
             "--until",
-            "2026-06-10",
+            "2026-06-22",
             "--workdir",
             str(tmp_path),
         ],
@@ -84,4 +84,11 @@ def test_the_main_job_ends_with_a_penny_exact_ledger(kafka_bootstrap: str, tmp_p
     assert hbop["not_recoverable_pence"] == sum(o["amount_pence"] for o in listed["overpayments"]) > 0
     assert hbop["invoiced"] == hbop["decision_notices"] == hbop["accounts"] - hbop["not_recoverable"]
     assert ta["not_recoverable"] == sundry["not_recoverable"] == 0
+    # Overpayments of people in work go to a Direct Earnings Attachment once the invoice and
+    # reminder go unpaid (SI 2013/384 Part 6); their employers pay over by the 19th (reg 22).
+    # TA and sundry debtors in work are not attached: a DEA recovers benefit overpaid.
+    assert hbop["dea_employer"] == 2 and hbop["employer_remittances"] >= 1, hbop
+    assert hbop["employer_remittances_pence"] > 0, hbop
+    assert ta["dea_employer"] == sundry["dea_employer"] == 0, civil
     assert "civil recovery" in report and "claims referred" in report and "not recoverable" in report
+    assert "DEA notices to employers" in report and "employer remittances" in report
