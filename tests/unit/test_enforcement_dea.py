@@ -23,6 +23,8 @@ from recovery_shared.contracts.inbound import (
     BreathingSpaceStarted,
     DayStarted,
     DayStartedData,
+    DisputeRaised,
+    DisputeResolved,
     EmploymentEnded,
     EmploymentEndedData,
     EmploymentReported,
@@ -325,3 +327,34 @@ def paid_off(account: str, debt_id: str, on: date) -> Envelope:
             as_of=on,
         ),
     )
+
+
+async def test_an_appeal_against_the_overpayment_pauses_its_recovery_until_decided() -> None:
+    """The council's [holds] hbop_appeal_pauses_recovery (on by default; SI 2001/1002
+    reg 11(2)(c) lets it suspend) [S39]: the attachment is discharged while the appeal is
+    decided, and a fresh notice follows; a Council Tax dispute still pauses nothing."""
+    assert COUNCIL.holds.hbop_appeal_pauses_recovery and not COUNCIL.holds.dispute_pauses_recovery
+    uow = FakeCases()
+    debt, decided = await overpayment_past_its_reminder(uow, "5013")
+    await handle(uow, employed("5013", 30000, on=decided))
+    await days(uow, decided, decided + timedelta(days=5))
+    appeal = decided + timedelta(days=5)
+    await handle(uow, circumstance(DisputeRaised, "5013", "P-5013", appeal))
+    case = uow.case(debt)
+    assert (case.held, case.attachment) == (True, None)
+    [discharged] = notices(uow, NoticeType.DEA_DISCHARGED)
+    assert "dispute" in str(discharged.data.template_data["reason"])
+    decided_appeal = appeal + timedelta(days=40)
+    await days(uow, appeal + timedelta(days=1), decided_appeal)
+    await handle(uow, circumstance(DisputeResolved, "5013", "P-5013", decided_appeal))
+    assert uow.case(debt).held is False and uow.case(debt).stage == "dea"
+    assert len(notices(uow, NoticeType.DEA_EMPLOYER)) == 2
+
+
+async def test_a_council_may_let_recovery_run_on_during_an_overpayment_appeal() -> None:
+    choice = COUNCIL.holds.model_copy(update={"hbop_appeal_pauses_recovery": False})
+    enforcement = Enforcement(COUNCIL.model_copy(update={"holds": choice}))
+    uow = FakeCases()
+    debt, decided = await overpayment_past_its_reminder(uow, "5014", enforcement=enforcement)
+    await handle(uow, circumstance(DisputeRaised, "5014", "P-5014", decided), enforcement)
+    assert uow.case(debt).held is False and "dispute_raised" in uow.steps(debt)

@@ -162,6 +162,11 @@ class HoldsPolicy(Strict):
     recall_agent_when_vulnerable: bool = Field(
         default=True, description="Recall an agent case on evidence of vulnerability [S54c]"
     )
+    hbop_appeal_pauses_recovery: bool = Field(
+        default=True,
+        description="Pause recovery of an HB overpayment while the person's appeal against it is decided"
+        " (SI 2001/1002 reg 11(2)(c) allows it; accepted good practice) [S39]",
+    )
 
 
 class Court(Strict):

@@ -696,7 +696,15 @@ def reaches_new_case(kind: str, hold_account_ref: str, started_on: date, case: C
 
 
 def pauses_recovery(rules: AnyRules, kind: HoldKind) -> bool:
-    return holds.pauses_recovery(kind, dispute_pauses_recovery=rules.council.holds.dispute_pauses_recovery)
+    return holds.pauses_recovery(kind, dispute_pauses_recovery=_disputes_pause(rules))
+
+
+def _disputes_pause(rules: AnyRules) -> bool:
+    """Whether a dispute holds this debt type's cases: the council's choice for all debts,
+    and its own for an appeal against an HB overpayment decision."""
+    chosen = rules.council.holds
+    appeal = isinstance(rules, CivilRules) and rules.debt_type == DebtType.HB_OVERPAYMENT
+    return chosen.dispute_pauses_recovery or (appeal and chosen.hbop_appeal_pauses_recovery)
 
 
 def apply_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decision:
@@ -707,7 +715,7 @@ def apply_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decisio
         c.held, c.held_since = True, on
         if c.stage == Stage.DEA:
             _discharge(s, f"recovery is held ({kind.value.replace('_', ' ')})", on)
-    recall = holds.recalls_agent(kind, dispute_pauses_recovery=rules.council.holds.dispute_pauses_recovery)
+    recall = holds.recalls_agent(kind, dispute_pauses_recovery=_disputes_pause(rules))
     if c.stage == Stage.AGENT and recall and c.referral_id is not None:
         words = kind.value.replace("_", " ")
         s.recall = Recall(c.referral_id, words)

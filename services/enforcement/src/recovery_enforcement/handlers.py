@@ -469,11 +469,15 @@ class Enforcement:
 
     async def note_dispute(self, uow: Cases, event: DisputeRaised) -> None:
         """Notes the dispute on the account's cases; recovery pauses only where the council
-        chose so (a dispute does not suspend liability)."""
-        if holds.pauses_recovery(HoldKind.DISPUTE, dispute_pauses_recovery=self.council.holds.dispute_pauses_recovery):
+        chose so (a dispute does not suspend liability), for every debt or for an appeal
+        against an HB overpayment decision."""
+        cases = await uow.cases.of_account(event.data.account_ref)
+        if self.council.holds.dispute_pauses_recovery or any(
+            domain.pauses_recovery(self.rules(c.debt_type), HoldKind.DISPUTE) for c in cases
+        ):
             await self._hold(uow, HoldKind.DISPUTE, event.data)
             return
-        for case in await uow.cases.of_account(event.data.account_ref):
+        for case in cases:
             uow.history.step(case.case_id, event.data.effective_on, "dispute_raised", event.data.reference)
 
     async def resolve_dispute(self, uow: Cases, event: DisputeResolved) -> None:
