@@ -73,6 +73,10 @@ from recovery_shared.contracts.inbound import (
     DayStarted,
     DayStartedData,
     DebtorDeceased,
+    DeductionAccepted,
+    DeductionAcceptedData,
+    DeductionRefused,
+    DeductionRefusedData,
     DirectDebitUnpaid,
     DirectDebitUnpaidData,
     DisputeRaised,
@@ -121,6 +125,10 @@ from recovery_shared.contracts.internal import (
     ClaimReferredData,
     CostsAdded,
     CostsAddedData,
+    DeductionCancelled,
+    DeductionCancelledData,
+    DeductionRequested,
+    DeductionRequestedData,
     HbDeductionsStarted,
     HbDeductionsStartedData,
     HbDeductionsStopped,
@@ -304,6 +312,51 @@ SAMPLES: list[Envelope] = [
     EmploymentEnded(
         key=ACCOUNT,
         data=EmploymentEndedData(party_id="P-1001", account_ref=ACCOUNT, employer_ref="123/AB456", left_on=ON),
+    ),
+    DeductionAccepted(
+        key=ACCOUNT,
+        data=DeductionAcceptedData(
+            request_id="DWP-1",
+            account_ref=ACCOUNT,
+            debt_id="HBOP-1001",
+            weekly_pence=1395,
+            first_deduction_on=ON,
+            answered_on=ON,
+        ),
+    ),
+    DeductionRefused(
+        key=ACCOUNT,
+        data=DeductionRefusedData(
+            request_id="DWP-1",
+            account_ref=ACCOUNT,
+            debt_id="HBOP-1001",
+            reason="No benefit in payment",
+            answered_on=ON,
+        ),
+    ),
+    DeductionRequested(
+        key=ACCOUNT,
+        data=DeductionRequestedData(
+            request_id="DWP-1",
+            case_id="HBOP-1001",
+            account_ref=ACCOUNT,
+            debt_ids=["HBOP-1001"],
+            party_id="P-1001",
+            owed_pence=42000,
+            fraud=False,
+            requested_on=ON,
+            answer_by=ON,
+        ),
+    ),
+    DeductionCancelled(
+        key=ACCOUNT,
+        data=DeductionCancelledData(
+            request_id="DWP-1",
+            account_ref=ACCOUNT,
+            debt_ids=["HBOP-1001"],
+            cancelled_on=ON,
+            reason="the overpayment is paid in full",
+        ),
     ),
     DayStarted(data=DayStartedData(business_date=ON)),
     PaymentAllocated(
@@ -670,7 +723,7 @@ def test_flags_are_json_booleans_only(event_type: type[Envelope]) -> None:
 
 def test_samples_carry_every_flag_the_contracts_have() -> None:
     flagged = {name(t) for t in ALL_TYPES if flags_of(t)}
-    assert flagged == {"charge.raised", "case.referred", "hb-award.started", "hb-award.changed"}
+    assert flagged == {"charge.raised", "case.referred", "hb-award.started", "hb-award.changed", "deduction.requested"}
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,14 @@ from tests.unit.test_enforcement_civil import COUNCIL, INVOICE_DUE, civil_bill, 
 from tests.unit.test_enforcement_use_cases import circumstance, days, handle
 
 EMPLOYER = "123/AB45678"
+# A council that takes no request to the DWP: the letters follow a DEA directly.
+COURT_AFTER_DEA = Enforcement(
+    COUNCIL.model_copy(
+        update={
+            "hbop": COUNCIL.hbop.model_copy(update={"after_invoice": ["direct_earnings_attachment", "county_court"]})
+        }
+    )
+)
 
 
 def employed(
@@ -175,20 +183,20 @@ async def test_a_fraud_overpayment_is_attached_at_the_higher_rate_on_monthly_pay
 
 async def test_employment_reported_after_the_letter_before_claim_attaches_at_once() -> None:
     uow = FakeCases()
-    debt, decided = await overpayment_past_its_reminder(uow, "5003")
-    await days(uow, decided, decided)
+    debt, decided = await overpayment_past_its_reminder(uow, "5003", enforcement=COURT_AFTER_DEA)
+    await _days(uow, decided, decided, COURT_AFTER_DEA)
     assert uow.case(debt).stage == "letter_before_claim"
-    await handle(uow, employed("5003", 60000, on=decided + timedelta(days=3)))
+    await handle(uow, employed("5003", 60000, on=decided + timedelta(days=3)), COURT_AFTER_DEA)
     # £600 a week: over £520, 20% (Table A), £120.00.
     assert uow.case(debt).stage == "dea" and employer_notice(uow).data.amounts["deduction"] == 12000
 
 
-async def test_earnings_in_the_nil_band_leave_the_county_court_route() -> None:
+async def test_earnings_in_the_nil_band_pass_to_the_councils_next_route() -> None:
     uow = FakeCases()
     debt, decided = await overpayment_past_its_reminder(uow, "5004")
     await handle(uow, employed("5004", 10000, on=decided - timedelta(days=1)))  # £100 a week: nil (Table A)
     await days(uow, decided, decided)
-    assert uow.case(debt).stage == "letter_before_claim" and notices(uow, NoticeType.DEA_EMPLOYER) == []
+    assert uow.case(debt).stage == "dwp_requested" and notices(uow, NoticeType.DEA_EMPLOYER) == []
     assert "dea_not_possible" in uow.steps(debt)
 
 
@@ -257,10 +265,10 @@ async def test_other_payments_are_not_counted_as_remittances() -> None:
 
 async def test_the_employer_saying_the_person_left_ends_the_attachment_and_the_letters_follow() -> None:
     uow = FakeCases()
-    debt, decided = await overpayment_past_its_reminder(uow, "5009")
-    await handle(uow, employed("5009", 30000, on=decided))
-    await days(uow, decided, decided)
-    await handle(uow, left("5009", decided + timedelta(days=20)))
+    debt, decided = await overpayment_past_its_reminder(uow, "5009", enforcement=COURT_AFTER_DEA)
+    await handle(uow, employed("5009", 30000, on=decided), COURT_AFTER_DEA)
+    await _days(uow, decided, decided, COURT_AFTER_DEA)
+    await handle(uow, left("5009", decided + timedelta(days=20)), COURT_AFTER_DEA)
     case = uow.case(debt)
     assert (case.stage, case.attachment, case.employment) == ("letter_before_claim", None, None)
     [letter] = notices(uow, NoticeType.LETTER_BEFORE_CLAIM)

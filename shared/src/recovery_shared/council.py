@@ -216,8 +216,8 @@ class ClockRule(Strict):
 BenefitYear = Annotated[str, Field(pattern=r"^\d{4}/\d{2}$", description="e.g. '2026/27'")]
 
 
-HbopRoute = Literal["direct_earnings_attachment", "county_court"]
-_HBOP_ROUTES: tuple[HbopRoute, ...] = ("direct_earnings_attachment", "county_court")
+HbopRoute = Literal["direct_earnings_attachment", "dwp_deduction", "county_court"]
+_HBOP_ROUTES: tuple[HbopRoute, ...] = ("direct_earnings_attachment", "dwp_deduction", "county_court")
 
 
 class HbopPolicy(Strict):
@@ -241,8 +241,22 @@ class HbopPolicy(Strict):
         default_factory=lambda: list(_HBOP_ROUTES),
         min_length=1,
         description="The routes an overpayment takes, in order, once its invoice and reminder go unpaid:"
-        " a Direct Earnings Attachment where the person's employer is known, and the Pre-Action"
-        " Protocol's letters and a county court claim",
+        " a Direct Earnings Attachment where the person's employer is known, a request to the DWP to"
+        " deduct from their other benefits, and the Pre-Action Protocol's letters and a county court claim",
+    )
+    dwp_answer_days: int = Field(
+        default=28,
+        ge=1,
+        le=183,
+        strict=True,
+        description="How long to wait for the DWP's answer to a deduction request before the next route",
+    )
+    dwp_paid_every_days: int = Field(
+        default=28,
+        ge=7,
+        le=92,
+        strict=True,
+        description="How often the DWP pays over what it deducted; each payment is checked a week after it is due",
     )
 
     @model_validator(mode="after")

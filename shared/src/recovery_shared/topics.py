@@ -18,6 +18,7 @@ DEBTOR_CIRCUMSTANCES = "debtors.circumstances.v1"
 DEBTOR_REPLIES = "debtors.replies.v1"
 CLOCK_DAYS = "clock.days.v1"
 BENEFITS_HB_AWARDS = "benefits.hb-awards.v1"
+BENEFITS_DEDUCTION_RESPONSES = "benefits.deduction-responses.v1"
 
 PAYMENT_EVENTS = "payments.events.v1"
 ARRANGEMENT_EVENTS = "arrangements.events.v1"
@@ -26,6 +27,7 @@ NOTICE_REQUESTS = "notices.requests.v1"
 NOTICE_EVENTS = "notices.events.v1"
 AGENT_REFERRALS = "agents.referrals.v1"
 COUNTY_COURT_CLAIMS = "courts.county-claims.v1"
+BENEFITS_DEDUCTION_REQUESTS = "benefits.deduction-requests.v1"
 
 DLQ_SUFFIX = ".dlq"
 
@@ -52,6 +54,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DEBTOR_REPLIES, 3),
     TopicSpec(CLOCK_DAYS, 1),
     TopicSpec(BENEFITS_HB_AWARDS, 3),
+    TopicSpec(BENEFITS_DEDUCTION_RESPONSES, 3),
     TopicSpec(PAYMENT_EVENTS, 6),
     TopicSpec(ARRANGEMENT_EVENTS, 6),
     TopicSpec(ENFORCEMENT_EVENTS, 6),
@@ -59,6 +62,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(NOTICE_EVENTS, 6),
     TopicSpec(AGENT_REFERRALS, 3),
     TopicSpec(COUNTY_COURT_CLAIMS, 3),
+    TopicSpec(BENEFITS_DEDUCTION_REQUESTS, 3),
 )
 
 

@@ -23,6 +23,8 @@ from recovery_shared.contracts.inbound import (
     CountyWarrantIssued,
     DayStarted,
     DebtorDeceased,
+    DeductionAccepted,
+    DeductionRefused,
     DisputeRaised,
     DisputeResolved,
     EmploymentEnded,
@@ -41,6 +43,8 @@ from recovery_shared.contracts.internal import (
     CaseRecalled,
     CaseReferred,
     ClaimReferred,
+    DeductionCancelled,
+    DeductionRequested,
     HbDeductionsStarted,
     HbDeductionsStopped,
     InstalmentMissed,
@@ -83,7 +87,9 @@ ROUTES = RouteTable(
         Route(InsolvencyNotified, Enforcement.hold_for_insolvency),
         Route(EmploymentReported, Enforcement.note_employment),
         Route(EmploymentEnded, Enforcement.end_employment),
-        Route(PaymentAllocated, Enforcement.count_employer_remittance),
+        Route(PaymentAllocated, Enforcement.count_remittance),
+        Route(DeductionAccepted, Enforcement.start_dwp_deduction),
+        Route(DeductionRefused, Enforcement.after_dwp_refusal),
         Route(NoticeIssued, Enforcement.note_notice_served),
         Route(NoticeFailed, Enforcement.note_notice_failed),
     ),
@@ -104,6 +110,11 @@ ROUTES = RouteTable(
             (ClaimReferred,),
             "HBOP, TA and sundry debts referred for a county court claim after the Pre-Action Protocol's letters;"
             " read by the council's legal team or claims service.",
+        ),
+        Publication(
+            (DeductionRequested, DeductionCancelled),
+            "Requests to the DWP to recover an HB overpayment from the person's other benefits, and"
+            " cancellations (paid, or recovery held); read by the council's DWP Debt Management link.",
         ),
         Publication(
             (CaseReferred, CaseRecalled),

@@ -73,6 +73,8 @@ class Stage(StrEnum):
     NOT_RECOVERABLE = "not_recoverable"
     HB_DEDUCTION = "hb_deduction"
     DEA = "dea"
+    DWP_REQUESTED = "dwp_requested"
+    DWP_DEDUCTION = "dwp_deduction"
     INVOICED = "invoiced"
     INVOICE_REMINDER = "invoice_reminder"
     LETTER_BEFORE_CLAIM = "letter_before_claim"
@@ -131,6 +133,30 @@ class Attachment:
     remitted_pence: int = 0
 
 
+class DeductionStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    UNANSWERED = "unanswered"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitDeduction:
+    """The council's request to the DWP to recover the overpayment from the person's
+    other benefits: its answer, what it promised a week and what it has paid over."""
+
+    request_id: str
+    status: DeductionStatus
+    requested_on: date
+    answer_by: date
+    weekly_pence: int = 0
+    first_on: date | None = None
+    owed_at_start_pence: int = 0
+    remitted_pence: int = 0
+    reconcile_on: date | None = None
+
+
 @dataclass(slots=True)
 class Case:
     """One debt's position on its ladder and the dates its next steps hang on.
@@ -178,6 +204,7 @@ class Case:
     hbop_decided_on: date | None = None
     employment: Employment | None = None
     attachment: Attachment | None = None
+    benefit_deduction: BenefitDeduction | None = None
     held: bool = False
     held_since: date | None = None
     vulnerable: bool = False
@@ -275,6 +302,22 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class DeductionRequest:
+    """A request to the DWP to recover the overpayment from the person's other benefits."""
+
+    request_id: str
+    owed_pence: int
+    fraud: bool
+    answer_by: date
+
+
+@dataclass(frozen=True, slots=True)
+class DeductionCancel:
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """A line in the case history that is not a stage move (a hold, an adjournment)."""
 
@@ -296,6 +339,8 @@ class Decision:
     referral: Referral | None = None
     recall: Recall | None = None
     claim: Claim | None = None
+    deduction_request: DeductionRequest | None = None
+    deduction_cancel: DeductionCancel | None = None
 
 
 @dataclass
@@ -313,6 +358,8 @@ class _Steps:
     referral: Referral | None = None
     recall: Recall | None = None
     claim: Claim | None = None
+    deduction_request: DeductionRequest | None = None
+    deduction_cancel: DeductionCancel | None = None
 
     def move(self, to: Stage, why: str) -> None:
         if self.case.stage != to:
@@ -334,6 +381,8 @@ class _Steps:
             referral=self.referral,
             recall=self.recall,
             claim=self.claim,
+            deduction_request=self.deduction_request,
+            deduction_cancel=self.deduction_cancel,
         )
 
 
@@ -467,6 +516,8 @@ def on_balance(case: Case, rules: AnyRules, charged: int, paid: int, balance: in
             s.recall = Recall(c.referral_id, "paid in full")
         if c.stage == Stage.DEA:
             _discharge(s, "the overpayment is paid in full", on)
+        if c.stage in (Stage.DWP_REQUESTED, Stage.DWP_DEDUCTION):
+            _cancel_dwp(s, "the overpayment is paid in full")
         s.move(Stage.PAID, "balance cleared")
         c.is_open = False
     return s.decide(rules, on)
@@ -713,8 +764,11 @@ def apply_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decisio
     c = s.case
     if pauses_recovery(rules, kind) and not c.held:
         c.held, c.held_since = True, on
+        held = f"recovery is held ({kind.value.replace('_', ' ')})"
         if c.stage == Stage.DEA:
-            _discharge(s, f"recovery is held ({kind.value.replace('_', ' ')})", on)
+            _discharge(s, held, on)
+        if c.stage in (Stage.DWP_REQUESTED, Stage.DWP_DEDUCTION):
+            _cancel_dwp(s, held)
     recall = holds.recalls_agent(kind, dispute_pauses_recovery=_disputes_pause(rules))
     if c.stage == Stage.AGENT and recall and c.referral_id is not None:
         words = kind.value.replace("_", " ")
@@ -733,9 +787,13 @@ def release_hold(case: Case, rules: AnyRules, kind: HoldKind, on: date) -> Decis
     _stop_the_clock(c, held_days)
     c.held, c.held_since = False, None
     if c.stage == Stage.DEA and c.attachment is None and isinstance(rules, CivilRules) and c.is_open:
-        # The attachment was discharged for the hold: a fresh notice, or the letters.
+        # The attachment was discharged for the hold: a fresh notice, or the next route.
         if not _attach_earnings(s, rules, on):
-            _letter_before_claim(s, rules, on)
+            _next_route(s, rules, on, after=DEA_ROUTE)
+    elif c.stage in (Stage.DWP_REQUESTED, Stage.DWP_DEDUCTION) and isinstance(rules, CivilRules) and c.is_open:
+        # The request was cancelled for the hold: ask again.
+        if not _ask_dwp(s, rules, on):
+            _next_route(s, rules, on, after=DWP_ROUTE)
     if c.unanswered_miss_on is not None:
         miss = MissedInstalment(c.unanswered_miss_on, c.reminders_sent + 1, on)
         c.unanswered_miss_on = None
@@ -910,6 +968,11 @@ def _months_after(day: date, months: int) -> date:
 def _civil_next_action_on(c: Case) -> date | None:
     if c.stage == Stage.DEA and c.attachment is not None:
         return c.attachment.reconcile_on
+    d = c.benefit_deduction
+    if c.stage == Stage.DWP_REQUESTED and d is not None:
+        return d.answer_by + timedelta(days=1)
+    if c.stage == Stage.DWP_DEDUCTION and d is not None:
+        return d.reconcile_on
     waiting = {
         # An invoice enforcement sent itself (after deductions from HB stopped) keeps its
         # due date where a reminder keeps its pay-by date.
@@ -958,9 +1021,15 @@ def _civil_advance(s: _Steps, rules: CivilRules, today: date) -> None:
     due = _civil_next_action_on(c)
     if c.balance_pence <= 0 or due is None or today < due:
         return
+    # Deductions from pay or benefits need no court, so the Limitation Act does not stop them.
     if c.stage == Stage.DEA:
-        # Deduction from earnings needs no court, so the Limitation Act does not stop it.
         _reconcile_remittances(s, today)
+        return
+    if c.stage == Stage.DWP_REQUESTED:
+        _dwp_unanswered(s, rules, today)
+        return
+    if c.stage == Stage.DWP_DEDUCTION:
+        _reconcile_dwp(s, rules, today)
         return
     if _statute_barred(s, today):
         return
@@ -969,8 +1038,7 @@ def _civil_advance(s: _Steps, rules: CivilRules, today: date) -> None:
         c.fell_due_on = c.reminder_pay_by
         _invoice_unpaid(s, rules, c.reminder_pay_by, today)
     elif c.stage == Stage.INVOICE_REMINDER:
-        if not _attach_earnings(s, rules, today):
-            _letter_before_claim(s, rules, today)
+        _next_route(s, rules, today)
     elif c.stage == Stage.LETTER_BEFORE_CLAIM:
         _notice_of_intention(s, rules, today)
     elif c.stage == Stage.NOTICE_OF_INTENTION:
@@ -1185,7 +1253,7 @@ def on_employment_reported(case: Case, rules: AnyRules, employment: Employment, 
         s.notes.append(Note("dea_employer_changed", f"from {c.attachment.employer_ref} to {employment.employer_ref}"))
         c.attachment = None
         if not _attach_earnings(s, rules, today):
-            _letter_before_claim(s, rules, today)
+            _next_route(s, rules, today, after=DEA_ROUTE)
     elif c.stage in _ATTACHABLE:
         _attach_earnings(s, rules, today)
     return s.decide(rules, today)
@@ -1203,7 +1271,7 @@ def on_employment_ended(case: Case, rules: AnyRules, employer_ref: str, left_on:
     if attached:
         c.attachment = None
         if c.is_open and c.balance_pence > 0 and isinstance(rules, CivilRules) and not c.held:
-            _letter_before_claim(s, rules, today)
+            _next_route(s, rules, today, after=DEA_ROUTE)
     return s.decide(rules, today)
 
 
@@ -1224,7 +1292,7 @@ def _attach_earnings(s: _Steps, rules: CivilRules, today: date) -> bool:
     the council allow; says whether it did."""
     c = s.case
     e = c.employment
-    if c.debt_type != DebtType.HB_OVERPAYMENT or e is None or not _earnings_first(rules):
+    if c.debt_type != DebtType.HB_OVERPAYMENT or e is None or DEA_ROUTE not in rules.council.hbop.after_invoice:
         return False
     first_pay_day = _pay_day_on_or_after(e.next_pay_day, e.pay_frequency, housing_benefit.first_deduction_day(today))
     attachment = _estimate(
@@ -1277,10 +1345,6 @@ def _attach_earnings(s: _Steps, rules: CivilRules, today: date) -> bool:
         f" a pay-day from {first_pay_day}",
     )
     return True
-
-
-def _earnings_first(rules: CivilRules) -> bool:
-    return rules.council.hbop.after_invoice[0] == "direct_earnings_attachment"
 
 
 def _higher_rates(c: Case) -> bool:
@@ -1373,3 +1437,154 @@ def _discharge(s: _Steps, why: str, on: date) -> None:
             to=Addressee(e.employer_name, e.employer_address) if e is not None else None,
         )
     )
+
+
+# --- the council's order of routes, and deduction from other benefits ---------------
+# An overpayment's invoice and reminder unpaid, the council's [hbop] after_invoice order
+# decides what comes next; a route that cannot be taken (no employer known, earnings in
+# the nil band, the DWP refusing or not answering) passes to the next. The DWP recovers
+# from the person's other benefits at a weekly rate it sets itself and pays the council
+# over (DWP Debt Management; the council keeps the debt) [S40][S41].
+
+DEA_ROUTE = "direct_earnings_attachment"
+DWP_ROUTE = "dwp_deduction"
+COURT_ROUTE = "county_court"
+
+
+def _next_route(s: _Steps, rules: CivilRules, today: date, *, after: str | None = None) -> None:
+    """The first route in the council's order, after ``after``, that can be taken."""
+    c = s.case
+    order: list[str] = (
+        list(rules.council.hbop.after_invoice) if c.debt_type == DebtType.HB_OVERPAYMENT else [COURT_ROUTE]
+    )
+    for route in order[order.index(after) + 1 if after in order else 0 :]:
+        if route == DEA_ROUTE and _attach_earnings(s, rules, today):
+            return
+        if route == DWP_ROUTE and _ask_dwp(s, rules, today):
+            return
+        if route == COURT_ROUTE:
+            _letter_before_claim(s, rules, today)
+            return
+
+
+def on_deduction_accepted(
+    case: Case, rules: AnyRules, request_id: str, weekly_pence: int, first_on: date, today: date
+) -> Decision:
+    """The DWP will deduct ``weekly_pence`` a week from ``first_on``: the case waits on it,
+    and checks what the DWP pays over."""
+    s = _begin(case)
+    c = s.case
+    d = c.benefit_deduction
+    if d is None or d.request_id != request_id or d.status != DeductionStatus.REQUESTED:
+        s.notes.append(Note("dwp_answer_not_awaited", f"request {request_id} accepted; the case is {c.stage.value}"))
+        if d is not None and d.request_id == request_id and d.status == DeductionStatus.UNANSWERED:
+            # Answered after the council moved on: the DWP is told not to deduct after all.
+            s.deduction_cancel = DeductionCancel(request_id, f"answered after {d.answer_by}; recovered another way")
+        return s.decide(rules, today)
+    every = timedelta(days=rules.council.hbop.dwp_paid_every_days)
+    c.benefit_deduction = replace(
+        d,
+        status=DeductionStatus.ACCEPTED,
+        weekly_pence=weekly_pence,
+        first_on=first_on,
+        owed_at_start_pence=c.balance_pence,
+        reconcile_on=first_on + every + _DWP_GRACE,
+    )
+    s.move(Stage.DWP_DEDUCTION, f"the DWP deducts {pounds(weekly_pence)} a week from other benefits from {first_on}")
+    return s.decide(rules, today)
+
+
+def on_deduction_refused(case: Case, rules: AnyRules, request_id: str, reason: str, today: date) -> Decision:
+    """The DWP cannot deduct (no benefit in payment, or the person's deductions at their
+    limit): the next route."""
+    s = _begin(case)
+    c = s.case
+    d = c.benefit_deduction
+    s.notes.append(Note("dwp_refused", f"request {request_id}: {reason}"))
+    awaited = d is not None and d.request_id == request_id and d.status == DeductionStatus.REQUESTED
+    if awaited and d is not None:
+        c.benefit_deduction = replace(d, status=DeductionStatus.REFUSED)
+        if c.stage == Stage.DWP_REQUESTED and c.is_open and not c.held and isinstance(rules, CivilRules):
+            _next_route(s, rules, today, after=DWP_ROUTE)
+    return s.decide(rules, today)
+
+
+def on_dwp_remittance(case: Case, rules: AnyRules, amount_pence: int, received_on: date) -> Decision:
+    """Money the DWP paid over from the person's benefits, counted against what it promised."""
+    s = _begin(case)
+    c = s.case
+    d = c.benefit_deduction
+    if d is None or d.status != DeductionStatus.ACCEPTED:
+        s.notes.append(Note("dwp_remittance", f"{pounds(amount_pence)} with no deduction agreed"))
+    else:
+        c.benefit_deduction = replace(d, remitted_pence=d.remitted_pence + amount_pence)
+        s.notes.append(Note("dwp_remittance", f"{pounds(amount_pence)} received {received_on}"))
+    return s.decide(rules, received_on)
+
+
+_DWP_GRACE = timedelta(days=7)
+"""Each payment over is checked a week after it is due: money in transit is not a shortfall."""
+
+
+def _ask_dwp(s: _Steps, rules: CivilRules, today: date) -> bool:
+    """Asks the DWP to recover the overpayment from the person's other benefits, with a
+    letter telling the person; not again once the DWP has refused or not answered."""
+    c = s.case
+    d = c.benefit_deduction
+    if DWP_ROUTE not in rules.council.hbop.after_invoice or c.debt_type != DebtType.HB_OVERPAYMENT:
+        return False
+    if d is not None and d.status in (DeductionStatus.REFUSED, DeductionStatus.UNANSWERED):
+        return False
+    answer_by = today + timedelta(days=rules.council.hbop.dwp_answer_days)
+    request_id = f"DWP-{c.case_id}-{today.isoformat()}"
+    c.benefit_deduction = BenefitDeduction(request_id, DeductionStatus.REQUESTED, today, answer_by)
+    s.deduction_request = DeductionRequest(request_id, c.balance_pence, _higher_rates(c), answer_by)
+    c.reminder_pay_by = c.reply_by = c.claim_after = None
+    s.notices.append(
+        NoticeToRequest(
+            NoticeType.DWP_DEDUCTION_REQUESTED,
+            {"owed": c.balance_pence},
+            {"answer_by": answer_by},
+            template_data={"fraud": _higher_rates(c)},
+        )
+    )
+    s.move(Stage.DWP_REQUESTED, f"asked the DWP to recover {pounds(c.balance_pence)} from other benefits")
+    return True
+
+
+def _dwp_unanswered(s: _Steps, rules: CivilRules, today: date) -> None:
+    c = s.case
+    d = c.benefit_deduction
+    assert d is not None, "a case waiting on the DWP has its request"
+    c.benefit_deduction = replace(d, status=DeductionStatus.UNANSWERED)
+    s.notes.append(Note("dwp_unanswered", f"request {d.request_id}: no answer by {d.answer_by}"))
+    _next_route(s, rules, today, after=DWP_ROUTE)
+
+
+def _reconcile_dwp(s: _Steps, rules: CivilRules, today: date) -> None:
+    """A week after each payment over fell due: what the DWP has paid against the weeks it
+    promised up to then (never more than was owed when it agreed)."""
+    c = s.case
+    d = c.benefit_deduction
+    assert d is not None and d.first_on is not None and d.reconcile_on is not None
+    due_on = d.reconcile_on - _DWP_GRACE
+    weeks = max(0, -(-(due_on - d.first_on).days // 7))
+    expected = min(weeks * d.weekly_pence, d.owed_at_start_pence)
+    every = timedelta(days=rules.council.hbop.dwp_paid_every_days)
+    c.benefit_deduction = replace(d, reconcile_on=d.reconcile_on + every)
+    figures = f"expected {pounds(expected)} for {weeks} weeks to {due_on}, received {pounds(d.remitted_pence)}"
+    if d.remitted_pence >= expected:
+        s.notes.append(Note("dwp_remittances_reconciled", figures))
+    else:
+        s.notes.append(Note("dwp_remittance_short", f"{figures}: short by {pounds(expected - d.remitted_pence)}"))
+
+
+def _cancel_dwp(s: _Steps, why: str) -> None:
+    """Tells the DWP to stop deducting (or not to start)."""
+    c = s.case
+    d = c.benefit_deduction
+    if d is None or d.status not in (DeductionStatus.REQUESTED, DeductionStatus.ACCEPTED):
+        return
+    c.benefit_deduction = replace(d, status=DeductionStatus.CANCELLED)
+    s.deduction_cancel = DeductionCancel(d.request_id, why)
+    s.notes.append(Note("dwp_cancelled", f"request {d.request_id}: {why}"))

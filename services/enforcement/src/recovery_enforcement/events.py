@@ -22,6 +22,10 @@ from recovery_shared.contracts.internal import (
     ClaimReferredData,
     CostsAdded,
     CostsAddedData,
+    DeductionCancelled,
+    DeductionCancelledData,
+    DeductionRequested,
+    DeductionRequestedData,
     HoldApplied,
     HoldData,
     HoldReleased,
@@ -140,6 +144,34 @@ def for_decision(decision: Decision, case: CaseRecord, council_name: str) -> Ite
                 letter_before_claim_on=claim.letter_before_claim_on,
                 notice_of_intention_on=claim.notice_of_intention_on,
                 particulars=claim.particulars,
+            ),
+        )
+    if (ask := decision.deduction_request) is not None:
+        yield DeductionRequested(
+            key=key,
+            data=DeductionRequestedData(
+                request_id=ask.request_id,
+                case_id=case.case_id,
+                account_ref=key,
+                debt_ids=[case.debt_id],
+                party_id=case.party_id,
+                person_name=case.recipient_name,
+                person_address=list(case.recipient_address),
+                owed_pence=max(ask.owed_pence, 1),
+                fraud=ask.fraud,
+                requested_on=on,
+                answer_by=ask.answer_by,
+            ),
+        )
+    if (cancel := decision.deduction_cancel) is not None:
+        yield DeductionCancelled(
+            key=key,
+            data=DeductionCancelledData(
+                request_id=cancel.request_id,
+                account_ref=key,
+                debt_ids=[case.debt_id],
+                cancelled_on=on,
+                reason=cancel.reason,
             ),
         )
     if (recall := decision.recall) is not None:

@@ -30,6 +30,8 @@ from recovery_shared.contracts.inbound import (
     CountyWarrantIssued,
     DayStarted,
     DebtorDeceased,
+    DeductionAccepted,
+    DeductionRefused,
     DisputeRaised,
     DisputeResolved,
     EmploymentEnded,
@@ -209,22 +211,51 @@ class Enforcement:
             decision = domain.on_hb_deductions_stopped(case.snapshot(), self.rules(case.debt_type), award_ended, on)
             self._apply(uow, case, decision)
 
-    async def count_employer_remittance(self, uow: Cases, event: PaymentAllocated) -> None:
-        """An employer's remittance under a Direct Earnings Attachment, counted against the
-        deductions the council expects (reg 22); every other payment is followed through
-        its balance."""
+    async def count_remittance(self, uow: Cases, event: PaymentAllocated) -> None:
+        """What an employer (under a Direct Earnings Attachment) or the DWP (from the
+        person's other benefits) paid over, counted against what they should have; every
+        other payment is followed through its balance."""
         data = event.data
-        if data.channel != PaymentChannel.DIRECT_EARNINGS_ATTACHMENT:
+        counted = _REMITTANCES.get(data.channel) if data.channel is not None else None
+        if counted is None:
             return
         for part in data.parts:
             case = await uow.cases.for_debt(part.debt_id)
             if case is None:
-                log.warning("employer remittance for a debt with no recovery case", debt_id=part.debt_id)
+                log.warning("remittance for a debt with no recovery case", debt_id=part.debt_id)
                 continue
             rules = self.rules(case.debt_type)
-            self._apply(
-                uow, case, domain.on_employer_remittance(case.snapshot(), rules, part.amount_pence, data.received_on)
+            self._apply(uow, case, counted(case.snapshot(), rules, part.amount_pence, data.received_on))
+
+    # --- benefits.deduction-responses.v1 ---------------------------------------------
+
+    async def start_dwp_deduction(self, uow: Cases, event: DeductionAccepted) -> None:
+        """The DWP will deduct from the person's other benefits: the case waits on it."""
+        data = event.data
+        case = await self._asked_dwp(uow, data.debt_id, data.request_id)
+        on = max(await uow.today() or data.answered_on, data.answered_on)
+        rules = self.rules(case.debt_type)
+        decision = domain.on_deduction_accepted(
+            case.snapshot(), rules, data.request_id, data.weekly_pence, data.first_deduction_on, on
+        )
+        self._apply(uow, case, decision)
+
+    async def after_dwp_refusal(self, uow: Cases, event: DeductionRefused) -> None:
+        """The DWP cannot deduct: the council's next route."""
+        data = event.data
+        case = await self._asked_dwp(uow, data.debt_id, data.request_id)
+        on = max(await uow.today() or data.answered_on, data.answered_on)
+        rules = self.rules(case.debt_type)
+        self._apply(uow, case, domain.on_deduction_refused(case.snapshot(), rules, data.request_id, data.reason, on))
+
+    async def _asked_dwp(self, uow: Cases, debt_id: str, request_id: str) -> CaseRecord:
+        case = await uow.cases.for_debt(debt_id)
+        if case is None:
+            raise Refused(
+                f"the DWP answered request {request_id} about debt {debt_id}, which has no recovery case here:"
+                " check the debt id the answer quotes"
             )
+        return case
 
     async def _overpayment_cases(self, uow: Cases, debt_ids: Iterable[str]) -> list[CaseRecord]:
         cases = []
@@ -762,10 +793,16 @@ def _person(e: Any, w: _Wanted) -> None:
     w.accounts.add(e.data.account_ref)
 
 
+_REMITTANCES: dict[PaymentChannel, Callable[[domain.Case, domain.AnyRules, int, date], domain.Decision]] = {
+    PaymentChannel.DIRECT_EARNINGS_ATTACHMENT: domain.on_employer_remittance,
+    PaymentChannel.DWP_DEDUCTION: domain.on_dwp_remittance,
+}
+
+
 def _remitted(e: Any, w: _Wanted) -> None:
-    # Only an employer's remittance under a DEA touches a case; other receipts are followed
-    # through their balance.changed, so the payment day's prefetch does not grow.
-    if e.data.channel == PaymentChannel.DIRECT_EARNINGS_ATTACHMENT:
+    # Only a remittance from an employer or the DWP touches a case; other receipts are
+    # followed through their balance.changed, so the payment day's prefetch does not grow.
+    if e.data.channel in _REMITTANCES:
         w.debts.update(part.debt_id for part in e.data.parts)
 
 
@@ -798,6 +835,8 @@ _NAMES: dict[type[Envelope], Callable[[Any, _Wanted], None]] = {
     EmploymentReported: _person,
     EmploymentEnded: _person,
     PaymentAllocated: _remitted,
+    DeductionAccepted: lambda e, w: w.debts.add(e.data.debt_id),
+    DeductionRefused: lambda e, w: w.debts.add(e.data.debt_id),
     NoticeIssued: lambda e, w: w.debts.add(e.data.case_id) if e.data.case_id else None,
     NoticeFailed: lambda e, w: w.debts.add(e.data.case_id) if e.data.case_id else None,
 }

@@ -93,6 +93,9 @@ class RecoveryCase(EnforcementTable, table=True):
     # force (an HB overpayment): what the employer should pay over, and what it has.
     employment: dict[str, object] | None = Field(default=None, sa_type=JSON)
     attachment: dict[str, object] | None = Field(default=None, sa_type=JSON)
+    # A request to the DWP to recover an HB overpayment from other benefits, its answer,
+    # and what the DWP has paid over.
+    benefit_deduction: dict[str, object] | None = Field(default=None, sa_type=JSON)
     # Holds freeze the case; the clock stops while they last.
     held: bool = Field(default=False, index=True)
     held_since: date | None = None

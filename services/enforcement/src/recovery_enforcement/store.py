@@ -76,6 +76,7 @@ class CaseRecord:
     hbop_decided_on: date | None
     employment: dict[str, Any] | None
     attachment: dict[str, Any] | None
+    benefit_deduction: dict[str, Any] | None
     held: bool
     held_since: date | None
     vulnerable: bool
@@ -138,6 +139,7 @@ class CaseRecord:
             hbop_decided_on=self.hbop_decided_on,
             employment=_employment(self.employment),
             attachment=_attachment(self.attachment),
+            benefit_deduction=_benefit_deduction(self.benefit_deduction),
             held=self.held,
             held_since=self.held_since,
             vulnerable=self.vulnerable,
@@ -154,20 +156,44 @@ class CaseRecord:
             if getattr(self, name) != value:
                 setattr(self, name, value)
                 changed = True
-        for name, value in (("employment", _as_json(case.employment)), ("attachment", _as_json(case.attachment))):
+        for name, value in (
+            ("employment", _as_json(case.employment)),
+            ("attachment", _as_json(case.attachment)),
+            ("benefit_deduction", _as_json(case.benefit_deduction)),
+        ):
             if getattr(self, name) != value:
                 setattr(self, name, value)  # replaced, never changed in place
                 changed = True
         return changed
 
 
-def _as_json(value: domain.Employment | domain.Attachment | None) -> dict[str, Any] | None:
+def _as_json(value: domain.Employment | domain.Attachment | domain.BenefitDeduction | None) -> dict[str, Any] | None:
     if value is None:
         return None
     raw = {name: getattr(value, name) for name in value.__slots__}
     return {
         k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, tuple) else v) for k, v in raw.items()
     }
+
+
+def _benefit_deduction(raw: dict[str, Any] | None) -> domain.BenefitDeduction | None:
+    if raw is None:
+        return None
+    return domain.BenefitDeduction(
+        request_id=raw["request_id"],
+        status=domain.DeductionStatus(raw["status"]),
+        requested_on=date.fromisoformat(raw["requested_on"]),
+        answer_by=date.fromisoformat(raw["answer_by"]),
+        weekly_pence=raw["weekly_pence"],
+        first_on=_day(raw["first_on"]),
+        owed_at_start_pence=raw["owed_at_start_pence"],
+        remitted_pence=raw["remitted_pence"],
+        reconcile_on=_day(raw["reconcile_on"]),
+    )
+
+
+def _day(raw: str | None) -> date | None:
+    return None if raw is None else date.fromisoformat(raw)
 
 
 def _employment(raw: dict[str, Any] | None) -> domain.Employment | None:
@@ -301,6 +327,7 @@ def new_case(
         hbop_decided_on=None,
         employment=None,
         attachment=None,
+        benefit_deduction=None,
         held=False,
         held_since=None,
         vulnerable=False,

@@ -23,6 +23,7 @@ from recovery_shared.contracts.inbound import (
     CircumstanceEvent,
     ClockEvent,
     CourtOutcomeEvent,
+    DeductionResponseEvent,
     DirectDebitReportEvent,
     HbAwardEvent,
     ReceiptEvent,
@@ -32,6 +33,7 @@ from recovery_shared.contracts.internal import (
     AgentReferralEvent,
     ArrangementEvent,
     CountyClaimEvent,
+    DeductionRequestEvent,
     EnforcementEvent,
     NoticeEvent,
     NoticeRequestEvent,
@@ -56,6 +58,8 @@ TOPIC_CONTRACTS: dict[str, Any] = {
     topics.NOTICE_EVENTS: NoticeEvent,
     topics.AGENT_REFERRALS: AgentReferralEvent,
     topics.COUNTY_COURT_CLAIMS: CountyClaimEvent,
+    topics.BENEFITS_DEDUCTION_RESPONSES: DeductionResponseEvent,
+    topics.BENEFITS_DEDUCTION_REQUESTS: DeductionRequestEvent,
 }
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(union) for name, union in TOPIC_CONTRACTS.items()}

@@ -413,6 +413,40 @@ CircumstanceEvent = Annotated[
     Field(discriminator="type"),
 ]
 
+# --- benefits.deduction-responses.v1 ------------------------------------------
+# The DWP's answer to a request to recover an overpayment from the person's other
+# benefits (benefits.deduction-requests.v1) [S40][S41].
+
+
+class DeductionAcceptedData(Contract):
+    request_id: Ref
+    account_ref: AccountRef
+    debt_id: Id
+    weekly_pence: PositivePence = Field(description="What the DWP will deduct each week")
+    first_deduction_on: date
+    answered_on: date
+
+
+class DeductionAccepted(Envelope):
+    type: Literal["deduction.accepted"] = "deduction.accepted"
+    data: DeductionAcceptedData
+
+
+class DeductionRefusedData(Contract):
+    request_id: Ref
+    account_ref: AccountRef
+    debt_id: Id
+    reason: Text = Field(min_length=1, description="e.g. no benefit in payment, or deductions at the limit")
+    answered_on: date
+
+
+class DeductionRefused(Envelope):
+    type: Literal["deduction.refused"] = "deduction.refused"
+    data: DeductionRefusedData
+
+
+DeductionResponseEvent = Annotated[DeductionAccepted | DeductionRefused, Field(discriminator="type")]
+
 # --- benefits.hb-awards.v1 ----------------------------------------------------
 # The council's Housing Benefit system tells recovery when a person's award starts,
 # changes and ends. While an award is live, an overpayment is recovered by deduction

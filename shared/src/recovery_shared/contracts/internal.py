@@ -368,6 +368,9 @@ class NoticeType(StrEnum):
     """The copy to the person whose earnings are attached, with what will be deducted."""
     DEA_REMITTANCE_MISSED = "dea_remittance_missed"
     """To the employer: a month's deductions were not paid over by the 19th (reg 22)."""
+    DWP_DEDUCTION_REQUESTED = "dwp_deduction_requested"
+    """To the person: the council has asked the DWP to recover the overpayment from their
+    other benefits, and what happens next."""
     DEA_DISCHARGED = "dea_discharged"
     """To the employer: stop deducting; the attachment is discharged (reg 26), the debt
     being paid or recovery being held (a Breathing Space, death, insolvency)."""
@@ -507,3 +510,42 @@ class ClaimReferred(Envelope):
 
 
 CountyClaimEvent = Annotated[ClaimReferred, Field(discriminator="type")]
+
+# --- benefits.deduction-requests.v1 -------------------------------------------------
+# Enforcement asks the DWP to recover an HB overpayment from the person's other benefits
+# (DWP Debt Management; the council keeps the debt) [S40][S41], and tells it to stop.
+
+
+class DeductionRequestedData(Contract):
+    request_id: Ref = Field(description="Unique per request; the DWP's answer quotes it")
+    case_id: Ref
+    account_ref: AccountRef
+    debt_ids: DebtIds
+    party_id: Id
+    person_name: Name = Field(default="", description="Personal data")
+    person_address: AddressBlock = Field(default_factory=list, description="Personal data")
+    owed_pence: TotalPence = Field(description="The most to recover: what is owed when asked")
+    fraud: Flag = Field(description="The overpayment was fraud: the higher rates of deduction apply")
+    requested_on: date
+    answer_by: date = Field(description="After this day with no answer the council takes its next route")
+
+
+class DeductionRequested(Envelope):
+    type: Literal["deduction.requested"] = "deduction.requested"
+    data: DeductionRequestedData
+
+
+class DeductionCancelledData(Contract):
+    request_id: Ref
+    account_ref: AccountRef
+    debt_ids: DebtIds
+    cancelled_on: date
+    reason: Text
+
+
+class DeductionCancelled(Envelope):
+    type: Literal["deduction.cancelled"] = "deduction.cancelled"
+    data: DeductionCancelledData
+
+
+DeductionRequestEvent = Annotated[DeductionRequested | DeductionCancelled, Field(discriminator="type")]
