@@ -5,7 +5,9 @@ final notice, reg 34/35 and 35(2A) summons (SI 1992/613) [S1][S5][S6][S7]; NNDR
 reg 8 further notice (SI 1989/1058) [S24]; compliance fee, Taking Control of Goods
 (Fees) Regs 2014 Sch [S29]; Pre-Action Protocol for Debt Claims [S45]; HB
 overpayment decision, SI 2006/213 reg 90 and Sch 9 para 15 [S39]; Direct
-Earnings Attachment notices, SI 2013/384 Part 6 [S42]. The
+Earnings Attachment notices, SI 2013/384 Part 6 [S42]; the letter telling the
+person the DWP has been asked to deduct from their benefits, SSAA 1992 s.75 and
+SI 2013/384 Part 5 [S40][S41]. The
 requests below carry the amounts and dates enforcement sends for each notice type.
 ISSUED is Saturday 2 May 2026; under the default council's rule (second-class
 post, two business days) the notices are served on Wednesday 6 May, Monday 4 May
@@ -166,6 +168,13 @@ ENFORCEMENT_SHAPES: dict[NoticeType, tuple[dict[str, int], dict[str, date], dict
             "reason": "the overpayment is paid in full",
         },
     ),
+    # SSAA 1992 s.75, SI 2013/384 Part 5: the DWP is asked to deduct from the person's
+    # other benefits; the council's [hbop] dwp_answer_days (28) from 2 May.
+    NoticeType.DWP_DEDUCTION_REQUESTED: (
+        {"owed": 123456},
+        {"answer_by": date(2026, 5, 30)},
+        {"debt_type": "HBOP", "financial_year": "2025/26", "fraud": False},
+    ),
 }
 
 # The notices addressed to the person's employer rather than the person.
@@ -189,6 +198,7 @@ FIGURES: dict[NoticeType, list[str]] = {
     NoticeType.DEA_DEBTOR: ["£1,234.56", "£33.00", "£300.00", "11%", "29 May 2026", "Exampleton Foods Ltd"],
     NoticeType.DEA_REMITTANCE_MISSED: ["£132.00", "£99.00", "£33.00", "31 March 2026", "19 April 2026"],
     NoticeType.DEA_DISCHARGED: ["£99.00", "Saturday 2 May 2026", "19 June 2026", "123/AB45678", "Alex Example"],
+    NoticeType.DWP_DEDUCTION_REQUESTED: ["£1,234.56", "Saturday 30 May 2026"],
 }
 
 # The regulations each notice names in its words.
@@ -221,6 +231,10 @@ CITES: dict[NoticeType, list[str]] = {
     NoticeType.DEA_DISCHARGED: [
         "regulation 26 of the Social Security (Overpayments and Recovery) Regulations 2013",
         "(regulation 22)",
+    ],
+    NoticeType.DWP_DEDUCTION_REQUESTED: [
+        "section 75 of the Social Security Administration Act 1992",
+        "Part 5 of the Social Security (Overpayments and Recovery) Regulations 2013",
     ],
 }
 

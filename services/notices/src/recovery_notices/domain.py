@@ -35,6 +35,10 @@ Sources (../shared/domain.md; the templates cite each paragraph beside its words
   deductions were not paid over by the 19th (reg 22), and the notice telling the
   employer the attachment is discharged (reg 26)
   (``recovery_shared.statute.housing_benefit``: the tables, the 40% cap, the 19th).
+- Social Security Administration Act 1992 s.75 and SI 2013/384 Part 5 (regs 10-14,
+  recovery by deduction from benefits): the letter telling the person the council has
+  asked the DWP (DWP Debt Management) to recover the overpayment from their other
+  benefits; the council keeps the debt [S40][S41].
 
 A request missing something its notice cannot be served without (a summons
 without a hearing date, a reminder without the amount overdue) is refused with
@@ -117,6 +121,7 @@ DATE_LABELS: dict[str, str] = {
     "period_end": "Overpaid to",
     "decided_on": "Decision made",
     "reconsider_by": "Ask for a reconsideration or appeal by",
+    "answer_by": "DWP's answer expected by",
 }
 
 DEBT_TYPE_NAMES: dict[str, str] = {
@@ -213,12 +218,15 @@ _KIND_WORDS = {
     NoticeType.DEA_DEBTOR: "Direct Earnings Attachment notice to the person whose earnings are attached",
     NoticeType.DEA_REMITTANCE_MISSED: "Direct Earnings Attachment missed payment letter",
     NoticeType.DEA_DISCHARGED: "Direct Earnings Attachment discharge notice",
+    NoticeType.DWP_DEDUCTION_REQUESTED: "DWP deduction request letter to the person",
 }
 
 # The notices recovering a Housing Benefit overpayment from earnings (SI 2013/384 Part 6).
 _DEA_NOTICES = frozenset(
     {NoticeType.DEA_EMPLOYER, NoticeType.DEA_DEBTOR, NoticeType.DEA_REMITTANCE_MISSED, NoticeType.DEA_DISCHARGED}
 )
+# The notices only ever about a Housing Benefit overpayment.
+_HBOP_NOTICES = _DEA_NOTICES | {NoticeType.HBOP_DECISION, NoticeType.DWP_DEDUCTION_REQUESTED}
 
 
 class _Request:
@@ -270,7 +278,7 @@ class _Request:
         given = self.given("debt_type").upper()
         if given:
             return given
-        if self.data.notice_type == NoticeType.HBOP_DECISION or self.data.notice_type in _DEA_NOTICES:
+        if self.data.notice_type in _HBOP_NOTICES:
             return "HBOP"
         return "NNDR" if self.data.notice_type == NoticeType.NNDR_FURTHER_NOTICE else "CT"
 
@@ -709,6 +717,32 @@ def _dea_discharged(r: _Request, council: CouncilConfig | None) -> _Facts:
     return facts
 
 
+# --- deduction from other benefits (SSAA 1992 s.75; SI 2013/384 Part 5) -------------
+
+
+def _dwp_deduction_requested(r: _Request, council: CouncilConfig | None) -> _Facts:
+    """The letter telling the person the council has asked the DWP to recover the
+    overpayment from the other benefits it pays them (SI 2013/384 reg 10, paraphrased).
+    The DWP sets the weekly amount within each benefit's limit (regs 11-14), higher
+    where the overpayment was fraud; the letter prints no rate, since it is the DWP's."""
+    r.require_amount("owed", why="the overpayment the DWP is asked to recover")
+    answer_by = r.require_date("answer_by", why="the day by which the council expects the DWP's answer")
+    if answer_by < r.data.issued_on:
+        raise Refused(
+            f"{r.a_kind} dated {r.data.issued_on} cannot say the DWP's answer is expected by {answer_by};"
+            f" request {r.data.request_id}"
+        )
+    fraud = r.data.template_data.get("fraud")
+    if not isinstance(fraud, bool):
+        raise Refused(
+            f"{r.a_kind} needs template_data['fraud'] as true or false: whether the overpayment was fraud, so"
+            f" the DWP may deduct at its higher rate (SI 2013/384 regs 11-14); request {r.data.request_id}"
+        )
+    facts = _Facts()
+    facts.context["dwp"] = {"higher": fraud}
+    return facts
+
+
 _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.REMINDER: _reminder,
     NoticeType.SECOND_REMINDER: _reminder,
@@ -725,6 +759,7 @@ _FACTS: dict[NoticeType, Callable[[_Request, CouncilConfig | None], _Facts]] = {
     NoticeType.DEA_DEBTOR: _dea_debtor,
     NoticeType.DEA_REMITTANCE_MISSED: _dea_remittance_missed,
     NoticeType.DEA_DISCHARGED: _dea_discharged,
+    NoticeType.DWP_DEDUCTION_REQUESTED: _dwp_deduction_requested,
 }
 
 
