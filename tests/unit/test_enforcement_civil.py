@@ -496,12 +496,14 @@ async def test_every_civil_notice_enforcement_requests_is_one_notices_can_compos
     uow = FakeCases()
     await handle(uow, civil_bill("2601", DebtType.HB_OVERPAYMENT))
     await handle(uow, invoice_missed("2601", "HBOP-2601"))
-    await days(uow, INVOICE_DUE + timedelta(days=1), INVOICE_DUE + timedelta(days=90))
+    await days(uow, INVOICE_DUE + timedelta(days=1), INVOICE_DUE + timedelta(days=120))
     requested = uow.published(NoticeRequested)
     kinds = [n.data.notice_type for n in requested]
+    # No employer known and no answer from the DWP: its letter, then the Protocol's.
     assert kinds == [
         NoticeType.HBOP_DECISION,
         NoticeType.INVOICE_REMINDER,
+        NoticeType.DWP_DEDUCTION_REQUESTED,
         NoticeType.LETTER_BEFORE_CLAIM,
         NoticeType.NOTICE_OF_INTENTION,
     ]

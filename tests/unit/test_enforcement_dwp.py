@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from recovery_enforcement.handlers import Enforcement
 from recovery_shared.contracts.common import DebtType, HbopClassification
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
@@ -136,6 +137,10 @@ async def test_the_dwp_paying_what_it_promised_reconciles_and_a_short_payment_is
     short = [s for s in uow.state.steps if s.case_id == "HBOP-6003" and s.step == "dwp_remittance_short"]
     expected = 2 * weeks * WEEKLY
     assert f"short by £{(expected - (weeks + 1) * WEEKLY) / 100:,.2f}" in short[0].detail
+    # Officers list it to chase the DWP (GET /officer/remittances/behind).
+    [behind] = await Enforcement(COUNCIL).remittances_behind(uow)
+    assert behind.case_id == "HBOP-6003"
+    assert behind.benefit_deduction["short_pence"] == expected - (weeks + 1) * WEEKLY
 
 
 async def test_a_refusal_passes_to_the_letter_before_claim() -> None:

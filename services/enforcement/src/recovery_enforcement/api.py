@@ -71,6 +71,19 @@ def not_recoverable_report(case: CaseRecord) -> dict[str, Any]:
     }
 
 
+def remittance_behind_report(case: CaseRecord) -> dict[str, Any]:
+    """No personal data: the employer's reference or the DWP request, never the person's name."""
+    route = (case.attachment if case.stage == "dea" else case.benefit_deduction) or {}
+    return {
+        "case_id": case.case_id,
+        "account_ref": case.account_ref,
+        "route": "employer (DEA)" if case.stage == "dea" else "DWP",
+        "payer_ref": route.get("employer_ref") or route.get("request_id"),
+        "received_pence": route.get("remitted_pence", 0),
+        "short_pence": route.get("short_pence", 0),
+    }
+
+
 def statute_barred_report(case: CaseRecord) -> dict[str, Any]:
     return {
         "case_id": case.case_id,
@@ -134,6 +147,15 @@ def officer_routes(runtime: ServiceRuntime) -> list[tuple[str, Any]]:
         return _json({"count": len(cases), "cases": [statute_barred_report(c) for c in cases]})
 
     @get(
+        description="Deductions from pay (a DEA) or from benefits (the DWP) paid over short at the last check:"
+        " the employer has been written to; the DWP is for an officer to chase"
+    )
+    async def remittances_behind(scope: Scope) -> AsgiResponse:
+        async with _cases(runtime) as uow:
+            cases = await enforcement.remittances_behind(uow)
+        return _json({"count": len(cases), "cases": [remittance_behind_report(c) for c in cases]})
+
+    @get(
         description="Holds notified for people we hold no case of that they reach: kept pending, and applied"
         " from their effective date when a case opens for the person"
     )
@@ -158,4 +180,5 @@ def officer_routes(runtime: ServiceRuntime) -> list[tuple[str, Any]]:
         ("/officer/cases/continue-to-claim", continue_to_claim),
         ("/officer/overpayments/not-recoverable", not_recoverable),
         ("/officer/cases/statute-barred", statute_barred),
+        ("/officer/remittances/behind", remittances_behind),
     ]

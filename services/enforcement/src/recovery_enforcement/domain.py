@@ -131,6 +131,8 @@ class Attachment:
     reconcile_on: date
     """The day after the next remittance falls due (reg 22): it is checked then."""
     remitted_pence: int = 0
+    short_pence: int = 0
+    """Behind at the last check (0: up to date): officers list these."""
 
 
 class DeductionStatus(StrEnum):
@@ -155,6 +157,8 @@ class BenefitDeduction:
     owed_at_start_pence: int = 0
     remitted_pence: int = 0
     reconcile_on: date | None = None
+    short_pence: int = 0
+    """Behind at the last check (0: up to date): officers list these."""
 
 
 @dataclass(slots=True)
@@ -1372,7 +1376,11 @@ def _reconcile_remittances(s: _Steps, today: date) -> None:
     pay_days = _pay_days_between(a.first_pay_day, a.pay_frequency, deducted_through)
     expected = min(pay_days * a.deduction_pence, a.owed_at_start_pence)
     figures = f"expected {pounds(expected)} for pay-days to {deducted_through}, received {pounds(a.remitted_pence)}"
-    c.attachment = replace(a, reconcile_on=_day_after_remittance_due(a.reconcile_on))
+    c.attachment = replace(
+        a,
+        reconcile_on=_day_after_remittance_due(a.reconcile_on),
+        short_pence=max(expected - a.remitted_pence, 0),
+    )
     if a.remitted_pence >= expected:
         s.notes.append(Note("dea_remittances_reconciled", figures))
         return
@@ -1571,7 +1579,9 @@ def _reconcile_dwp(s: _Steps, rules: CivilRules, today: date) -> None:
     weeks = max(0, -(-(due_on - d.first_on).days // 7))
     expected = min(weeks * d.weekly_pence, d.owed_at_start_pence)
     every = timedelta(days=rules.council.hbop.dwp_paid_every_days)
-    c.benefit_deduction = replace(d, reconcile_on=d.reconcile_on + every)
+    c.benefit_deduction = replace(
+        d, reconcile_on=d.reconcile_on + every, short_pence=max(expected - d.remitted_pence, 0)
+    )
     figures = f"expected {pounds(expected)} for {weeks} weeks to {due_on}, received {pounds(d.remitted_pence)}"
     if d.remitted_pence >= expected:
         s.notes.append(Note("dwp_remittances_reconciled", figures))

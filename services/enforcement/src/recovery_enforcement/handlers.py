@@ -460,6 +460,16 @@ class Enforcement:
         """HB overpayments closed as not recoverable (official error nobody could have realised)."""
         return await uow.cases.at_stage(domain.Stage.NOT_RECOVERABLE.value)
 
+    async def remittances_behind(self, uow: Cases) -> list[CaseRecord]:
+        """Cases whose employer (a DEA) or the DWP paid over less than it should have by the
+        last check: the employer has been written to; the DWP is for an officer to chase."""
+        behind = []
+        for stage, part in ((domain.Stage.DEA, "attachment"), (domain.Stage.DWP_DEDUCTION, "benefit_deduction")):
+            for case in await uow.cases.at_stage(stage.value):
+                if (getattr(case, part) or {}).get("short_pence", 0) > 0:
+                    behind.append(case)
+        return behind
+
     async def statute_barred_cases(self, uow: Cases) -> list[CaseRecord]:
         """Cases closed because the Limitation Act's six years had run: never claimed."""
         return await uow.cases.at_stage(domain.Stage.STATUTE_BARRED.value)

@@ -189,6 +189,7 @@ def _benefit_deduction(raw: dict[str, Any] | None) -> domain.BenefitDeduction | 
         owed_at_start_pence=raw["owed_at_start_pence"],
         remitted_pence=raw["remitted_pence"],
         reconcile_on=_day(raw["reconcile_on"]),
+        short_pence=raw.get("short_pence", 0),
     )
 
 
@@ -223,6 +224,7 @@ def _attachment(raw: dict[str, Any] | None) -> domain.Attachment | None:
         started_on=date.fromisoformat(raw["started_on"]),
         reconcile_on=date.fromisoformat(raw["reconcile_on"]),
         remitted_pence=raw["remitted_pence"],
+        short_pence=raw.get("short_pence", 0),
     )
 
 
