@@ -26,8 +26,20 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from demo.council import CIVIL_TYPES, DUE_DATES, Account, employer_remittance, generate, reply_asking_for_time
+from demo.council import (
+    CIVIL_TYPES,
+    DUE_DATES,
+    DWP_WEEKLY,
+    Account,
+    deduction_accepted,
+    deduction_refused,
+    dwp_remittance,
+    employer_remittance,
+    generate,
+    reply_asking_for_time,
+)
 from recovery_shared import topics
+from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     AgentOutcome,
     CaseReturned,
@@ -37,6 +49,7 @@ from recovery_shared.contracts.inbound import (
     DayStartedData,
     LiabilityOrderGranted,
 )
+from recovery_shared.council import load_council_config
 from recovery_shared.money import pounds
 from tests.processes import LagProbe, ServiceProcess, process_map, send, start_group_at_end, wait_quiet
 
@@ -49,16 +62,19 @@ WATCHED = [
     topics.NOTICE_EVENTS,
     topics.AGENT_REFERRALS,
     topics.COUNTY_COURT_CLAIMS,
+    topics.BENEFITS_DEDUCTION_REQUESTS,
 ]
 CIVIL_NOTICES = [
     "invoice_reminder",
     "dea_employer",
     "dea_remittance_missed",
     "dea_discharged",
+    "dwp_deduction_requested",
     "letter_before_claim",
     "notice_of_intention",
 ]
 PAY_DAY_STEP = {"weekly": 7, "fortnightly": 14, "four_weekly": 28}
+DWP_PAID_EVERY_DAYS = load_council_config().hbop.dwp_paid_every_days
 
 
 def _next_month(day: date) -> date:
@@ -84,6 +100,10 @@ class CivilDebts:
         self.attachments: dict[str, dict[str, Any]] = {}
         """The DEA notice each employer was sent, by account: what it deducts and from when."""
         self.remitted: Counter[str] = Counter()
+        self.dwp_asked: list[dict[str, Any]] = []
+        """Requests to the DWP not yet answered; the job answers for the DWP the next day."""
+        self.dwp_deducting: dict[str, dict[str, Any]] = {}
+        self.dwp_answered = 0
         self.paid_short: set[str] = set()
 
     def record(self, account: str, kind: str, data: dict[str, Any]) -> None:
@@ -105,6 +125,42 @@ class CivilDebts:
         elif kind == "payment.allocated" and data.get("channel") == "direct_earnings_attachment":
             self.pence[debt_type, "employer_remittances"] += data["amount_pence"]
             self.counts[debt_type, "employer_remittances"] += 1
+        elif kind == "payment.allocated" and data.get("channel") == "dwp_deduction":
+            self.pence[debt_type, "dwp_remittances"] += data["amount_pence"]
+            self.counts[debt_type, "dwp_remittances"] += 1
+        elif kind == "deduction.requested":
+            self.dwp_asked.append(data)
+        elif kind == "deduction.cancelled":
+            self.dwp_deducting.pop(account, None)
+
+    def dwp_answers(self, day: date) -> list[Envelope]:
+        """The DWP's answers, a day after each request: every other person has a benefit
+        to deduct from (at the demo's £10 a week), the rest have none."""
+        answers: list[Envelope] = []
+        for asked in self.dwp_asked:
+            account, debt_id = asked["account_ref"], asked["debt_ids"][0]
+            self.dwp_answered += 1
+            if self.dwp_answered % 2:
+                first = day + timedelta(days=7)
+                answers.append(deduction_accepted(asked["request_id"], account, debt_id, DWP_WEEKLY, first, day))
+                self.dwp_deducting[account] = {**asked, "first": first}
+            else:
+                answers.append(deduction_refused(asked["request_id"], account, debt_id, day))
+        self.dwp_asked = []
+        return answers
+
+    def dwp_pays(self, day: date, every_days: int) -> list[tuple[str, str, int]]:
+        """Every ``every_days`` from the first deduction the DWP pays over the weeks since."""
+        paying = []
+        for account, asked in sorted(self.dwp_deducting.items()):
+            since = (day - asked["first"]).days
+            if since <= 0 or since % every_days:
+                continue
+            pence = min(-(-every_days // 7) * DWP_WEEKLY, asked["owed_pence"] - self.remitted[account])
+            if pence > 0:
+                self.remitted[account] += pence
+                paying.append((account, asked["debt_ids"][0], pence))
+        return paying
 
     def employers_pay(self, day: date, debt_ids: dict[str, str]) -> list[tuple[str, str, int]]:
         """On the 15th each employer pays over the last month's deductions, as its DEA notice
@@ -140,6 +196,10 @@ class CivilDebts:
             part = [b for b in balances if b["paid_pence"] > 0 and b["balance_pence"] > 0]
             written_off = [o for o in not_recoverable if self.debt_type.get(o["account_ref"]) == debt_type]
             rows[debt_type] = {
+                "dwp_remittances": self.counts[debt_type, "dwp_remittances"],
+                "dwp_remittances_pence": self.pence[debt_type, "dwp_remittances"],
+                "dwp_requests": self.counts[debt_type, "deduction.requested"],
+                "dwp_accepted": self.counts[debt_type, "stage:dwp_deduction"],
                 "employer_remittances": self.counts[debt_type, "employer_remittances"],
                 "employer_remittances_pence": self.pence[debt_type, "employer_remittances"],
                 "accounts": sum(1 for t in self.debt_type.values() if t == debt_type),
@@ -284,6 +344,9 @@ async def main(args: argparse.Namespace) -> int:
             debt_ids = {a.ref: a.invoice_debt_id for a in council.civil}
             for account, debt_id, pence in watcher.civil.employers_pay(day, debt_ids):
                 council.receipts_by_day.setdefault(day, []).append(employer_remittance(account, debt_id, pence, day))
+            for account, debt_id, pence in watcher.civil.dwp_pays(day, DWP_PAID_EVERY_DAYS):
+                council.receipts_by_day.setdefault(day, []).append(dwp_remittance(account, debt_id, pence, day))
+            await send(producer, topics.BENEFITS_DEDUCTION_RESPONSES, watcher.civil.dwp_answers(day))
             await send(producer, topics.PAYMENT_RECEIPTS, list(council.receipts_by_day.get(day, [])))
             await send(
                 producer,
@@ -485,6 +548,9 @@ def civil_rows(civil: dict[str, dict[str, Any]]) -> list[str]:
         row("employer remittances", "employer_remittances", "employer_remittances_pence"),
         row("remittances chased", "dea_remittance_missed"),
         row("DEAs discharged", "dea_discharged"),
+        row("DWP deductions asked", "dwp_requests"),
+        row("DWP deductions agreed", "dwp_accepted"),
+        row("DWP remittances", "dwp_remittances", "dwp_remittances_pence"),
         row("letters before claim", "letter_before_claim"),
         row("notices of intention", "notice_of_intention"),
         row("claims referred", "claims_referred", "claims_referred_pence"),

@@ -27,6 +27,10 @@ from recovery_shared.contracts.inbound import (
     ChargeRaised,
     ChargeRaisedData,
     CircumstanceData,
+    DeductionAccepted,
+    DeductionAcceptedData,
+    DeductionRefused,
+    DeductionRefusedData,
     EmploymentReported,
     EmploymentReportedData,
     LetterBeforeClaimReplied,
@@ -300,6 +304,54 @@ def employed(a: Account, frequency: PayFrequency, net_pence: int, next_pay_day: 
             net_earnings_pence=net_pence,
             next_pay_day=next_pay_day,
             reported_on=EMPLOYMENT_REPORTED_ON,
+        ),
+    )
+
+
+DWP_WEEKLY = 1000
+"""What the job's DWP deducts a week from the people with a benefit to deduct from."""
+
+
+def deduction_accepted(
+    request_id: str, account_ref: str, debt_id: str, weekly_pence: int, first_on: date, on: date
+) -> DeductionAccepted:
+    return DeductionAccepted(
+        key=account_ref,
+        data=DeductionAcceptedData(
+            request_id=request_id,
+            account_ref=account_ref,
+            debt_id=debt_id,
+            weekly_pence=weekly_pence,
+            first_deduction_on=first_on,
+            answered_on=on,
+        ),
+    )
+
+
+def deduction_refused(request_id: str, account_ref: str, debt_id: str, on: date) -> DeductionRefused:
+    return DeductionRefused(
+        key=account_ref,
+        data=DeductionRefusedData(
+            request_id=request_id,
+            account_ref=account_ref,
+            debt_id=debt_id,
+            reason="No benefit in payment",
+            answered_on=on,
+        ),
+    )
+
+
+def dwp_remittance(account_ref: str, debt_id: str, pence: int, on: date) -> PaymentReceived:
+    """What the DWP pays over from the person's benefits, quoting the debt."""
+    return PaymentReceived(
+        key=account_ref,
+        data=PaymentReceivedData(
+            receipt_ref=f"{account_ref}-DWP-{on.isoformat()}",
+            channel=PaymentChannel.DWP_DEDUCTION,
+            amount_pence=pence,
+            received_on=on,
+            payer_reference=account_ref,
+            directed_debt_id=debt_id,
         ),
     )
 

@@ -1,7 +1,9 @@
-"""Recovering Housing Benefit overpayments by Direct Earnings Attachment, end to end (issue
-10): the four services as processes on the real broker; the person's employment on
-debtors.circumstances.v1, the employer's remittances on payments.receipts.v1, business
-days driven one day.started each. Written against the contracts and payments' ledger only.
+"""Recovering Housing Benefit overpayments by Direct Earnings Attachment and by deduction
+from other benefits through the DWP, end to end (issue 10): the four services as processes
+on the real broker; the person's employment on debtors.circumstances.v1, the DWP's answers
+on benefits.deduction-responses.v1, the employers' and the DWP's payments over on
+payments.receipts.v1, business days driven one day.started each. Written against the
+contracts, payments' ledger and enforcement's officer list of remittances behind.
 
 Sources (numbers as in ../shared/domain.md):
 - The Social Security (Overpayments and Recovery) Regulations 2013 (SI 2013/384) Part 6
@@ -10,8 +12,10 @@ Sources (numbers as in ../shared/domain.md):
   of an offence (inserted by SI 2015/499 reg 5); reg 17, the protected earnings proportion
   of 60%, so never more than 40% of net pay; reg 22, a month's deductions paid over by the
   19th of the next month; reg 24, the employer tells the council the person has left.
-- Domain §4 [S43b]: the invoice (14 days), then its reminder (7 more days), then the
-  council's next route; here a DEA, then the Pre-Action Protocol's letters [S45].
+- Domain §4 [S39][S40][S41][S43b]: the invoice (14 days), then its reminder (7 more days),
+  then the council's routes in its order ([hbop] after_invoice): a DEA where the employer is
+  known, a request to the DWP to deduct from other benefits (the DWP sets the weekly
+  amount; the council keeps the debt), then the Pre-Action Protocol's letters [S45].
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ from recovery_shared.contracts.inbound import (
     ChargeRaisedData,
     DayStarted,
     DayStartedData,
+    DeductionAccepted,
+    DeductionAcceptedData,
+    DeductionRefused,
+    DeductionRefusedData,
     EmploymentEnded,
     EmploymentEndedData,
     EmploymentReported,
@@ -49,6 +57,7 @@ from recovery_shared.contracts.inbound import (
     PaymentReceived,
     PaymentReceivedData,
 )
+from recovery_shared.council import load_council_config
 from recovery_shared.statute.housing_benefit import DEA_CAP_PERCENT
 from tests.processes import LagProbe, ServiceProcess, Watcher, send, start_group_at_end, wait_quiet
 
@@ -56,8 +65,16 @@ pytestmark = pytest.mark.e2e
 
 BILLED_ON = date(2026, 3, 2)
 LAST_DAY = date(2026, 6, 22)
-OWED = {"weekly": 90000, "monthly": 120000, "leaver": 60000}
-WATCH = [topics.PAYMENT_EVENTS, topics.NOTICE_REQUESTS, topics.NOTICE_EVENTS, topics.ENFORCEMENT_EVENTS]
+OWED = {"weekly": 90000, "monthly": 120000, "leaver": 60000, "benefits": 50000}
+WATCH = [
+    topics.PAYMENT_EVENTS,
+    topics.NOTICE_REQUESTS,
+    topics.NOTICE_EVENTS,
+    topics.ENFORCEMENT_EVENTS,
+    topics.BENEFITS_DEDUCTION_REQUESTS,
+]
+DWP_WEEKLY = 1500
+DWP_EVERY_DAYS = load_council_config().hbop.dwp_paid_every_days
 
 # The table's figures for the earnings below, written out so a change to the table shows here.
 WEEKLY_NET, WEEKLY_PERCENT, WEEKLY_DEDUCTION = 30000, 11, 3300  # £300: over £270, not over £375 (Table A)
@@ -132,14 +149,87 @@ def pay_days_in_month(first: date, step_days: int | None, year: int, month: int)
     return count
 
 
+def dwp_answer(watcher: Watcher, day: date, benefits: str, leaver: str, answered: set[str]) -> list[Envelope]:
+    """Playing the DWP: the person on benefits has a benefit to deduct from, the leaver none."""
+    answers: list[Envelope] = []
+    for account in (benefits, leaver):
+        for e in watcher.events[account]:
+            data = e["data"]
+            if e["type"] != "deduction.requested" or data["request_id"] in answered:
+                continue
+            answered.add(data["request_id"])
+            if account == benefits:
+                answers.append(
+                    DeductionAccepted(
+                        key=account,
+                        data=DeductionAcceptedData(
+                            request_id=data["request_id"],
+                            account_ref=account,
+                            debt_id=data["debt_ids"][0],
+                            weekly_pence=DWP_WEEKLY,
+                            first_deduction_on=day + timedelta(days=7),
+                            answered_on=day,
+                        ),
+                    )
+                )
+            else:
+                answers.append(
+                    DeductionRefused(
+                        key=account,
+                        data=DeductionRefusedData(
+                            request_id=data["request_id"],
+                            account_ref=account,
+                            debt_id=data["debt_ids"][0],
+                            reason="No benefit in payment",
+                            answered_on=day,
+                        ),
+                    )
+                )
+    return answers
+
+
+def dwp_pays(watcher: Watcher, day: date, benefits: str, remitted: dict[str, list[tuple[date, int]]]) -> list[Envelope]:
+    """Every 28 days from the first deduction the DWP pays over: the first time all four
+    weeks, the second time one week only."""
+    accepted = [e["data"] for e in watcher.events[benefits] if e["type"] == "stage.changed"]
+    first = next(
+        (date.fromisoformat(d["on"]) for d in accepted if d["to_stage"] == "dwp_deduction"),
+        None,
+    )
+    if first is None:
+        return []
+    first += timedelta(days=7)  # the first deduction, as the DWP answered
+    since = (day - first).days
+    if since <= 0 or since % DWP_EVERY_DAYS:
+        return []
+    weeks = -(-DWP_EVERY_DAYS // 7) if not remitted[benefits] else 1
+    pence = weeks * DWP_WEEKLY
+    remitted[benefits].append((day, pence))
+    return [
+        PaymentReceived(
+            key=benefits,
+            data=PaymentReceivedData(
+                receipt_ref=f"DWP-{benefits}-{day.isoformat()}",
+                channel=PaymentChannel.DWP_DEDUCTION,
+                amount_pence=pence,
+                received_on=day,
+                payer_reference=benefits,
+                directed_debt_id=f"HBOP-{benefits}",
+            ),
+        )
+    ]
+
+
 @dataclass
 class Run:
     weekly: str
     monthly: str
     leaver: str
+    benefits: str
     events: dict[str, list[dict[str, Any]]]
     ledger: dict[str, Any]
     remitted: dict[str, list[tuple[date, int]]]
+    behind: dict[str, Any]
 
     def of(self, account: str, kind: str) -> list[dict[str, Any]]:
         return [e["data"] for e in self.events[account] if e["type"] == kind]
@@ -151,8 +241,9 @@ class Run:
 @pytest.fixture(scope="module")
 async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> AsyncIterator[Run]:
     tag = uuid.uuid4().hex[:6]
-    weekly, monthly, leaver = f"DEW-{tag}", f"DEM-{tag}", f"DEL-{tag}"
-    remitted: dict[str, list[tuple[date, int]]] = {weekly: [], monthly: [], leaver: []}
+    weekly, monthly, leaver, benefits = f"DEW-{tag}", f"DEM-{tag}", f"DEL-{tag}", f"DWB-{tag}"
+    remitted: dict[str, list[tuple[date, int]]] = {weekly: [], monthly: [], leaver: [], benefits: []}
+    answered: set[str] = set()
     group = f"test-dea-{tag}"
     await start_group_at_end(kafka_bootstrap, group, *WATCH)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
@@ -168,6 +259,7 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
                     overpayment_bill(weekly, HbopClassification.CLAIMANT_ERROR, OWED["weekly"]),
                     overpayment_bill(monthly, HbopClassification.FRAUD, OWED["monthly"]),
                     overpayment_bill(leaver, HbopClassification.CLAIMANT_ERROR, OWED["leaver"]),
+                    overpayment_bill(benefits, HbopClassification.CLAIMANT_ERROR, OWED["benefits"]),
                 ],
             )
             await send(
@@ -184,6 +276,10 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
             while day <= LAST_DAY:
                 await send(producer, topics.CLOCK_DAYS, [DayStarted(data=DayStartedData(business_date=day))])
                 await send(producer, topics.PAYMENT_RECEIPTS, _employers_pay(watcher, day, weekly, monthly, remitted))
+                await send(producer, topics.PAYMENT_RECEIPTS, dwp_pays(watcher, day, benefits, remitted))
+                await send(
+                    producer, topics.BENEFITS_DEDUCTION_RESPONSES, dwp_answer(watcher, day, benefits, leaver, answered)
+                )
                 if (attached := watcher.notice_on(leaver, "dea_employer")) is not None and day == attached + timedelta(
                     days=10
                 ):
@@ -202,10 +298,13 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
         async with httpx.AsyncClient() as client:
             response = await client.get(f"http://127.0.0.1:{services['payments'].port}/ledger", timeout=10)
             response.raise_for_status()
+            port = services["enforcement"].port
+            listed = await client.get(f"http://127.0.0.1:{port}/officer/remittances/behind", timeout=10)
+            listed.raise_for_status()
     finally:
         await producer.stop()
         await probe.stop()
-    yield Run(weekly, monthly, leaver, watcher.events, response.json(), remitted)
+    yield Run(weekly, monthly, leaver, benefits, watcher.events, response.json(), remitted, listed.json())
 
 
 def _employers_pay(
@@ -297,13 +396,20 @@ def test_a_month_paid_over_in_full_passes_and_a_short_month_is_followed_up_with_
     assert run.notices(run.monthly, "dea_remittance_missed") == []
 
 
-def test_the_employer_saying_the_person_left_ends_it_and_the_letter_before_claim_follows(run: Run) -> None:
-    """Reg 24; then the county court route's first letter [S45]."""
+def test_the_employer_saying_the_person_left_ends_it_and_the_next_routes_follow(run: Run) -> None:
+    """Reg 24; then the council's next route, the DWP, which has no benefit to deduct from;
+    then the county court route [S45]."""
     kinds = [d["notice_type"] for d in run.of(run.leaver, "notice.requested")]
-    assert kinds.index("letter_before_claim") > kinds.index("dea_employer"), kinds
+    assert kinds.index("dwp_deduction_requested") > kinds.index("dea_employer"), kinds
+    assert kinds.index("letter_before_claim") > kinds.index("dwp_deduction_requested"), kinds
     stages = [d["to_stage"] for d in run.of(run.leaver, "stage.changed")]
     left_at = stages.index("dea") + 1
-    assert stages[left_at:] == ["letter_before_claim", "notice_of_intention", "claim_referred"], stages
+    assert stages[left_at:] == [
+        "dwp_requested",
+        "letter_before_claim",
+        "notice_of_intention",
+        "claim_referred",
+    ], stages
     assert run.remitted[run.leaver] == [] and run.notices(run.leaver, "dea_remittance_missed") == []
 
 
@@ -322,3 +428,26 @@ def test_every_remittance_reconciles_in_the_ledger_to_the_penny(run: Run) -> Non
         assert last["balance_pence"] == OWED["weekly" if account == run.weekly else "monthly"] - sum(
             pence for _, pence in run.remitted[account]
         )
+
+
+def test_with_no_employer_the_dwp_deducts_from_benefits_and_a_short_payment_is_listed(run: Run) -> None:
+    """Domain §4 [S40][S41]: the request, the DWP's weekly amount, what it pays over checked
+    a week after each payment falls due ([hbop] dwp_paid_every_days)."""
+    [request] = run.of(run.benefits, "deduction.requested")
+    assert (request["owed_pence"], request["fraud"]) == (OWED["benefits"], False)
+    assert request["person_name"] == "Test Earner"
+    kinds = [d["notice_type"] for d in run.of(run.benefits, "notice.requested")]
+    assert kinds == ["hbop_decision", "invoice_reminder", "dwp_deduction_requested"], kinds
+    stages = [d["to_stage"] for d in run.of(run.benefits, "stage.changed")]
+    assert stages[-2:] == ["dwp_requested", "dwp_deduction"], stages
+    assert len(run.remitted[run.benefits]) == 2, run.remitted[run.benefits]
+    listed = {c["case_id"]: c for c in run.behind["cases"]}
+    # The DWP's short payment, and the employer who paid half a month (written to already).
+    assert set(listed) == {f"HBOP-{run.benefits}", f"HBOP-{run.weekly}"}, listed
+    assert listed[f"HBOP-{run.weekly}"]["route"] == "employer (DEA)"
+    behind = listed[f"HBOP-{run.benefits}"]
+    weeks = -(-DWP_EVERY_DAYS // 7)
+    received = sum(p for _, p in run.remitted[run.benefits])
+    assert behind["case_id"] == f"HBOP-{run.benefits}" and behind["route"] == "DWP"
+    assert (behind["received_pence"], behind["short_pence"]) == (received, 2 * weeks * DWP_WEEKLY - received)
+    assert "Test Earner" not in str(run.behind)
