@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from recovery_enforcement.app import build_runtime as enforcement_runtime
-from recovery_enforcement.models import RecoveryCase
+from recovery_enforcement.models import LadderStep, RecoveryCase
 from recovery_enforcement.settings import EnforcementSettings
 from recovery_payments.app import build_runtime as payments_runtime
 from recovery_payments.models import HB_AWARDS, Debt, Receipt
@@ -55,6 +55,8 @@ from recovery_shared.contracts.inbound import (
     CourtOutcomeData,
     DayStarted,
     DayStartedData,
+    DeductionRefused,
+    DeductionRefusedData,
     DirectDebitUnpaid,
     DirectDebitUnpaidData,
     DisputeRaised,
@@ -68,7 +70,14 @@ from recovery_shared.contracts.inbound import (
     ReplyKind,
 )
 from recovery_shared.messaging.runtime import ServiceRuntime
-from tests.factories import Record, charge_raised, instalment_missed, payment_received, statutory_schedule
+from tests.factories import (
+    Record,
+    charge_raised,
+    instalment_missed,
+    overpayment_raised,
+    payment_received,
+    statutory_schedule,
+)
 from tests.unit.test_contract_strictness import SAMPLES
 
 pytestmark = pytest.mark.integration
@@ -616,6 +625,38 @@ async def _award_kept(runtime: ServiceRuntime, event: Envelope) -> bool:
     return [tuple(r) for r in rows] == [(True,)]
 
 
+async def _case_waiting_on_the_dwp(runtime: ServiceRuntime) -> dict[str, Any]:
+    """An HB overpayment's invoice and reminder unpaid, no employer known: the DWP is asked."""
+    account, debt = "9401", "HBOP-9401"
+    bill = overpayment_raised(account, debt_id=debt, bill_issued_on=date(2026, 3, 10))
+    missed = instalment_missed(account, debt_id=debt, due_date=date(2026, 3, 24), detected_on=date(2026, 3, 25))
+    await _handle_cleanly(runtime, [_keyed(topics.BILLING_CHARGES, bill), _keyed(topics.ARRANGEMENT_EVENTS, missed)])
+    await _days(runtime, date(2026, 3, 25), date(2026, 4, 10))
+    [request] = await _outbox_data(runtime, "deduction.requested")
+    return {"account": account, "debt": debt, "request_id": request["request_id"]}
+
+
+def _dwp_answer(n: int, state: dict[str, Any]) -> tuple[list[Record], Envelope]:
+    return [], DeductionRefused(
+        key=state["account"],
+        data=DeductionRefusedData(
+            request_id=state["request_id"],
+            account_ref=state["account"],
+            debt_id=state["debt"],
+            reason=f"No benefit in payment ({n})",
+            answered_on=date(2026, 4, 12),
+        ),
+    )
+
+
+async def _dwp_answer_noted(runtime: ServiceRuntime, event: Envelope) -> bool:
+    async with runtime.db.session() as session:
+        details = (
+            (await session.execute(select(LadderStep.detail).where(LadderStep.step == "dwp_refused"))).scalars().all()
+        )
+    return any(event.data.reason in detail for detail in details)
+
+
 TARGETS = {
     topics.BILLING_CHARGES: Target(
         topics.BILLING_CHARGES,
@@ -650,6 +691,9 @@ TARGETS = {
     ),
     topics.CLOCK_DAYS: Target(topics.CLOCK_DAYS, _enforcement, _nothing, _next_day, _business_date_moved),
     topics.BENEFITS_HB_AWARDS: Target(topics.BENEFITS_HB_AWARDS, _payments, _nothing, _award, _award_kept),
+    topics.BENEFITS_DEDUCTION_RESPONSES: Target(
+        topics.BENEFITS_DEDUCTION_RESPONSES, _enforcement, _case_waiting_on_the_dwp, _dwp_answer, _dwp_answer_noted
+    ),
 }
 
 

@@ -147,7 +147,7 @@ async def test_each_command_is_recorded_with_its_id_who_gave_it_and_its_outcome(
 
 CHANNELS = (
     "cash_office, card, bank_transfer, paypoint, allpay, direct_debit, housing_benefit, dwp_deduction, "
-    "attachment_of_earnings, enforcement_agent, other_council"
+    "attachment_of_earnings, enforcement_agent, other_council, direct_earnings_attachment"
 )
 
 
