@@ -75,7 +75,13 @@ SUNDRY_PENCE = 60000
 BS_START, BS_END = date(2026, 6, 10), date(2026, 8, 9)  # a standard 60-day moratorium
 LAST_DAY = date(2026, 10, 31)
 """A bound, not a target: the drive stops as soon as every scenario has had its chance."""
-WATCH = [topics.NOTICE_REQUESTS, topics.COUNTY_COURT_CLAIMS, topics.PAYMENT_EVENTS, topics.ARRANGEMENT_EVENTS]
+WATCH = [
+    topics.NOTICE_REQUESTS,
+    topics.COUNTY_COURT_CLAIMS,
+    topics.PAYMENT_EVENTS,
+    topics.ARRANGEMENT_EVENTS,
+    topics.ENFORCEMENT_EVENTS,
+]
 
 
 def bill(
@@ -137,6 +143,10 @@ class Accounts:
         return f"SB-{self.tag}"
 
     @property
+    def overpayment_in_breathing_space(self) -> str:
+        return f"HB-{self.tag}"
+
+    @property
     def official_error(self) -> str:
         return f"HO-{self.tag}"
 
@@ -194,6 +204,13 @@ def inputs(a: Accounts) -> tuple[list[ChargeRaised], dict[date, list[Envelope]],
             financial_year="2026/27",
         ),
         bill(a.sundry_in_breathing_space, DebtType.SUNDRY, SUNDRY_PENCE, party=a.person_in_breathing_space),
+        bill(
+            a.overpayment_in_breathing_space,
+            DebtType.HB_OVERPAYMENT,
+            65000,
+            party=a.person_in_breathing_space,
+            overpayment=decision(HbopClassification.CLAIMANT_ERROR, realised=True),
+        ),
         bill(
             a.official_error,
             DebtType.HB_OVERPAYMENT,
@@ -409,5 +426,23 @@ def test_a_breathing_space_on_a_council_tax_account_stops_the_persons_sundry_deb
     # (the replied-to sundry account), and this one is reminded once it ends.
     control = civil.first_notice(civil.accounts.replies, "invoice_reminder")
     assert control is not None and BS_START < control < BS_END
+    resumed = civil.first_notice(account, "invoice_reminder")
+    assert resumed is not None and resumed >= BS_END, civil.notices(account)
+
+
+def test_the_breathing_space_on_the_council_tax_account_freezes_the_persons_overpayment_too(
+    civil: Timeline,
+) -> None:
+    """SI 2020/1311 reg 14 [S47]: the person's HB overpayment, on its own account, is held
+    with the rest: its decision notice went before, nothing while the moratorium lasts, and
+    its invoice reminder once it ends."""
+    account = civil.accounts.overpayment_in_breathing_space
+    # One hold.applied, on the account it was notified for, naming every debt it holds.
+    applied = civil.of(civil.accounts.council_tax, "hold.applied")
+    assert [d["hold"] for d in applied] == ["breathing_space"], applied
+    assert f"HBOP-{account}" in applied[0]["debt_ids"], applied
+    assert [(kind, on) for kind, on in civil.notices(account) if BS_START <= on < BS_END] == []
+    kinds = [kind for kind, _ in civil.notices(account)]
+    assert kinds[0] == "hbop_decision", kinds
     resumed = civil.first_notice(account, "invoice_reminder")
     assert resumed is not None and resumed >= BS_END, civil.notices(account)
