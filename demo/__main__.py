@@ -31,11 +31,8 @@ from demo.council import (
     DUE_DATES,
     DWP_WEEKLY,
     Account,
-    deduction_accepted,
-    deduction_refused,
-    dwp_remittance,
-    employer_remittance,
     generate,
+    remittance,
     reply_asking_for_time,
 )
 from recovery_shared import topics
@@ -48,9 +45,11 @@ from recovery_shared.contracts.inbound import (
     DayStarted,
     DayStartedData,
     LiabilityOrderGranted,
+    PaymentChannel,
 )
 from recovery_shared.council import load_council_config
 from recovery_shared.money import pounds
+from tests.factories import deduction_accepted, deduction_refused
 from tests.processes import LagProbe, ServiceProcess, process_map, send, start_group_at_end, wait_quiet
 
 FIRST_INSTALMENT = DUE_DATES[0]
@@ -142,10 +141,10 @@ class CivilDebts:
             self.dwp_answered += 1
             if self.dwp_answered % 2:
                 first = day + timedelta(days=7)
-                answers.append(deduction_accepted(asked["request_id"], account, debt_id, DWP_WEEKLY, first, day))
+                answers.append(deduction_accepted(account, asked["request_id"], debt_id, DWP_WEEKLY, first, day))
                 self.dwp_deducting[account] = {**asked, "first": first}
             else:
-                answers.append(deduction_refused(asked["request_id"], account, debt_id, day))
+                answers.append(deduction_refused(account, asked["request_id"], debt_id, day))
         self.dwp_asked = []
         return answers
 
@@ -343,9 +342,13 @@ async def main(args: argparse.Namespace) -> int:
                 await send(producer, topics.DEBTOR_CIRCUMSTANCES, council.circumstances_by_day.pop(on))
             debt_ids = {a.ref: a.invoice_debt_id for a in council.civil}
             for account, debt_id, pence in watcher.civil.employers_pay(day, debt_ids):
-                council.receipts_by_day.setdefault(day, []).append(employer_remittance(account, debt_id, pence, day))
+                council.receipts_by_day.setdefault(day, []).append(
+                    remittance(account, debt_id, pence, day, PaymentChannel.DIRECT_EARNINGS_ATTACHMENT)
+                )
             for account, debt_id, pence in watcher.civil.dwp_pays(day, DWP_PAID_EVERY_DAYS):
-                council.receipts_by_day.setdefault(day, []).append(dwp_remittance(account, debt_id, pence, day))
+                council.receipts_by_day.setdefault(day, []).append(
+                    remittance(account, debt_id, pence, day, PaymentChannel.DWP_DEDUCTION)
+                )
             await send(producer, topics.BENEFITS_DEDUCTION_RESPONSES, watcher.civil.dwp_answers(day))
             await send(producer, topics.PAYMENT_RECEIPTS, list(council.receipts_by_day.get(day, [])))
             await send(

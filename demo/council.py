@@ -27,10 +27,6 @@ from recovery_shared.contracts.inbound import (
     ChargeRaised,
     ChargeRaisedData,
     CircumstanceData,
-    DeductionAccepted,
-    DeductionAcceptedData,
-    DeductionRefused,
-    DeductionRefusedData,
     EmploymentReported,
     EmploymentReportedData,
     LetterBeforeClaimReplied,
@@ -43,6 +39,7 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.council import load_council_config
 from recovery_shared.money import split_evenly
 from recovery_shared.statute.housing_benefit import is_recoverable
+from tests.factories import payment_received
 
 YEAR = "2026/27"
 BILLED_ON = date(2026, 3, 10)
@@ -312,62 +309,15 @@ DWP_WEEKLY = 1000
 """What the job's DWP deducts a week from the people with a benefit to deduct from."""
 
 
-def deduction_accepted(
-    request_id: str, account_ref: str, debt_id: str, weekly_pence: int, first_on: date, on: date
-) -> DeductionAccepted:
-    return DeductionAccepted(
-        key=account_ref,
-        data=DeductionAcceptedData(
-            request_id=request_id,
-            account_ref=account_ref,
-            debt_id=debt_id,
-            weekly_pence=weekly_pence,
-            first_deduction_on=first_on,
-            answered_on=on,
-        ),
-    )
-
-
-def deduction_refused(request_id: str, account_ref: str, debt_id: str, on: date) -> DeductionRefused:
-    return DeductionRefused(
-        key=account_ref,
-        data=DeductionRefusedData(
-            request_id=request_id,
-            account_ref=account_ref,
-            debt_id=debt_id,
-            reason="No benefit in payment",
-            answered_on=on,
-        ),
-    )
-
-
-def dwp_remittance(account_ref: str, debt_id: str, pence: int, on: date) -> PaymentReceived:
-    """What the DWP pays over from the person's benefits, quoting the debt."""
-    return PaymentReceived(
-        key=account_ref,
-        data=PaymentReceivedData(
-            receipt_ref=f"{account_ref}-DWP-{on.isoformat()}",
-            channel=PaymentChannel.DWP_DEDUCTION,
-            amount_pence=pence,
-            received_on=on,
-            payer_reference=account_ref,
-            directed_debt_id=debt_id,
-        ),
-    )
-
-
-def employer_remittance(account_ref: str, debt_id: str, pence: int, on: date) -> PaymentReceived:
-    """What an employer pays over under a DEA: the month's deductions, quoting the debt."""
-    return PaymentReceived(
-        key=account_ref,
-        data=PaymentReceivedData(
-            receipt_ref=f"{account_ref}-DEA-{on.isoformat()}",
-            channel=PaymentChannel.DIRECT_EARNINGS_ATTACHMENT,
-            amount_pence=pence,
-            received_on=on,
-            payer_reference=account_ref,
-            directed_debt_id=debt_id,
-        ),
+def remittance(account_ref: str, debt_id: str, pence: int, on: date, channel: PaymentChannel) -> PaymentReceived:
+    """What an employer (under a DEA) or the DWP pays over, quoting the debt."""
+    return payment_received(
+        f"{account_ref}-{channel.value}-{on.isoformat()}",
+        pence,
+        reference=account_ref,
+        received_on=on,
+        channel=channel.value,
+        directed_debt_id=debt_id,
     )
 
 

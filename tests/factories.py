@@ -16,6 +16,10 @@ from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     ChargeRaised,
     ChargeRaisedData,
+    DeductionAccepted,
+    DeductionAcceptedData,
+    DeductionRefused,
+    DeductionRefusedData,
     PaymentChannel,
     PaymentReceived,
     PaymentReceivedData,
@@ -182,5 +186,33 @@ def overpayment_raised(
             bill_issued_on=bill_issued_on,
             liable_party=LiableParty(party_id=f"P-{account_ref}", name="Test Person"),
             overpayment=decision or overpayment_decision(),
+        ),
+    )
+
+
+def deduction_accepted(
+    account_ref: str, request_id: str, debt_id: str, weekly_pence: int, first_on: date, answered_on: date
+) -> DeductionAccepted:
+    """The DWP's yes to a request to deduct from the person's other benefits."""
+    return DeductionAccepted(
+        key=account_ref,
+        data=DeductionAcceptedData(
+            request_id=request_id,
+            account_ref=account_ref,
+            debt_id=debt_id,
+            weekly_pence=weekly_pence,
+            first_deduction_on=first_on,
+            answered_on=answered_on,
+        ),
+    )
+
+
+def deduction_refused(
+    account_ref: str, request_id: str, debt_id: str, answered_on: date, reason: str = "No benefit in payment"
+) -> DeductionRefused:
+    return DeductionRefused(
+        key=account_ref,
+        data=DeductionRefusedData(
+            request_id=request_id, account_ref=account_ref, debt_id=debt_id, reason=reason, answered_on=answered_on
         ),
     )

@@ -45,20 +45,15 @@ from recovery_shared.contracts.inbound import (
     ChargeRaisedData,
     DayStarted,
     DayStartedData,
-    DeductionAccepted,
-    DeductionAcceptedData,
-    DeductionRefused,
-    DeductionRefusedData,
     EmploymentEnded,
     EmploymentEndedData,
     EmploymentReported,
     EmploymentReportedData,
-    PaymentChannel,
     PaymentReceived,
-    PaymentReceivedData,
 )
 from recovery_shared.council import load_council_config
 from recovery_shared.statute.housing_benefit import DEA_CAP_PERCENT
+from tests.factories import deduction_accepted, deduction_refused, payment_received
 from tests.processes import LagProbe, ServiceProcess, Watcher, send, start_group_at_end, wait_quiet
 
 pytestmark = pytest.mark.e2e
@@ -125,16 +120,13 @@ def employed(account: str, net: int, frequency: PayFrequency, next_pay_day: date
 
 
 def remittance(account: str, pence: int, on: date) -> PaymentReceived:
-    return PaymentReceived(
-        key=account,
-        data=PaymentReceivedData(
-            receipt_ref=f"DEA-{account}-{on.isoformat()}",
-            channel=PaymentChannel.DIRECT_EARNINGS_ATTACHMENT,
-            amount_pence=pence,
-            received_on=on,
-            payer_reference=account,
-            directed_debt_id=f"HBOP-{account}",
-        ),
+    return payment_received(
+        f"DEA-{account}-{on.isoformat()}",
+        pence,
+        reference=account,
+        received_on=on,
+        channel="direct_earnings_attachment",
+        directed_debt_id=f"HBOP-{account}",
     )
 
 
@@ -158,33 +150,12 @@ def dwp_answer(watcher: Watcher, day: date, benefits: str, leaver: str, answered
             if e["type"] != "deduction.requested" or data["request_id"] in answered:
                 continue
             answered.add(data["request_id"])
+            debt = data["debt_ids"][0]
             if account == benefits:
-                answers.append(
-                    DeductionAccepted(
-                        key=account,
-                        data=DeductionAcceptedData(
-                            request_id=data["request_id"],
-                            account_ref=account,
-                            debt_id=data["debt_ids"][0],
-                            weekly_pence=DWP_WEEKLY,
-                            first_deduction_on=day + timedelta(days=7),
-                            answered_on=day,
-                        ),
-                    )
-                )
+                week_on = day + timedelta(days=7)
+                answers.append(deduction_accepted(account, data["request_id"], debt, DWP_WEEKLY, week_on, day))
             else:
-                answers.append(
-                    DeductionRefused(
-                        key=account,
-                        data=DeductionRefusedData(
-                            request_id=data["request_id"],
-                            account_ref=account,
-                            debt_id=data["debt_ids"][0],
-                            reason="No benefit in payment",
-                            answered_on=day,
-                        ),
-                    )
-                )
+                answers.append(deduction_refused(account, data["request_id"], debt, day))
     return answers
 
 
@@ -206,16 +177,13 @@ def dwp_pays(watcher: Watcher, day: date, benefits: str, remitted: dict[str, lis
     pence = weeks * DWP_WEEKLY
     remitted[benefits].append((day, pence))
     return [
-        PaymentReceived(
-            key=benefits,
-            data=PaymentReceivedData(
-                receipt_ref=f"DWP-{benefits}-{day.isoformat()}",
-                channel=PaymentChannel.DWP_DEDUCTION,
-                amount_pence=pence,
-                received_on=day,
-                payer_reference=benefits,
-                directed_debt_id=f"HBOP-{benefits}",
-            ),
+        payment_received(
+            f"DWP-{benefits}-{day.isoformat()}",
+            pence,
+            reference=benefits,
+            received_on=day,
+            channel="dwp_deduction",
+            directed_debt_id=f"HBOP-{benefits}",
         )
     ]
 

@@ -19,10 +19,6 @@ from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     BreathingSpaceEnded,
     BreathingSpaceStarted,
-    DeductionAccepted,
-    DeductionAcceptedData,
-    DeductionRefused,
-    DeductionRefusedData,
     PaymentChannel,
 )
 from recovery_shared.contracts.internal import (
@@ -36,6 +32,7 @@ from recovery_shared.contracts.internal import (
     PaymentAllocated,
     PaymentAllocatedData,
 )
+from tests.factories import deduction_accepted, deduction_refused
 from tests.unit.fakes.enforcement import FakeCases
 from tests.unit.test_enforcement_civil import AMOUNT, COUNCIL, notices
 from tests.unit.test_enforcement_dea import overpayment_past_its_reminder
@@ -45,30 +42,11 @@ WEEKLY = 1395
 
 
 def accepted(account: str, request_id: str, first_on: date, answered_on: date) -> Envelope:
-    return DeductionAccepted(
-        key=account,
-        data=DeductionAcceptedData(
-            request_id=request_id,
-            account_ref=account,
-            debt_id=f"HBOP-{account}",
-            weekly_pence=WEEKLY,
-            first_deduction_on=first_on,
-            answered_on=answered_on,
-        ),
-    )
+    return deduction_accepted(account, request_id, f"HBOP-{account}", WEEKLY, first_on, answered_on)
 
 
 def refused(account: str, request_id: str, on: date) -> Envelope:
-    return DeductionRefused(
-        key=account,
-        data=DeductionRefusedData(
-            request_id=request_id,
-            account_ref=account,
-            debt_id=f"HBOP-{account}",
-            reason="No benefit in payment",
-            answered_on=on,
-        ),
-    )
+    return deduction_refused(account, request_id, f"HBOP-{account}", on)
 
 
 def dwp_paid(account: str, pence: int, on: date) -> Envelope:
