@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from functools import cache
 from importlib import import_module
@@ -330,3 +330,30 @@ class Watcher:
             if e["type"] == "notice.requested" and e["data"]["notice_type"] == notice_type:
                 return date.fromisoformat(e["data"]["issued_on"])
         return None
+
+
+@contextlib.asynccontextmanager
+async def driving(
+    bootstrap: str, group: str, tag: str, topics: list[str]
+) -> AsyncIterator[tuple[AIOKafkaProducer, LagProbe, Watcher]]:
+    """What a test driving the services as an outside system needs: a producer, a probe of
+    the services' lag, and a watcher on ``topics`` from now on (the run's keys only)."""
+    await start_group_at_end(bootstrap, group, *topics)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    probe = LagProbe(bootstrap)
+    await producer.start()
+    await probe.start()
+    try:
+        async with Watcher(bootstrap, group, tag, topics) as watcher:
+            yield producer, probe, watcher
+    finally:
+        await producer.stop()
+        await probe.stop()
+
+
+async def http_json(proc: ServiceProcess, path: str) -> Any:
+    """A service's answer on its HTTP port (the ledger, an officer's list)."""
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{proc.port}{path}", timeout=10)
+        response.raise_for_status()
+        return response.json()

@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from recovery_shared import topics
 from recovery_shared.contracts.common import DebtType, HbopClassification, LiableParty, OverpaymentDecision
@@ -48,7 +46,7 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.council import load_council_config
 from recovery_shared.statute.housing_benefit import benefit_year_of, maximum_weekly_deduction
 from recovery_shared.statute.service import served_on
-from tests.processes import LagProbe, ServiceProcess, Watcher, send, start_group_at_end, wait_quiet
+from tests.processes import ServiceProcess, driving, http_json, send, wait_quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -141,55 +139,43 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
             )
         ],
     }
-    group = f"test-hb-{tag}"
-    await start_group_at_end(kafka_bootstrap, group, *WATCH)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
-    probe = LagProbe(kafka_bootstrap)
-    await producer.start()
-    await probe.start()
-    try:
-        async with Watcher(kafka_bootstrap, group, tag, WATCH) as watcher:
-            await send(
-                producer,
-                topics.BILLING_CHARGES,
-                [
-                    overpayment_bill(ordinary, ORDINARY_PENCE, HbopClassification.CLAIMANT_ERROR),
-                    overpayment_bill(fraud, FRAUD_PENCE, HbopClassification.FRAUD),
-                    overpayment_bill(held, HELD_PENCE, HbopClassification.CLAIMANT_ERROR),
-                ],
-            )
-            await send(
-                producer,
-                topics.BENEFITS_HB_AWARDS,
-                [
-                    award_started(ordinary, fraud=False),
-                    award_started(fraud, fraud=True),
-                    award_started(held, fraud=False),
-                ],
-            )
+    async with driving(kafka_bootstrap, f"test-hb-{tag}", tag, WATCH) as (producer, probe, watcher):
+        await send(
+            producer,
+            topics.BILLING_CHARGES,
+            [
+                overpayment_bill(ordinary, ORDINARY_PENCE, HbopClassification.CLAIMANT_ERROR),
+                overpayment_bill(fraud, FRAUD_PENCE, HbopClassification.FRAUD),
+                overpayment_bill(held, HELD_PENCE, HbopClassification.CLAIMANT_ERROR),
+            ],
+        )
+        await send(
+            producer,
+            topics.BENEFITS_HB_AWARDS,
+            [
+                award_started(ordinary, fraud=False),
+                award_started(fraud, fraud=True),
+                award_started(held, fraud=False),
+            ],
+        )
+        await wait_quiet(probe, services)
+        day = BILLED_ON
+        while day <= LAST_DAY:
+            await send(producer, topics.CLOCK_DAYS, [DayStarted(data=DayStartedData(business_date=day))])
+            await send(producer, topics.DEBTOR_CIRCUMSTANCES, circumstances.get(day, []))
+            if day == ENDED_SENT_ON:
+                ended = HbAwardEnded(
+                    key=ordinary,
+                    data=HbAwardEndedData(claim_ref=f"CLAIM-{ordinary}", account_ref=ordinary, ended_on=AWARD_ENDS),
+                )
+                await send(producer, topics.BENEFITS_HB_AWARDS, [ended])
             await wait_quiet(probe, services)
-            day = BILLED_ON
-            while day <= LAST_DAY:
-                await send(producer, topics.CLOCK_DAYS, [DayStarted(data=DayStartedData(business_date=day))])
-                await send(producer, topics.DEBTOR_CIRCUMSTANCES, circumstances.get(day, []))
-                if day == ENDED_SENT_ON:
-                    ended = HbAwardEnded(
-                        key=ordinary,
-                        data=HbAwardEndedData(claim_ref=f"CLAIM-{ordinary}", account_ref=ordinary, ended_on=AWARD_ENDS),
-                    )
-                    await send(producer, topics.BENEFITS_HB_AWARDS, [ended])
-                await wait_quiet(probe, services)
-                await asyncio.sleep(0.1)
-                if watcher.notice_on(ordinary, "invoice_reminder") is not None:
-                    break
-                day += timedelta(days=1)
-        async with httpx.AsyncClient() as client:
-            response = await client.get(f"http://127.0.0.1:{services['payments'].port}/ledger", timeout=10)
-            response.raise_for_status()
-    finally:
-        await producer.stop()
-        await probe.stop()
-    yield Run(ordinary, fraud, held, watcher.events, response.json())
+            await asyncio.sleep(0.1)
+            if watcher.notice_on(ordinary, "invoice_reminder") is not None:
+                break
+            day += timedelta(days=1)
+    ledger = await http_json(services["payments"], "/ledger")
+    yield Run(ordinary, fraud, held, watcher.events, ledger)
 
 
 def _weeks(first: date, last: date) -> list[date]:

@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from recovery_shared import topics
 from recovery_shared.contracts.common import (
@@ -54,7 +52,7 @@ from recovery_shared.contracts.inbound import (
 from recovery_shared.council import load_council_config
 from recovery_shared.statute.housing_benefit import DEA_CAP_PERCENT
 from tests.factories import deduction_accepted, deduction_refused, payment_received
-from tests.processes import LagProbe, ServiceProcess, Watcher, send, start_group_at_end, wait_quiet
+from tests.processes import ServiceProcess, Watcher, driving, http_json, send, wait_quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -212,67 +210,53 @@ async def run(kafka_bootstrap: str, services: dict[str, ServiceProcess]) -> Asyn
     weekly, monthly, leaver, benefits = f"DEW-{tag}", f"DEM-{tag}", f"DEL-{tag}", f"DWB-{tag}"
     remitted: dict[str, list[tuple[date, int]]] = {weekly: [], monthly: [], leaver: [], benefits: []}
     answered: set[str] = set()
-    group = f"test-dea-{tag}"
-    await start_group_at_end(kafka_bootstrap, group, *WATCH)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
-    probe = LagProbe(kafka_bootstrap)
-    await producer.start()
-    await probe.start()
-    try:
-        async with Watcher(kafka_bootstrap, group, tag, WATCH) as watcher:
+    async with driving(kafka_bootstrap, f"test-dea-{tag}", tag, WATCH) as (producer, probe, watcher):
+        await send(
+            producer,
+            topics.BILLING_CHARGES,
+            [
+                overpayment_bill(weekly, HbopClassification.CLAIMANT_ERROR, OWED["weekly"]),
+                overpayment_bill(monthly, HbopClassification.FRAUD, OWED["monthly"]),
+                overpayment_bill(leaver, HbopClassification.CLAIMANT_ERROR, OWED["leaver"]),
+                overpayment_bill(benefits, HbopClassification.CLAIMANT_ERROR, OWED["benefits"]),
+            ],
+        )
+        await send(
+            producer,
+            topics.DEBTOR_CIRCUMSTANCES,
+            [
+                employed(weekly, WEEKLY_NET, PayFrequency.WEEKLY, date(2026, 3, 6)),
+                employed(monthly, MONTHLY_NET, PayFrequency.MONTHLY, date(2026, 3, 27)),
+                employed(leaver, LEAVER_NET, PayFrequency.WEEKLY, date(2026, 3, 5)),
+            ],
+        )
+        await wait_quiet(probe, services)
+        day = BILLED_ON
+        while day <= LAST_DAY:
+            await send(producer, topics.CLOCK_DAYS, [DayStarted(data=DayStartedData(business_date=day))])
+            await send(producer, topics.PAYMENT_RECEIPTS, _employers_pay(watcher, day, weekly, monthly, remitted))
+            await send(producer, topics.PAYMENT_RECEIPTS, dwp_pays(watcher, day, benefits, remitted))
             await send(
-                producer,
-                topics.BILLING_CHARGES,
-                [
-                    overpayment_bill(weekly, HbopClassification.CLAIMANT_ERROR, OWED["weekly"]),
-                    overpayment_bill(monthly, HbopClassification.FRAUD, OWED["monthly"]),
-                    overpayment_bill(leaver, HbopClassification.CLAIMANT_ERROR, OWED["leaver"]),
-                    overpayment_bill(benefits, HbopClassification.CLAIMANT_ERROR, OWED["benefits"]),
-                ],
+                producer, topics.BENEFITS_DEDUCTION_RESPONSES, dwp_answer(watcher, day, benefits, leaver, answered)
             )
-            await send(
-                producer,
-                topics.DEBTOR_CIRCUMSTANCES,
-                [
-                    employed(weekly, WEEKLY_NET, PayFrequency.WEEKLY, date(2026, 3, 6)),
-                    employed(monthly, MONTHLY_NET, PayFrequency.MONTHLY, date(2026, 3, 27)),
-                    employed(leaver, LEAVER_NET, PayFrequency.WEEKLY, date(2026, 3, 5)),
-                ],
-            )
-            await wait_quiet(probe, services)
-            day = BILLED_ON
-            while day <= LAST_DAY:
-                await send(producer, topics.CLOCK_DAYS, [DayStarted(data=DayStartedData(business_date=day))])
-                await send(producer, topics.PAYMENT_RECEIPTS, _employers_pay(watcher, day, weekly, monthly, remitted))
-                await send(producer, topics.PAYMENT_RECEIPTS, dwp_pays(watcher, day, benefits, remitted))
-                await send(
-                    producer, topics.BENEFITS_DEDUCTION_RESPONSES, dwp_answer(watcher, day, benefits, leaver, answered)
+            if (attached := watcher.notice_on(leaver, "dea_employer")) is not None and day == attached + timedelta(
+                days=10
+            ):
+                ended = EmploymentEnded(
+                    key=leaver,
+                    data=EmploymentEndedData(
+                        party_id=f"P-{leaver}", account_ref=leaver, employer_ref=f"EMP/{leaver}", left_on=day
+                    ),
                 )
-                if (attached := watcher.notice_on(leaver, "dea_employer")) is not None and day == attached + timedelta(
-                    days=10
-                ):
-                    ended = EmploymentEnded(
-                        key=leaver,
-                        data=EmploymentEndedData(
-                            party_id=f"P-{leaver}", account_ref=leaver, employer_ref=f"EMP/{leaver}", left_on=day
-                        ),
-                    )
-                    await send(producer, topics.DEBTOR_CIRCUMSTANCES, [ended])
-                await wait_quiet(probe, services)
-                await asyncio.sleep(0.05)
-                day += timedelta(days=1)
-            await asyncio.sleep(1.0)
+                await send(producer, topics.DEBTOR_CIRCUMSTANCES, [ended])
             await wait_quiet(probe, services)
-        async with httpx.AsyncClient() as client:
-            response = await client.get(f"http://127.0.0.1:{services['payments'].port}/ledger", timeout=10)
-            response.raise_for_status()
-            port = services["enforcement"].port
-            listed = await client.get(f"http://127.0.0.1:{port}/officer/remittances/behind", timeout=10)
-            listed.raise_for_status()
-    finally:
-        await producer.stop()
-        await probe.stop()
-    yield Run(weekly, monthly, leaver, benefits, watcher.events, response.json(), remitted, listed.json())
+            await asyncio.sleep(0.05)
+            day += timedelta(days=1)
+        await asyncio.sleep(1.0)
+        await wait_quiet(probe, services)
+    ledger = await http_json(services["payments"], "/ledger")
+    behind = await http_json(services["enforcement"], "/officer/remittances/behind")
+    yield Run(weekly, monthly, leaver, benefits, watcher.events, ledger, remitted, behind)
 
 
 def _employers_pay(
