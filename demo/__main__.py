@@ -102,7 +102,7 @@ class CivilDebts:
         self.dwp_asked: list[dict[str, Any]] = []
         """Requests to the DWP not yet answered; the job answers for the DWP the next day."""
         self.dwp_deducting: dict[str, dict[str, Any]] = {}
-        self.dwp_answered = 0
+        self.on_benefits = {a.ref for a in accounts if a.on_benefits}
         self.paid_short: set[str] = set()
 
     def record(self, account: str, kind: str, data: dict[str, Any]) -> None:
@@ -133,13 +133,12 @@ class CivilDebts:
             self.dwp_deducting.pop(account, None)
 
     def dwp_answers(self, day: date) -> list[Envelope]:
-        """The DWP's answers, a day after each request: every other person has a benefit
-        to deduct from (at the demo's £10 a week), the rest have none."""
+        """The DWP's answers, a day after each request: a person on benefits is agreed (at
+        the job's £10 a week), the rest have nothing to deduct from."""
         answers: list[Envelope] = []
         for asked in self.dwp_asked:
             account, debt_id = asked["account_ref"], asked["debt_ids"][0]
-            self.dwp_answered += 1
-            if self.dwp_answered % 2:
+            if account in self.on_benefits:
                 first = day + timedelta(days=7)
                 answers.append(deduction_accepted(account, asked["request_id"], debt_id, DWP_WEEKLY, first, day))
                 self.dwp_deducting[account] = {**asked, "first": first}

@@ -85,6 +85,8 @@ class Account:
     stops_after: int = 10
     late_days: int = 0
     overpayment: OverpaymentDecision | None = None
+    on_benefits: bool = False
+    """Gets a DWP benefit the DWP can deduct an overpayment from (the job's DWP agrees)."""
 
     @property
     def invoice_debt_id(self) -> str:
@@ -255,6 +257,8 @@ def civil_invoices(run: str, count: int, rng: random.Random) -> list[Account]:
             )
             if a.not_recoverable:
                 a.habit = "not_owed"
+            # Part payers are on benefits; the DWP refuses the rest (nothing to deduct from).
+            a.on_benefits = a.habit == "part_paid"
         a.late_days = rng.randint(8, 14)
         accounts.append(a)
     return accounts

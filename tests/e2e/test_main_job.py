@@ -91,7 +91,8 @@ def test_the_main_job_ends_with_a_penny_exact_ledger(kafka_bootstrap: str, tmp_p
     assert hbop["employer_remittances_pence"] > 0, hbop
     assert ta["dea_employer"] == sundry["dea_employer"] == 0, civil
     # Overpayments of people with no employer known go to the DWP next [S40][S41]; the job's
-    # DWP agrees every other request and pays over every four weeks.
+    # DWP agrees for the people on benefits (the part payers), paying over every four weeks,
+    # and refuses the rest, whose letters and claims follow.
     assert hbop["dwp_requests"] > 0 and hbop["dwp_accepted"] > 0, hbop
     assert ta["dwp_requests"] == sundry["dwp_requests"] == 0, civil
     assert "civil recovery" in report and "claims referred" in report and "not recoverable" in report
