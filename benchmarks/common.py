@@ -16,9 +16,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from recovery_shared.contracts.envelope import Envelope
+from tests.databases import drop_database
 from tests.processes import ServiceProcess, start_group_at_end
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,16 +55,7 @@ class Bench:
         engine = create_engine(self.postgres_admin_url, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             for database in self._created:
-                # An autovacuum worker (the server's own role, which FORCE may not end) can
-                # still be in a database the case has just left: it finishes in moments.
-                for attempt in range(10):
-                    try:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-                        break
-                    except DBAPIError:
-                        if attempt == 9:
-                            raise
-                        time.sleep(1)
+                drop_database(conn, database)
         engine.dispose()
         self._created.clear()
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.databases import drop_database
 from tests.infra import docker_available, run_script
 
 _containers: list[Any] = []
@@ -65,7 +66,7 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
         yield url
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_database(conn, name)
         admin.dispose()
 
 
