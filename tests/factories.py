@@ -174,6 +174,7 @@ def overpayment_raised(
     amount_pence: int = 42000,
     bill_issued_on: date = date(2026, 6, 3),
     decision: OverpaymentDecision | None = None,
+    liable_party: LiableParty | None = None,
 ) -> ChargeRaised:
     """An HB overpayment's bill: no financial year, no schedule, its decision on it."""
     return ChargeRaised(
@@ -184,7 +185,7 @@ def overpayment_raised(
             debt_type=DebtType.HB_OVERPAYMENT,
             amount_pence=amount_pence,
             bill_issued_on=bill_issued_on,
-            liable_party=LiableParty(party_id=f"P-{account_ref}", name="Test Person"),
+            liable_party=liable_party or LiableParty(party_id=f"P-{account_ref}", name="Test Person"),
             overpayment=decision or overpayment_decision(),
         ),
     )

@@ -31,16 +31,13 @@ import pytest
 
 from recovery_shared import topics
 from recovery_shared.contracts.common import (
-    DebtType,
     HbopClassification,
     LiableParty,
-    OverpaymentDecision,
     PayFrequency,
 )
 from recovery_shared.contracts.envelope import Envelope
 from recovery_shared.contracts.inbound import (
     ChargeRaised,
-    ChargeRaisedData,
     DayStarted,
     DayStartedData,
     EmploymentEnded,
@@ -51,7 +48,13 @@ from recovery_shared.contracts.inbound import (
 )
 from recovery_shared.council import load_council_config
 from recovery_shared.statute.housing_benefit import DEA_CAP_PERCENT
-from tests.factories import deduction_accepted, deduction_refused, payment_received
+from tests.factories import (
+    deduction_accepted,
+    deduction_refused,
+    overpayment_decision,
+    overpayment_raised,
+    payment_received,
+)
 from tests.processes import ServiceProcess, Watcher, driving, http_json, send, wait_quiet
 
 pytestmark = pytest.mark.e2e
@@ -76,26 +79,14 @@ LEAVER_NET, LEAVER_PERCENT, LEAVER_DEDUCTION = 60000, 20, 12000  # Â£600: over Â
 
 
 def overpayment_bill(account: str, classification: HbopClassification, owed: int) -> ChargeRaised:
-    return ChargeRaised(
-        key=account,
-        data=ChargeRaisedData(
-            debt_id=f"HBOP-{account}",
-            account_ref=account,
-            debt_type=DebtType.HB_OVERPAYMENT,
-            amount_pence=owed,
-            bill_issued_on=BILLED_ON,
-            liable_party=LiableParty(
-                party_id=f"P-{account}", name="Test Earner", address_lines=["2 Low Road"], postcode="AB3 4EF"
-            ),
-            overpayment=OverpaymentDecision(
-                classification=classification,
-                period_start=date(2025, 6, 2),
-                period_end=date(2025, 12, 28),
-                reason="Earnings from a new job were not reported",
-                calculation="30 weeks at the difference between the award paid and the award due",
-                decided_on=date(2026, 2, 25),
-                could_reasonably_have_realised=True,
-            ),
+    return overpayment_raised(
+        account,
+        debt_id=f"HBOP-{account}",
+        amount_pence=owed,
+        bill_issued_on=BILLED_ON,
+        decision=overpayment_decision(classification, decided_on=date(2026, 2, 25)),
+        liable_party=LiableParty(
+            party_id=f"P-{account}", name="Test Earner", address_lines=["2 Low Road"], postcode="AB3 4EF"
         ),
     )
 
