@@ -1358,7 +1358,7 @@ def _higher_rates(c: Case) -> bool:
 def _estimate(a: Attachment, c: Case, e: Employment) -> Attachment:
     """The table's percentage and one pay-day's deduction on the earnings last reported."""
     fraud = _higher_rates(c)
-    percent = min(housing_benefit.dea_percent(e.net_earnings_pence, e.pay_frequency, fraud=fraud), 40)
+    percent = housing_benefit.dea_percent(e.net_earnings_pence, e.pay_frequency, fraud=fraud)
     deduction = housing_benefit.dea_deduction(
         e.net_earnings_pence, e.pay_frequency, fraud=fraud, owed_pence=a.owed_at_start_pence
     )
